@@ -1,0 +1,80 @@
+"""License telemetry and verification server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from licensing.config import load_settings
+
+try:
+    __version__ = version("licensing")
+except PackageNotFoundError:  # running from a checkout that is not installed
+    __version__ = "0.0.0"
+
+PREFIX = "LICENSING_"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: the only place that wires settings, extensions and routes.
+
+    ``config`` takes the ``LICENSING_*`` names of the environment (they win over it)
+    and any Flask setting (``TESTING``, ...).
+    """
+    overrides = dict(config or {})
+    values = {k: v for k, v in os.environ.items() if k.startswith(PREFIX)}
+    values.update({k: v for k, v in overrides.items() if k.startswith(PREFIX)})
+    instance_path = values.get("LICENSING_INSTANCE_PATH") or None
+    app = Flask(
+        __name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None
+    )
+    settings = load_settings(values, Path(app.instance_path))
+
+    from licensing.logs import configure_logging
+
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    _configure_flask(app, settings)
+    app.config.update({k: v for k, v in overrides.items() if not k.startswith(PREFIX)})
+    _wire(app, settings)
+    return app
+
+
+def _configure_flask(app: Flask, settings: Any) -> None:
+    from licensing.api.openapi import openapi_config
+    from licensing.database import engine_options
+
+    if settings.uses_embedded_database:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        **openapi_config(__version__),
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+
+def _wire(app: Flask, settings: Any) -> None:
+    from licensing.api import meta, problems, requests
+    from licensing.api.openapi import api, register_docs
+    from licensing.crypto.sealing import Sealer
+    from licensing.database import configure_engine, migrations_directory
+    from licensing.extensions import db, migrate
+    from licensing.runtime import Runtime, install
+
+    install(app, Runtime(settings=settings, sealer=Sealer(settings.master_key)))
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(migrations_directory()))
+    requests.register(app)
+    problems.register(app)
+    api.init_app(app)
+    api.register_blueprint(meta.blp)
+    register_docs(app)

@@ -1,0 +1,58 @@
+"""Per-request plumbing: the request id, the access log line and request metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+
+from licensing import metrics
+
+log = logging.getLogger("licensing.access")
+_GOOD_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def request_id() -> str:
+    """The id of the request in context: the caller's if well-formed, else a new one."""
+    if not has_request_context():
+        return uuid.uuid4().hex
+    if "request_id" not in g:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _GOOD_REQUEST_ID.match(given) else uuid.uuid4().hex
+    return str(g.request_id)
+
+
+def _route() -> str:
+    # The route's rule, never the raw path: bounded metric labels, no ids or secrets in logs.
+    return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    request_id()
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-Id"] = request_id()
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    route = _route()
+    metrics.observe_request(request.method, route, response.status_code, elapsed)
+    log.info(
+        "request",
+        extra={
+            "request_id": request_id(),
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
+    )
+    return response
+
+
+def register(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)

@@ -1,0 +1,217 @@
+"""Settings from ``LICENSING_*`` environment variables, validated once at start-up.
+
+Every setting has one name, the environment variable's; ``create_app(config)`` accepts
+the same names so that tests and operators speak one vocabulary.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from licensing.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("development", "production")
+MASTER_KEY_FILE = "master.key"
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+DEVELOPMENT_ISSUER = "licensing-development"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The validated configuration of one server process."""
+
+    env: str
+    database_url: str
+    master_key: bytes
+    secret_key: str
+    issuer: str
+    redis_url: str | None
+    clock_skew: int
+    replay_window: int
+    trusted_proxy_hops: int
+    cache_ttl: float
+    log_level: str
+    log_json: bool
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# name, default (None: required in production / generated in development), help
+SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
+    ("LICENSING_ENV", "development", "`development` or `production` (refuses dev defaults)"),
+    (
+        "LICENSING_DATABASE_URL",
+        "sqlite:///<instance>/licensing.sqlite3",
+        "SQLAlchemy URL; PostgreSQL as `postgresql+psycopg://user@host/db`",
+    ),
+    (
+        "LICENSING_MASTER_KEY",
+        "generated into <instance>/master.key (development only)",
+        "key-encryption key: base64 of 32 random bytes",
+    ),
+    (
+        "LICENSING_SECRET_KEY",
+        "generated into <instance>/secret.key (development only)",
+        "signs staff console sessions",
+    ),
+    ("LICENSING_ISSUER", DEVELOPMENT_ISSUER, "`iss` of leases; required in production"),
+    ("LICENSING_REDIS_URL", "(unset)", "shared replay store and rate limits across hosts"),
+    ("LICENSING_CLOCK_SKEW", "300", "seconds a signed request's `created` may differ"),
+    ("LICENSING_REPLAY_WINDOW", "600", "seconds a nonce is remembered (≥ 2 × clock skew)"),
+    ("LICENSING_TRUSTED_PROXY_HOPS", "0", "proxies whose X-Forwarded-For is believed"),
+    ("LICENSING_CACHE_TTL", "5", "seconds hot-path caches keep a license"),
+    ("LICENSING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    ("LICENSING_LOG_JSON", "true", "one JSON object per log line (false: plain text)"),
+)
+
+
+def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
+    """Validate ``values`` (environment merged with overrides) into :class:`Settings`."""
+    env = _choice(values, "LICENSING_ENV", "development", ENVIRONMENTS)
+    production = env == "production"
+    problems: list[str] = []
+    if production:
+        for name in ("LICENSING_MASTER_KEY", "LICENSING_SECRET_KEY", "LICENSING_ISSUER"):
+            if not str(values.get(name) or "").strip():
+                problems.append(f"{name} must be set in production")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    database_url = str(values.get("LICENSING_DATABASE_URL") or "").strip()
+    if not database_url:
+        database_url = f"sqlite:///{instance_path / 'licensing.sqlite3'}"
+    elif not database_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(
+            "LICENSING_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL"
+        )
+    clock_skew = _integer(values, "LICENSING_CLOCK_SKEW", 300, minimum=1)
+    replay_window = _integer(values, "LICENSING_REPLAY_WINDOW", 600, minimum=2)
+    if replay_window < 2 * clock_skew:
+        raise ConfigError(
+            f"LICENSING_REPLAY_WINDOW ({replay_window}) must be at least twice "
+            f"LICENSING_CLOCK_SKEW ({clock_skew}), or a stale-but-fresh nonce could be replayed"
+        )
+    log_level = str(values.get("LICENSING_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("LICENSING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    return Settings(
+        env=env,
+        database_url=database_url,
+        master_key=_master_key(values, instance_path),
+        secret_key=_secret_key(values, instance_path),
+        issuer=str(values.get("LICENSING_ISSUER") or DEVELOPMENT_ISSUER),
+        redis_url=str(values.get("LICENSING_REDIS_URL") or "").strip() or None,
+        clock_skew=clock_skew,
+        replay_window=replay_window,
+        trusted_proxy_hops=_integer(values, "LICENSING_TRUSTED_PROXY_HOPS", 0, minimum=0),
+        cache_ttl=float(_integer(values, "LICENSING_CACHE_TTL", 5, minimum=0)),
+        log_level=log_level,
+        log_json=_boolean(values, "LICENSING_LOG_JSON", True),
+    )
+
+
+def decode_master_key(text: str) -> bytes:
+    """Decode a base64 (standard or URL-safe) key-encryption key of exactly 32 bytes."""
+    cleaned = text.strip()
+    padded = cleaned + "=" * (-len(cleaned) % 4)
+    for altchars in (None, b"-_"):
+        try:
+            raw = base64.b64decode(padded, altchars=altchars, validate=True)
+            break
+        except (binascii.Error, ValueError):
+            continue
+    else:
+        raise ConfigError("LICENSING_MASTER_KEY is not valid base64")
+    if len(raw) != 32:
+        raise ConfigError(f"LICENSING_MASTER_KEY must decode to 32 bytes, not {len(raw)}")
+    return raw
+
+
+def new_master_key() -> str:
+    """A fresh key-encryption key, as ``LICENSING_MASTER_KEY`` expects it."""
+    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def _master_key(values: Mapping[str, Any], instance_path: Path) -> bytes:
+    given = str(values.get("LICENSING_MASTER_KEY") or "")
+    if given.strip():
+        return decode_master_key(given)
+    text = _development_secret(instance_path / MASTER_KEY_FILE, new_master_key)
+    return decode_master_key(text)
+
+
+def _secret_key(values: Mapping[str, Any], instance_path: Path) -> str:
+    given = str(values.get("LICENSING_SECRET_KEY") or "").strip()
+    if given:
+        if len(given) < 32:
+            raise ConfigError("LICENSING_SECRET_KEY must be at least 32 characters")
+        return given
+    return _development_secret(instance_path / SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48))
+
+
+def _development_secret(path: Path, make: Any) -> str:
+    """Read a development secret, creating it once with mode 0600."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(make() + "\n")
+    log.warning(
+        "generated a development secret; set it in the environment for production",
+        extra={"secret_file": path.name},
+    )
+    return path.read_text(encoding="ascii").strip()
+
+
+def _choice(values: Mapping[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = str(values.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _integer(values: Mapping[str, Any], name: str, default: int, *, minimum: int) -> int:
+    raw = values.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        number = int(str(raw).strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def _boolean(values: Mapping[str, Any], name: str, default: bool) -> bool:
+    raw = values.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")

@@ -1,0 +1,1 @@
+"""Keys, sealing, signatures and leases: the product's cryptography in one place."""

@@ -1,0 +1,31 @@
+"""Typed SQLAlchemy models: state and tiny predicates, no business rules."""
+
+from licensing.models.activations import (
+    Activation,
+    ActivationStatus,
+    ReleaseReason,
+    UsageObservation,
+)
+from licensing.models.audit import AuditEvent
+from licensing.models.base import Base
+from licensing.models.catalog import Edition, Product, Release
+from licensing.models.customers import Customer
+from licensing.models.keys import ReplayNonce, ServerKey
+from licensing.models.licenses import License, LicenseStatus
+
+__all__ = [
+    "Activation",
+    "ActivationStatus",
+    "AuditEvent",
+    "Base",
+    "Customer",
+    "Edition",
+    "License",
+    "LicenseStatus",
+    "Product",
+    "Release",
+    "ReleaseReason",
+    "ReplayNonce",
+    "ServerKey",
+    "UsageObservation",
+]

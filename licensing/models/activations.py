@@ -1,0 +1,102 @@
+"""Activations (a seat taken by one installed instance) and their usage observations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from licensing.models.base import Base, BigIntegerKey, JSONType, utcnow, uuid_pk
+
+
+class ActivationStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+
+
+class ReleaseReason(StrEnum):
+    DEACTIVATED = "deactivated"
+    CULLED = "culled"
+    STAFF = "staff"
+    MIGRATION = "migration"
+
+
+class Activation(Base):
+    __tablename__ = "activations"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'released')", name="status_known"),
+        CheckConstraint(
+            "release_reason IS NULL OR release_reason IN "
+            "('deactivated', 'culled', 'staff', 'migration')",
+            name="release_reason_known",
+        ),
+        Index("ix_activations_license_id_status", "license_id", "status"),
+        # One live activation per fingerprint and license: re-activation is idempotent.
+        Index(
+            "uq_activations_live_fingerprint",
+            "license_id",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        # Culling scans live activations by their last sign of life.
+        Index("ix_activations_status_last_check_in_at", "status", "last_check_in_at"),
+    )
+
+    id: Mapped[uuid_pk]
+    license_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("licenses.id"))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    # Null when the license's processing is restricted.
+    server_name: Mapped[str | None] = mapped_column(String(253))
+    product_version: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=ActivationStatus.ACTIVE)
+    activated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_check_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class UsageObservation(Base):
+    """One row per (activation, day, IP, server name, version), upserted on each check-in.
+
+    ``observation_key`` is a keyed digest of (IP, server name, version): the unique key
+    stays stable when the raw values are later pseudonymised or were never stored.
+    """
+
+    __tablename__ = "usage_observations"
+    __table_args__ = (
+        UniqueConstraint("activation_id", "day", "observation_key"),
+        Index("ix_usage_observations_license_id_day", "license_id", "day"),
+        CheckConstraint("count >= 1", name="count_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
+    activation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activations.id"))
+    license_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("licenses.id"))
+    day: Mapped[date]
+    observation_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    ip_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    ip_prefix: Mapped[str | None] = mapped_column(String(49))
+    server_name: Mapped[str | None] = mapped_column(String(253))
+    server_name_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    product_version: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(default=1)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    pseudonymised_at: Mapped[datetime | None]

@@ -1,0 +1,25 @@
+"""Calendar arithmetic the domain needs (months of upgrade protection, days of term)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, time
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day-of-month ``months`` later, clamped to the month's last day."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """UTC, second precision, ``Z`` suffix, as the protocol's answers carry times."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -179,8 +179,9 @@ def _development_secret(path: Path, make: Any) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(make() + "\n")
     log.warning(
-        "generated a development secret; set it in the environment for production",
-        extra={"secret_file": path.name},
+        "generated development secret %s in the instance folder; "
+        "set it in the environment for production",
+        path.name,
     )
     return path.read_text(encoding="ascii").strip()
 

@@ -1,0 +1,94 @@
+"""What every command needs: the session, the acting operator, a ready database."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy.orm import Session
+
+from licensing.database import migrations_directory, schema_is_current
+from licensing.errors import ConfigError
+from licensing.extensions import db
+from licensing.runtime import Runtime, current
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def session() -> Session:
+    return db.session()
+
+
+def runtime() -> Runtime:
+    return current()
+
+
+def actor() -> str:
+    """Who the audit log names for a CLI action: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "cli:unknown"
+
+
+def prepare_database() -> None:
+    """Migrate the embedded database on first use; refuse to run on an outdated server DB."""
+    connection = session().connection()
+    if schema_is_current(connection):
+        return
+    if runtime().settings.uses_embedded_database:
+        session().rollback()
+        upgrade(directory=str(migrations_directory()))
+        return
+    raise ConfigError(
+        "the database schema is not at the latest migration: run `licensing db upgrade`"
+    )
+
+
+def uses_database(command: Callable[P, R]) -> Callable[P, R]:
+    """Ready the database before the command, commit once after it succeeds."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        prepare_database()
+        result = command(*args, **kwargs)
+        session().commit()
+        return result
+
+    return wrapper
+
+
+class UtcDate(click.ParamType[datetime, Any]):
+    """``YYYY-MM-DD`` (midnight UTC) or an ISO 8601 timestamp with a zone."""
+
+    name = "date"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{text!r} is not a date (YYYY-MM-DD or ISO 8601 with a zone)", param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{text!r} has no time zone; add Z or an offset such as +00:00", param, ctx)
+        return moment.astimezone(UTC)
+
+
+UTC_DATE = UtcDate()
+
+
+def app_is_production() -> bool:
+    return bool(current_app.extensions["licensing"].settings.is_production)

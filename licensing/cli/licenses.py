@@ -1,0 +1,172 @@
+"""``licensing license``: issue licenses and change their state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask.cli import AppGroup
+
+from licensing.cli import records
+from licensing.cli.context import UTC_DATE, actor, runtime, session, uses_database
+from licensing.cli.output import emit_record, emit_records, json_option
+from licensing.errors import InvalidRequest
+from licensing.models import License, LicenseStatus
+from licensing.services import catalog, customers, licenses
+
+license = AppGroup("license", help="Issue licenses, look them up, change their state.")
+reference = click.argument("reference", metavar="LICENSE")
+reference_help = "LICENSE is a license id, key id, or the license key itself."
+
+
+def _show(lic: License, *, as_json: bool) -> None:
+    used = licenses.active_activations(session(), lic)
+    emit_record(records.license(lic, activations_used=used), as_json=as_json)
+
+
+@license.command("issue")
+@click.option("--product", "product_code", required=True, help="Product code.")
+@click.option("--edition", "edition_code", required=True, help="Edition code.")
+@click.option("--customer", "customer_ref", required=True, help="Customer id or e-mail.")
+@click.option("--expires", type=UTC_DATE, help="Expiry (default: the edition's term, if any).")
+@click.option(
+    "--upgrade-protection-until",
+    type=UTC_DATE,
+    help="End of upgrade protection (default: the edition's length from today).",
+)
+@json_option
+@uses_database
+def license_issue(
+    product_code: str,
+    edition_code: str,
+    customer_ref: str,
+    expires: datetime | None,
+    upgrade_protection_until: datetime | None,
+    as_json: bool,
+) -> None:
+    """Issue a license and print its key: the only time the key is shown in full."""
+    db = session()
+    issued = licenses.issue(
+        db,
+        runtime().sealer,
+        product=catalog.get_product(db, product_code),
+        edition=catalog.get_edition(db, product_code, edition_code),
+        customer=customers.get_customer(db, customer_ref),
+        actor=actor(),
+        expires_at=expires,
+        upgrade_protection_until=upgrade_protection_until,
+    )
+    record = records.license(issued.license, activations_used=0)
+    record["license_key"] = issued.key.display
+    emit_record(record, as_json=as_json)
+
+
+@license.command("show", epilog=reference_help)
+@reference
+@click.option("--reveal-key", is_flag=True, help="Also print the key (audited), to re-send it.")
+@json_option
+@uses_database
+def license_show(reference: str, reveal_key: bool, as_json: bool) -> None:
+    """Show one license."""
+    found = licenses.find(session(), reference)
+    used = licenses.active_activations(session(), found)
+    record = records.license(found, activations_used=used)
+    if reveal_key:
+        key = licenses.reveal_key(session(), runtime().sealer, found, actor=actor())
+        record["license_key"] = key.display
+    emit_record(record, as_json=as_json)
+
+
+@license.command("list")
+@click.option("--product", "product_code", help="Only this product's licenses.")
+@click.option(
+    "--status", type=click.Choice([s.value for s in LicenseStatus]), help="Only this status."
+)
+@json_option
+@uses_database
+def license_list(product_code: str | None, status: str | None, as_json: bool) -> None:
+    """List licenses, oldest first."""
+    if product_code is not None:
+        catalog.get_product(session(), product_code)  # an unknown product is an error, not "(none)"
+    rows = [
+        records.license(lic)
+        for lic in licenses.list_licenses(session(), product_code=product_code, status=status)
+    ]
+    emit_records(
+        rows,
+        ["id", "key_id", "product", "edition", "status", "expires_at", "upgrade_protection_until"],
+        as_json=as_json,
+    )
+
+
+@license.command("suspend", epilog=reference_help)
+@reference
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@json_option
+@uses_database
+def license_suspend(reference: str, reason: str, as_json: bool) -> None:
+    """Suspend a license: its instances stop verifying until it is reinstated."""
+    found = licenses.suspend(
+        session(), licenses.find(session(), reference), reason=reason, actor=actor()
+    )
+    _show(found, as_json=as_json)
+
+
+@license.command("reinstate", epilog=reference_help)
+@reference
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@json_option
+@uses_database
+def license_reinstate(reference: str, reason: str, as_json: bool) -> None:
+    """Reinstate a suspended license."""
+    found = licenses.reinstate(
+        session(), licenses.find(session(), reference), reason=reason, actor=actor()
+    )
+    _show(found, as_json=as_json)
+
+
+@license.command("revoke", epilog=reference_help)
+@reference
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@json_option
+@uses_database
+def license_revoke(reference: str, reason: str, as_json: bool) -> None:
+    """Revoke a license for good (cannot be undone)."""
+    found = licenses.revoke(
+        session(), licenses.find(session(), reference), reason=reason, actor=actor()
+    )
+    _show(found, as_json=as_json)
+
+
+@license.command("renew", epilog=reference_help)
+@reference
+@click.option("--months", type=int, help="Months to add (default: the edition's length).")
+@click.option("--until", type=UTC_DATE, help="New end of upgrade protection.")
+@json_option
+@uses_database
+def license_renew(
+    reference: str, months: int | None, until: datetime | None, as_json: bool
+) -> None:
+    """Renew upgrade protection: from its current end if renewed early, else from today."""
+    if months is not None and until is not None:
+        raise InvalidRequest("give --months or --until, not both")
+    found = licenses.renew_upgrade_protection(
+        session(), licenses.find(session(), reference), actor=actor(), months=months, until=until
+    )
+    _show(found, as_json=as_json)
+
+
+@license.command("extend", epilog=reference_help)
+@reference
+@click.option("--days", type=int, help="Days to add to the term.")
+@click.option("--until", type=UTC_DATE, help="New expiry.")
+@json_option
+@uses_database
+def license_extend(reference: str, days: int | None, until: datetime | None, as_json: bool) -> None:
+    """Extend a term license's expiry."""
+    if (days is None) == (until is None):
+        raise InvalidRequest("give exactly one of --days or --until")
+    found = licenses.extend_term(
+        session(), licenses.find(session(), reference), actor=actor(), days=days, until=until
+    )
+    _show(found, as_json=as_json)

@@ -1,0 +1,84 @@
+"""``licensing serve``: the production server (gunicorn), also on the embedded database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from licensing.cli.context import actor, prepare_database, runtime, session
+
+
+def _default_workers() -> int:
+    return min(2 * (os.cpu_count() or 1) + 1, 9)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=_default_workers,
+    show_default="2 × cores + 1, at most 9",
+    type=click.IntRange(1, 64),
+    help="Worker processes.",
+)
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Threads per worker (more than 1 selects gthread workers).",
+)
+@click.option(
+    "--timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 600),
+    help="Seconds before a silent worker is restarted.",
+)
+@with_appcontext
+def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Run the server with gunicorn; migrates the embedded database first."""
+    from licensing.services import server_keys
+
+    prepare_database()
+    server_keys.ensure_active_key(session(), runtime().sealer, actor=actor())
+    session().commit()
+    env = dict(os.environ)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(Path(current_app.instance_path)))
+    # The instance folder the workers must use is the one this process resolved.
+    env.setdefault("LICENSING_INSTANCE_PATH", current_app.instance_path)
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:licensing.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        str(timeout),
+        "licensing.wsgi:app",
+    ]
+    click.echo(f"licensing: serving on http://{host}:{port} with {workers} workers", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)  # noqa: S606 - replaces this process with gunicorn
+
+
+def _fresh_metrics_dir(instance: Path) -> Path:
+    """Each server start gets an empty directory for the workers' shared metric files."""
+    directory = instance / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory

@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn: ``gunicorn licensing.wsgi:app``."""
+
+from licensing import create_app
+
+app = create_app()

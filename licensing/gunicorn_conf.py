@@ -11,6 +11,8 @@ accesslog = None
 errorlog = "-"
 # Proxies in front are configured in the application (LICENSING_TRUSTED_PROXY_HOPS).
 forwarded_allow_ips = ""
+# No runtime control socket: a fixed path in $HOME would collide between servers.
+control_socket_disable = True
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -60,7 +60,10 @@ cli.add_command(db_commands, "db")
 def main() -> None:
     """Entry point: every failure is one line on stderr and a non-zero exit."""
     try:
-        cli.main(prog_name="licensing", standalone_mode=False)
+        # Without standalone mode click returns, rather than raises, a command's exit code.
+        outcome = cli.main(prog_name="licensing", standalone_mode=False)
+        if isinstance(outcome, int) and outcome:
+            sys.exit(outcome)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.Abort:

@@ -61,20 +61,31 @@ def _configure_flask(app: Flask, settings: Any) -> None:
 
 
 def _wire(app: Flask, settings: Any) -> None:
-    from licensing.api import meta, problems, requests
+    from licensing.api import callhome, instance, meta, problems, requests
     from licensing.api.openapi import api, register_docs
-    from licensing.crypto.sealing import Sealer
     from licensing.database import configure_engine, migrations_directory
     from licensing.extensions import db, migrate
-    from licensing.runtime import Runtime, install
+    from licensing.runtime import build, install
 
-    install(app, Runtime(settings=settings, sealer=Sealer(settings.master_key)))
+    install(app, build(settings))
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(migrations_directory()))
     requests.register(app)
     problems.register(app)
+    app.after_request(callhome.sign_instance_response)
     api.init_app(app)
+    api.spec.components.security_scheme(
+        "callHomeSignature",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Signature",
+            "description": "RFC 9421 hmac-sha256 over @method, @path and content-digest with "
+            "the license's request-signing secret; see docs/protocol.md.",
+        },
+    )
     api.register_blueprint(meta.blp)
+    api.register_blueprint(instance.blp)
     register_docs(app)

@@ -31,9 +31,11 @@ def healthz() -> dict[str, str]:
 def readyz() -> Any:
     """Readiness: the database answers and its schema is at the latest migration."""
     try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            current = schema_is_current(connection)
+        # Through the request's session: on SQLite a second connection would queue
+        # behind any write lock the request already holds.
+        connection = db.session.connection()
+        connection.execute(text("SELECT 1"))
+        current = schema_is_current(connection)
     except SQLAlchemyError:
         return problem_response(
             status=503, code="NOT_READY", title="Not ready", detail="The database is unreachable."

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, has_request_context, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from licensing.api.callhome import INSTANCE_PREFIX, echo_members
 from licensing.api.requests import request_id
 from licensing.errors import PROBLEM_CONTENT_TYPE, LicensingError, problem_body
 
@@ -27,6 +28,8 @@ def problem_response(
     body = problem_body(
         status=status, code=code, title=title, detail=detail, request_id=request_id(), errors=errors
     )
+    if has_request_context() and request.path.startswith(INSTANCE_PREFIX):
+        body.update(echo_members())  # instance problems are signed answers too (§3)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value

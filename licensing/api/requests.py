@@ -32,6 +32,9 @@ def _route() -> str:
 
 def _start() -> None:
     g.started = time.perf_counter()
+    # ``g`` belongs to the app context, which outlives one request when a context was
+    # already pushed (tests, embedding): never inherit the previous request's id.
+    g.pop("request_id", None)
     request_id()
 
 

@@ -18,6 +18,14 @@ from licensing.crypto.encoding import b64url
 
 
 @dataclass(frozen=True, slots=True)
+class SigningKey:
+    """The private key that signs responses and leases, with its published kid."""
+
+    kid: str
+    private_key: Ed25519PrivateKey
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratedKey:
     kid: str
     public_raw: bytes

@@ -68,6 +68,8 @@ class Activation(Base):
     last_check_in_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None]
     release_reason: Mapped[str | None] = mapped_column(String(16))
+    # Set when the seat was granted under the edition's migration allowance.
+    migration_until: Mapped[datetime | None]
 
 
 class UsageObservation(Base):

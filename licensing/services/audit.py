@@ -87,22 +87,22 @@ def event_hash(event: AuditEvent) -> str:
 def verify(session: Session, *, batch: int = 1000) -> ChainReport:
     """Walk the chain in order; report the first event whose links or hash do not hold."""
     expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
-    stream = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
-    )
-    for event in stream:
-        count += 1
-        if event.seq != expected_seq:
-            return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
-        if event.prev_hash != expected_prev:
-            return ChainReport(
-                count, event.seq, f"event {event.seq} does not link to its predecessor"
-            )
-        if event_hash(event) != event.hash:
-            return ChainReport(
-                count, event.seq, f"event {event.seq} was altered after it was written"
-            )
-        expected_prev, expected_seq = event.hash, expected_seq + 1
+    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    # yield_per streams from a server-side cursor on PostgreSQL: close it on an early return.
+    with session.scalars(query) as stream:
+        for event in stream:
+            count += 1
+            if event.seq != expected_seq:
+                return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
+            if event.prev_hash != expected_prev:
+                return ChainReport(
+                    count, event.seq, f"event {event.seq} does not link to its predecessor"
+                )
+            if event_hash(event) != event.hash:
+                return ChainReport(
+                    count, event.seq, f"event {event.seq} was altered after it was written"
+                )
+            expected_prev, expected_seq = event.hash, expected_seq + 1
     return ChainReport(count, None, None)
 
 

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto import server_keys as keygen
 from licensing.crypto.sealing import Sealer
+from licensing.crypto.server_keys import SigningKey
 from licensing.models import Edition, ServerKey
 from licensing.models.base import utcnow
 from licensing.services import audit
 
 TABLE = "server_keys"
 DEFAULT_LEASE_DAYS = 7
-
-
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    kid: str
-    private_key: Ed25519PrivateKey
 
 
 def active_key(session: Session) -> ServerKey | None:

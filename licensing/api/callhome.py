@@ -1,0 +1,131 @@
+"""Authentication and signing around the instance endpoints (PROTOCOL.md §2, §3)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, g, json, request
+
+from licensing.crypto import httpsig
+from licensing.crypto.httpsig import SignatureRejected, SignedRequest
+from licensing.crypto.server_keys import SigningKey
+from licensing.extensions import db
+from licensing.runtime import Runtime, current
+from licensing.services import server_keys
+from licensing.services.callhome import CallHomeEnv
+from licensing.services.license_state import LicenseState, load_license_state, load_releases
+from licensing.timeutil import rfc3339
+
+INSTANCE_PREFIX = "/v1/instance/"
+
+
+@dataclass(frozen=True, slots=True)
+class CallHome:
+    """A request that passed the signature table: whose it is, when, and from where."""
+
+    state: LicenseState
+    now: datetime
+    client_ip: str | None
+
+
+def authenticate() -> CallHome:
+    """Run the contract's rejection table in order; the nonce is used up on success."""
+    runtime = current()
+    now = datetime.now(UTC)
+    g.call_home_time = now
+    signed = SignedRequest.build(
+        method=request.method,
+        url=_request_url(),
+        headers=request.headers.items(),
+        body=request.get_data(cache=True),
+    )
+    signature = httpsig.parse_call_home_signature(signed, has_query=bool(request.query_string))
+    g.nonce = signature.nonce
+    httpsig.check_content_digest(signed)
+    session = db.session()
+    state = runtime.licenses.get(
+        signature.key_id, lambda: load_license_state(session, runtime.sealer, signature.key_id)
+    )
+    if state is None:
+        raise SignatureRejected("UNKNOWN_KEY", "no license has this key id")
+    httpsig.verify_hmac(signed, signature, state.signing_secret)
+    httpsig.check_freshness(signature, now=now, skew=runtime.settings.clock_skew)
+    if not runtime.replay.accept(session, signature.key_id, signature.nonce, now=now):
+        raise SignatureRejected("NONCE_REPLAYED", "this nonce was already used with this key")
+    return CallHome(state=state, now=now, client_ip=client_ip(runtime.settings.trusted_proxy_hops))
+
+
+def environment(runtime: Runtime) -> CallHomeEnv:
+    session = db.session()
+    return CallHomeEnv(
+        sealer=runtime.sealer,
+        issuer=runtime.settings.issuer,
+        signing_key=lambda: _signing_key(runtime),
+        releases=lambda product_id: runtime.releases.get(
+            product_id, lambda: load_releases(session, product_id)
+        ),
+    )
+
+
+def client_ip(trusted_hops: int) -> str | None:
+    """The TCP peer, or the address ``trusted_hops`` proxies saw (never the client's word)."""
+    address = request.environ.get("REMOTE_ADDR")
+    if trusted_hops > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= trusted_hops:
+            address = forwarded[-trusted_hops]
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
+
+
+def echo_members() -> dict[str, Any]:
+    """The members every instance answer carries: the request's nonce and the time."""
+    members: dict[str, Any] = {}
+    nonce = g.get("nonce") or httpsig.nonce_hint(request.headers.get("Signature-Input"))
+    if nonce:
+        members["nonce"] = nonce
+    members["server_time"] = rfc3339(g.get("call_home_time") or datetime.now(UTC))
+    return members
+
+
+def json_answer(body: dict[str, Any], status: int) -> Response:
+    body.update(echo_members())
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def sign_instance_response(response: Response) -> Response:
+    """Sign every answer under ``/v1/instance/``: successes, verdicts and problems."""
+    if not request.path.startswith(INSTANCE_PREFIX):
+        return response
+    key = _signing_key(current())
+    headers = httpsig.sign_response(
+        status=response.status_code,
+        body=response.get_data(),
+        kid=key.kid,
+        private_key=key.private_key,
+    )
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _signing_key(runtime: Runtime) -> SigningKey:
+    return runtime.signing_key.get(
+        "active", lambda: server_keys.signing_key(db.session(), runtime.sealer)
+    )
+
+
+def _request_url() -> str:
+    # @path is the path exactly as sent: gunicorn and Werkzeug keep the raw request line.
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        raw = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
+        if request.query_string:
+            raw += "?" + request.query_string.decode("latin-1")
+    return f"{request.scheme}://{request.host}{raw}"

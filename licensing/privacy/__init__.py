@@ -1,0 +1,1 @@
+"""Data protection: the register of processing, pseudonymisation, retention, subject rights."""

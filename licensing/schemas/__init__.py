@@ -1,0 +1,1 @@
+"""marshmallow schemas per audience: requests are loaded, answers documented."""

@@ -1,0 +1,135 @@
+"""Activation and deactivation: seats under the edition's limit and migration allowance.
+
+The limit holds under concurrency because every activation first locks its license
+row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite writers already hold the database
+lock from ``BEGIN IMMEDIATE``). Counting and inserting then happen under that lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from licensing.models import Activation, ActivationStatus, License, ReleaseReason
+from licensing.services.license_state import LicenseState
+from licensing.services.verdicts import TOO_MANY_ACTIVATIONS, VALID, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """An activation as an answer reports it, with the license's seat count."""
+
+    activation: Activation
+    created: bool
+    used: int
+    migration_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationOutcome:
+    verdict: Verdict
+    seat: Seat | None
+
+
+def activate(
+    session: Session,
+    state: LicenseState,
+    *,
+    fingerprint: str,
+    server_name: str | None,
+    product_version: str,
+    platform: str | None,
+    now: datetime,
+) -> ActivationOutcome:
+    """Take a seat for ``fingerprint``, or return its live one (idempotent)."""
+    session.execute(select(License.id).where(License.id == state.id).with_for_update())
+    existing = session.scalar(
+        select(Activation).where(
+            Activation.license_id == state.id,
+            Activation.fingerprint == fingerprint,
+            Activation.status == ActivationStatus.ACTIVE,
+        )
+    )
+    if existing is not None:
+        existing.server_name = server_name
+        existing.product_version = product_version
+        existing.last_check_in_at = now
+        return ActivationOutcome(VALID, _seat(session, state, existing, created=False, now=now))
+    used = count_active(session, state.id)
+    migration_until = None
+    if used >= state.max_activations:
+        if used >= state.max_activations + state.migration_allowance:
+            return ActivationOutcome(TOO_MANY_ACTIVATIONS, None)
+        # One more server while the customer moves; misuse rules watch the overstay.
+        migration_until = now + state.migration_window
+    activation = Activation(
+        id=uuid.uuid4(),
+        license_id=state.id,
+        fingerprint=fingerprint,
+        server_name=server_name,
+        product_version=product_version,
+        platform=platform,
+        status=ActivationStatus.ACTIVE,
+        activated_at=now,
+        last_check_in_at=now,
+        migration_until=migration_until,
+    )
+    session.add(activation)
+    session.flush()
+    return ActivationOutcome(VALID, _seat(session, state, activation, created=True, now=now))
+
+
+def deactivate(
+    session: Session, state: LicenseState, activation_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """Release a live activation of this license; False if there is none."""
+    result = session.execute(
+        update(Activation)
+        .where(
+            Activation.id == activation_id,
+            Activation.license_id == state.id,
+            Activation.status == ActivationStatus.ACTIVE,
+        )
+        .values(
+            status=ActivationStatus.RELEASED,
+            released_at=now,
+            release_reason=ReleaseReason.DEACTIVATED,
+        )
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def count_active(session: Session, license_id: uuid.UUID) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Activation)
+            .where(
+                Activation.license_id == license_id, Activation.status == ActivationStatus.ACTIVE
+            )
+        )
+        or 0
+    )
+
+
+def migration_until(session: Session, license_id: uuid.UUID, *, now: datetime) -> datetime | None:
+    """When the seat held under the migration allowance runs out, if one is held."""
+    return session.scalar(
+        select(func.max(Activation.migration_until)).where(
+            Activation.license_id == license_id,
+            Activation.status == ActivationStatus.ACTIVE,
+            Activation.migration_until > now,
+        )
+    )
+
+
+def _seat(
+    session: Session, state: LicenseState, activation: Activation, *, created: bool, now: datetime
+) -> Seat:
+    used = count_active(session, state.id)
+    until = migration_until(session, state.id, now=now) if used > state.max_activations else None
+    return Seat(activation=activation, created=created, used=used, migration_until=until)

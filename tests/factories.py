@@ -1,0 +1,111 @@
+"""Records built through the services, with sensible defaults and unique codes."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing.crypto.sealing import Sealer
+from licensing.models import AuditEvent, Customer, Edition, Product, Release
+from licensing.services import catalog, customers, licenses
+from licensing.services.catalog import EditionPolicy
+from licensing.services.licenses import IssuedLicense
+
+ACTOR = "test:factory"
+_sequence = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_sequence)}"
+
+
+def make_product(
+    session: Session, *, code: str | None = None, name: str | None = None, actor: str = ACTOR
+) -> Product:
+    code = code or unique("product")
+    return catalog.add_product(session, code=code, name=name or f"Product {code}", actor=actor)
+
+
+def make_edition(
+    session: Session,
+    *,
+    product: Product | None = None,
+    code: str | None = None,
+    name: str | None = None,
+    actor: str = ACTOR,
+    **policy: Any,
+) -> Edition:
+    """An edition of ``product`` (a new one by default); ``policy`` overrides EditionPolicy."""
+    product = product or make_product(session, actor=actor)
+    code = code or unique("edition")
+    return catalog.add_edition(
+        session,
+        product_code=product.code,
+        code=code,
+        name=name or f"Edition {code}",
+        policy=EditionPolicy(**policy),
+        actor=actor,
+    )
+
+
+def make_release(
+    session: Session,
+    *,
+    product: Product | None = None,
+    version: str | None = None,
+    released_at: datetime | None = None,
+    actor: str = ACTOR,
+) -> Release:
+    product = product or make_product(session, actor=actor)
+    return catalog.add_release(
+        session,
+        product_code=product.code,
+        version=version or f"1.{next(_sequence)}.0",
+        released_at=released_at or datetime(2024, 1, 15, tzinfo=UTC),
+        actor=actor,
+    )
+
+
+def make_customer(
+    session: Session,
+    *,
+    name: str = "Ada Lovelace",
+    email: str | None = None,
+    company: str | None = "Analytical Engines Ltd",
+    actor: str = ACTOR,
+) -> Customer:
+    email = email or f"{unique('ada')}@example.com"
+    return customers.add_customer(session, name=name, email=email, company=company, actor=actor)
+
+
+def make_license(
+    session: Session,
+    sealer: Sealer,
+    *,
+    edition: Edition | None = None,
+    customer: Customer | None = None,
+    actor: str = ACTOR,
+    **options: Any,
+) -> IssuedLicense:
+    """A license of ``edition`` (a new per-server edition by default) and its key."""
+    edition = edition or make_edition(session, actor=actor)
+    return licenses.issue(
+        session,
+        sealer,
+        product=edition.product,
+        edition=edition,
+        customer=customer or make_customer(session, actor=actor),
+        actor=actor,
+        **options,
+    )
+
+
+def latest_event(session: Session) -> AuditEvent:
+    """The newest audit event (tests start with an empty audit log)."""
+    event = session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+    assert event is not None, "no audit event was recorded"
+    return event

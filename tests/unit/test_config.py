@@ -1,0 +1,146 @@
+"""Settings are validated at start-up, with messages that name the variable at fault."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from licensing import create_app
+from licensing.config import load_settings
+from licensing.errors import ConfigError
+
+MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
+PRODUCTION = {
+    "LICENSING_ENV": "production",
+    "LICENSING_MASTER_KEY": MASTER_KEY,
+    "LICENSING_SECRET_KEY": "s" * 32,
+    "LICENSING_ISSUER": "https://licensing.example.com",
+    "LICENSING_DATABASE_URL": "postgresql+psycopg://licensing@db/licensing",
+}
+
+
+def load(tmp_path: Path, **values: Any) -> Any:
+    return load_settings(values, tmp_path)
+
+
+def test_production_settings_load(tmp_path: Path) -> None:
+    settings = load(tmp_path, **PRODUCTION)
+    assert settings.is_production
+    assert settings.master_key == bytes(range(32))
+    assert settings.issuer == "https://licensing.example.com"
+    assert not settings.uses_embedded_database
+    assert not (tmp_path / "master.key").exists()
+
+
+def test_production_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
+    # Empty values override whatever the environment running the tests holds.
+    unset = dict.fromkeys(("LICENSING_MASTER_KEY", "LICENSING_SECRET_KEY", "LICENSING_ISSUER"), "")
+    with pytest.raises(ConfigError) as raised:
+        create_app(
+            {"LICENSING_ENV": "production", "LICENSING_INSTANCE_PATH": str(tmp_path), **unset}
+        )
+    message = raised.value.detail
+    for name in ("LICENSING_MASTER_KEY", "LICENSING_SECRET_KEY", "LICENSING_ISSUER"):
+        assert name in message
+    assert not (tmp_path / "master.key").exists()
+
+
+@pytest.mark.parametrize("missing", ["LICENSING_MASTER_KEY", "LICENSING_SECRET_KEY"])
+def test_production_names_the_one_missing_secret(tmp_path: Path, missing: str) -> None:
+    values = {**PRODUCTION, missing: "  "}
+    with pytest.raises(ConfigError, match=f"^{missing} must be set in production$"):
+        load(tmp_path, **values)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("not base64 at all!", "is not valid base64"),
+        (base64.b64encode(bytes(16)).decode(), "must decode to 32 bytes, not 16"),
+        (base64.b64encode(bytes(33)).decode(), "must decode to 32 bytes, not 33"),
+    ],
+)
+def test_a_bad_master_key_is_refused(tmp_path: Path, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=f"LICENSING_MASTER_KEY {problem}"):
+        load(tmp_path, LICENSING_MASTER_KEY=value)
+
+
+def test_a_url_safe_master_key_is_accepted(tmp_path: Path) -> None:
+    raw = bytes([0xFB, 0xFF] * 16)
+    settings = load(tmp_path, LICENSING_MASTER_KEY=base64.urlsafe_b64encode(raw).decode())
+    assert settings.master_key == raw
+
+
+def test_a_short_secret_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LICENSING_SECRET_KEY must be at least 32"):
+        load(tmp_path, LICENSING_SECRET_KEY="s" * 31)
+
+
+def test_the_replay_window_must_cover_twice_the_clock_skew(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"LICENSING_REPLAY_WINDOW \(599\).*CLOCK_SKEW \(300\)"):
+        load(tmp_path, LICENSING_CLOCK_SKEW="300", LICENSING_REPLAY_WINDOW="599")
+    settings = load(tmp_path, LICENSING_CLOCK_SKEW="300", LICENSING_REPLAY_WINDOW="600")
+    assert (settings.clock_skew, settings.replay_window) == (300, 600)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("LICENSING_CLOCK_SKEW", "five", "must be an integer, not 'five'"),
+        ("LICENSING_REPLAY_WINDOW", "1.5", "must be an integer, not '1.5'"),
+        ("LICENSING_TRUSTED_PROXY_HOPS", "-1", "must be at least 0, not -1"),
+        ("LICENSING_CACHE_TTL", "soon", "must be an integer, not 'soon'"),
+        ("LICENSING_CLOCK_SKEW", "0", "must be at least 1, not 0"),
+        ("LICENSING_LOG_JSON", "maybe", "must be true or false, not 'maybe'"),
+        ("LICENSING_ENV", "staging", "must be one of development, production, not 'staging'"),
+        ("LICENSING_LOG_LEVEL", "loud", "must be DEBUG, INFO, WARNING or ERROR"),
+        ("LICENSING_DATABASE_URL", "mysql://db/licensing", "must be a sqlite:/// or postgresql"),
+    ],
+)
+def test_bad_values_are_refused_by_name(
+    tmp_path: Path, name: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, **{name: value})
+    assert raised.value.detail.startswith(f"{name} {problem}")
+
+
+def test_development_generates_its_secrets_once_with_mode_0600(tmp_path: Path) -> None:
+    first = load(tmp_path)
+    master_file, secret_file = tmp_path / "master.key", tmp_path / "secret.key"
+    for path in (master_file, secret_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert base64.b64decode(master_file.read_text()) == first.master_key
+    assert len(first.secret_key) >= 32
+    generated = master_file.stat().st_mtime_ns
+
+    second = load(tmp_path)
+    assert (second.master_key, second.secret_key) == (first.master_key, first.secret_key)
+    assert master_file.stat().st_mtime_ns == generated
+    assert second.database_url == f"sqlite:///{tmp_path / 'licensing.sqlite3'}"
+    assert second.uses_embedded_database
+
+
+def test_a_corrupt_generated_master_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "master.key").write_text("garbage\n")
+    with pytest.raises(ConfigError, match="LICENSING_MASTER_KEY must decode to 32 bytes"):
+        load(tmp_path)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path, LICENSING_MASTER_KEY=MASTER_KEY, LICENSING_SECRET_KEY="s" * 32)
+    assert settings.env == "development"
+    assert (settings.clock_skew, settings.replay_window, settings.trusted_proxy_hops) == (
+        300,
+        600,
+        0,
+    )
+    assert (settings.issuer, settings.redis_url, settings.log_json) == (
+        "licensing-development",
+        None,
+        True,
+    )

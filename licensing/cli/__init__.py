@@ -12,7 +12,7 @@ from flask_migrate.cli import db as db_commands
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from licensing import create_app
-from licensing.cli import audit, catalog, customers, demo, keys, licenses, serve
+from licensing.cli import audit, catalog, customers, demo, jobs, keys, licenses, serve
 from licensing.errors import LicensingError
 
 
@@ -52,6 +52,7 @@ for command in (
     licenses.license,
     keys.keys,
     audit.audit,
+    jobs.jobs,
 ):
     cli.add_command(command)
 cli.add_command(db_commands, "db")

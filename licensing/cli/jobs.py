@@ -1,0 +1,27 @@
+"""``licensing jobs``: periodic maintenance, for cron on one or many hosts."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from licensing import jobs as maintenance
+from licensing.cli.context import session, uses_database
+from licensing.cli.output import emit_records, json_option
+from licensing.models.base import utcnow
+
+jobs = AppGroup("jobs", help="Periodic jobs: cull dead activations, prune nonces.")
+
+
+@jobs.command("run")
+@click.option("--only", type=click.Choice(sorted(maintenance.JOBS)), help="Run just this job.")
+@json_option
+@uses_database
+def jobs_run(only: str | None, as_json: bool) -> None:
+    """Run the periodic jobs once (idempotent; safe on several hosts at once)."""
+    results = maintenance.run(session(), now=utcnow(), only=only)
+    emit_records(
+        [{"job": r.job, "affected": r.affected} for r in results],
+        ["job", "affected"],
+        as_json=as_json,
+    )

@@ -1,0 +1,72 @@
+"""Periodic jobs: culling dead activations and pruning nonces."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import jobs
+from licensing.crypto.sealing import Sealer
+from licensing.models import Activation, ReplayNonce
+from tests.factories import make_edition, make_license
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _activation(session: Session, license_id: uuid.UUID, *, silent_for: timedelta) -> Activation:
+    activation = Activation(
+        license_id=license_id,
+        fingerprint=uuid.uuid4().hex,
+        server_name="mail.example.com",
+        product_version="1.0.0",
+        status="active",
+        activated_at=NOW - timedelta(days=30),
+        last_check_in_at=NOW - silent_for,
+    )
+    session.add(activation)
+    session.flush()
+    return activation
+
+
+def test_cull_releases_only_activations_silent_past_dead_after(
+    session: Session, sealer: Sealer
+) -> None:
+    # 1 h interval x 3 intervals: silent for more than 3 h is dead.
+    edition = make_edition(session, check_in_interval_seconds=3600, dead_after_intervals=3)
+    issued = make_license(session, sealer, edition=edition)
+    dead = _activation(session, issued.license.id, silent_for=timedelta(hours=3, seconds=1))
+    alive = _activation(session, issued.license.id, silent_for=timedelta(hours=2, minutes=59))
+
+    results = jobs.run(session, now=NOW, only="cull-activations")
+
+    assert [(r.job, r.affected) for r in results] == [("cull-activations", 1)]
+    session.expire_all()
+    assert (dead.status, dead.release_reason, dead.released_at) == ("released", "culled", NOW)
+    assert (alive.status, alive.release_reason) == ("active", None)
+
+
+def test_cull_is_idempotent(session: Session, sealer: Sealer) -> None:
+    edition = make_edition(session, check_in_interval_seconds=3600, dead_after_intervals=1)
+    issued = make_license(session, sealer, edition=edition)
+    _activation(session, issued.license.id, silent_for=timedelta(days=2))
+
+    first = jobs.cull_dead_activations(session, now=NOW)
+    second = jobs.cull_dead_activations(session, now=NOW + timedelta(minutes=1))
+
+    assert (first, second) == (1, 0)
+
+
+def test_prune_forgets_only_expired_nonces(session: Session) -> None:
+    session.add_all(
+        [
+            ReplayNonce(key_id="k" * 22, nonce="old" * 8, expires_at=NOW - timedelta(seconds=1)),
+            ReplayNonce(key_id="k" * 22, nonce="new" * 8, expires_at=NOW + timedelta(seconds=1)),
+        ]
+    )
+    session.flush()
+
+    assert jobs.run(session, now=NOW, only="prune-nonces")[0].affected == 1
+    assert session.scalars(select(ReplayNonce.nonce)).all() == ["new" * 8]

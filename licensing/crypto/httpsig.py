@@ -8,6 +8,7 @@ the same library.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -19,7 +20,6 @@ from typing import Any
 import http_sf
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import (
-    HTTPMessageSigner,
     HTTPMessageVerifier,
     HTTPSignatureKeyResolver,
     InvalidSignature,
@@ -104,13 +104,6 @@ class SignedRequest:
         return cls(method=method.upper(), url=url, headers=_Headers(headers), body=body)
 
 
-@dataclass(slots=True)
-class _SignedResponse:
-    status_code: int
-    headers: _Headers
-    request: None = None
-
-
 class _SecretResolver(HTTPSignatureKeyResolver):
     def __init__(self, key_id: str, secret: bytes) -> None:
         self._key_id, self._secret = key_id, secret
@@ -120,14 +113,6 @@ class _SecretResolver(HTTPSignatureKeyResolver):
 
     def resolve_private_key(self, key_id: str) -> bytes:
         raise NotImplementedError
-
-
-class _Ed25519Resolver(HTTPSignatureKeyResolver):
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._private_key = private_key
-
-    def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
-        return self._private_key
 
 
 def parse_call_home_signature(request: SignedRequest, *, has_query: bool) -> CallHomeSignature:
@@ -288,18 +273,23 @@ def sign_response(
     private_key: Ed25519PrivateKey,
     now: datetime | None = None,
 ) -> dict[str, str]:
-    """Ed25519 response signature (PROTOCOL.md §3): the headers to add to the response."""
-    message = _SignedResponse(status_code=status, headers=_Headers([]))
-    signer = HTTPMessageSigner(
-        signature_algorithm=algorithms.ED25519, key_resolver=_Ed25519Resolver(private_key)
+    """Ed25519 response signature (PROTOCOL.md §3): the headers to add to the response.
+
+    The signature base of a response is three fixed lines (RFC 9421 §2.5), so it is
+    written out here rather than run through the library's general machinery, which
+    costs several times more on every answer. Interop tests verify the result with the
+    library's verifier.
+    """
+    digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+    created = int((now or datetime.now(UTC)).timestamp())
+    params = (
+        f'("@status" "content-digest");created={created};keyid="{kid}";'
+        f'alg="ed25519";tag="{RESPONSE_TAG}"'
     )
-    signer.sign(
-        message,
-        key_id=kid,
-        created=now or datetime.now(UTC),
-        label=RESPONSE_LABEL,
-        tag=RESPONSE_TAG,
-        covered_component_ids=("@status", "content-digest"),
-        body=body,
-    )
-    return dict(message.headers.items())
+    base = f'"@status": {status}\n"content-digest": {digest}\n"@signature-params": {params}'
+    signature = base64.b64encode(private_key.sign(base.encode("ascii"))).decode("ascii")
+    return {
+        "Content-Digest": digest,
+        "Signature-Input": f"{RESPONSE_LABEL}={params}",
+        "Signature": f"{RESPONSE_LABEL}=:{signature}:",
+    }

@@ -151,15 +151,14 @@ def check_in(
         report=report,
         now=now,
     )
-    seats = _seats(session, state, now)
-    if not verdict.valid:
-        return Answer(verdict, state, seats, now)
-    if live is None:
-        return Answer(NOT_ACTIVATED, state, seats, now)
+    if not verdict.valid or live is None:
+        return Answer(
+            verdict if not verdict.valid else NOT_ACTIVATED, state, _seats(session, state, now), now
+        )
     return Answer(
         VALID,
         state,
-        seats,
+        _seats(session, state, now, used=live.seats_used),
         now,
         activation_id=live.id,
         fingerprint=live.fingerprint,
@@ -174,8 +173,12 @@ def deactivate(
     return activations.deactivate(session, state, activation_id, now=now)
 
 
-def _seats(session: Session, state: LicenseState, now: datetime) -> Seats:
-    used = activations.count_active(session, state.id)
+def _seats(
+    session: Session, state: LicenseState, now: datetime, *, used: int | None = None
+) -> Seats:
+    """Seats in use; ``used`` when the caller already counted them in the same statement."""
+    if used is None:
+        used = activations.count_active(session, state.id)
     until = (
         activations.migration_until(session, state.id, now=now)
         if used > state.max_activations

@@ -11,15 +11,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import Activation, ActivationStatus, UsageObservation
 from licensing.privacy.pseudonymise import ip_network_prefix
+from licensing.services import statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +36,7 @@ class LiveActivation:
     id: uuid.UUID
     fingerprint: str
     activated_at: datetime
+    seats_used: int
 
 
 def record_check_in(
@@ -56,80 +54,48 @@ def record_check_in(
     nothing is written).
     """
     server_name = None if processing_restricted else report.server_name
-    conditions = [Activation.license_id == license_id, Activation.status == ActivationStatus.ACTIVE]
-    if report.activation_id is not None:
-        conditions.append(Activation.id == report.activation_id)
-    if report.fingerprint is not None:
-        conditions.append(Activation.fingerprint == report.fingerprint)
-    touched = session.execute(
-        update(Activation)
-        .where(and_(*conditions))
-        .values(
-            last_check_in_at=now, server_name=server_name, product_version=report.product_version
-        )
-        .returning(Activation.id, Activation.fingerprint, Activation.activated_at)
+    connection = session.connection()
+    touched = connection.execute(
+        statements.touch_activation(
+            by_id=report.activation_id is not None, by_fingerprint=report.fingerprint is not None
+        ),
+        {
+            "p_license_id": license_id,
+            "p_activation_id": report.activation_id,
+            "p_fingerprint": report.fingerprint,
+            "p_now": now,
+            "p_server_name": server_name,
+            "p_product_version": report.product_version,
+        },
     ).first()
     if touched is None:
         return None
-    activation = LiveActivation(id=touched[0], fingerprint=touched[1], activated_at=touched[2])
-    _upsert_observation(
-        session,
-        sealer,
-        activation_id=activation.id,
-        license_id=license_id,
-        ip=None if processing_restricted else report.ip,
-        server_name=server_name,
-        product_version=report.product_version,
-        usage=report.usage,
-        now=now,
+    activation = LiveActivation(
+        id=touched[0], fingerprint=touched[1], activated_at=touched[2], seats_used=touched[3]
     )
-    return activation
-
-
-def _upsert_observation(
-    session: Session,
-    sealer: Sealer,
-    *,
-    activation_id: uuid.UUID,
-    license_id: uuid.UUID,
-    ip: str | None,
-    server_name: str | None,
-    product_version: str,
-    usage: Mapping[str, int],
-    now: datetime,
-) -> None:
+    ip = None if processing_restricted else report.ip
     # The unique key is a keyed digest, so it survives pseudonymisation of the raw values.
     key = sealer.keyed_hash(
-        "observation", "\x00".join((ip or "", server_name or "", product_version)).encode()
+        "observation", "\x00".join((ip or "", server_name or "", report.product_version)).encode()
     )
-    values: dict[str, Any] = {
-        "activation_id": activation_id,
-        "license_id": license_id,
-        "day": now.date(),
-        "observation_key": key,
-        "ip": ip,
-        "ip_hash": sealer.keyed_hash("ip", ip.encode()) if ip else None,
-        "ip_prefix": ip_network_prefix(ip) if ip else None,
-        "server_name": server_name,
-        "server_name_hash": sealer.keyed_hash("server-name", server_name.encode())
-        if server_name
-        else None,
-        "product_version": product_version,
-        "count": 1,
-        "first_seen": now,
-        "last_seen": now,
-        "usage": dict(usage),
-    }
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(UsageObservation).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["activation_id", "day", "observation_key"],
-        set_={
-            "count": UsageObservation.count + 1,
-            "last_seen": statement.excluded.last_seen,
-            # The latest report wins: counters are levels (mailboxes), not increments.
-            "usage": statement.excluded.usage if usage else UsageObservation.usage,
+    connection.execute(
+        statements.upsert_observation(connection.dialect.name, with_usage=bool(report.usage)),
+        {
+            "p_activation_id": activation.id,
+            "p_license_id": license_id,
+            "p_day": now.date(),
+            "p_observation_key": key,
+            "p_ip": ip,
+            "p_ip_hash": sealer.keyed_hash("ip", ip.encode()) if ip else None,
+            "p_ip_prefix": ip_network_prefix(ip) if ip else None,
+            "p_server_name": server_name,
+            "p_server_name_hash": sealer.keyed_hash("server-name", server_name.encode())
+            if server_name
+            else None,
+            "p_product_version": report.product_version,
+            "p_first_seen": now,
+            "p_last_seen": now,
+            "p_usage": dict(report.usage),
         },
     )
-    session.execute(statement)
+    return activation

@@ -7,13 +7,13 @@ parallel requests cannot both insert), Redis when configured (``SET NX``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from licensing.models import ReplayNonce
+from licensing.services import statements
 
 
 class ReplayStore(Protocol):
@@ -28,14 +28,12 @@ class DatabaseReplayStore:
         self._window = timedelta(seconds=window_seconds)
 
     def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        dialect = session.get_bind().dialect.name
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(ReplayNonce)
-            .values(key_id=key_id, nonce=nonce, expires_at=now + self._window)
-            .on_conflict_do_nothing(index_elements=["key_id", "nonce"])
-        )
-        return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+        connection = session.connection()
+        inserted = connection.execute(
+            statements.accept_nonce(connection.dialect.name),
+            {"p_key_id": key_id, "p_nonce": nonce, "p_expires_at": now + self._window},
+        ).first()
+        return inserted is not None
 
 
 class RedisReplayStore:

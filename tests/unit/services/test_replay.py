@@ -1,0 +1,58 @@
+"""The replay store accepts a (key id, nonce) pair once: in the database and in Redis."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from licensing.services.replay import DatabaseReplayStore, RedisReplayStore, prune_expired_nonces
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+REDIS_URL = os.environ.get("LICENSING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def test_database_store_accepts_a_pair_once(session: Session) -> None:
+    store = DatabaseReplayStore(window_seconds=600)
+    nonce = secrets.token_urlsafe(16)
+
+    assert store.accept(session, "key-a" * 4 + "xx", nonce, now=NOW) is True
+    assert store.accept(session, "key-a" * 4 + "xx", nonce, now=NOW) is False
+    # The same nonce under another key id is another pair.
+    assert store.accept(session, "key-b" * 4 + "xx", nonce, now=NOW) is True
+
+
+def test_database_nonces_expire_with_the_window(session: Session) -> None:
+    store = DatabaseReplayStore(window_seconds=600)
+    store.accept(session, "k" * 22, "n" * 22, now=NOW)
+
+    assert prune_expired_nonces(session, now=NOW + timedelta(seconds=599)) == 0
+    assert prune_expired_nonces(session, now=NOW + timedelta(seconds=601)) == 1
+
+
+@pytest.fixture
+def redis_store() -> RedisReplayStore:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI"):
+            raise  # CI has Redis: a missing server is a failure, not a skip
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return RedisReplayStore(REDIS_URL, window_seconds=1)
+
+
+def test_redis_store_accepts_a_pair_once_and_forgets_it_after_the_window(
+    session: Session, redis_store: RedisReplayStore
+) -> None:
+    import time
+
+    nonce = secrets.token_urlsafe(16)
+    assert redis_store.accept(session, "k" * 22, nonce, now=NOW) is True
+    assert redis_store.accept(session, "k" * 22, nonce, now=NOW) is False
+    time.sleep(1.1)
+    assert redis_store.accept(session, "k" * 22, nonce, now=NOW) is True

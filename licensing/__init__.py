@@ -61,7 +61,8 @@ def _configure_flask(app: Flask, settings: Any) -> None:
 
 
 def _wire(app: Flask, settings: Any) -> None:
-    from licensing.api import callhome, instance, meta, problems, requests
+    from licensing import ratelimits
+    from licensing.api import callhome, instance, meta, partner, problems, requests
     from licensing.api.openapi import api, register_docs
     from licensing.database import configure_engine, migrations_directory
     from licensing.extensions import db, migrate
@@ -86,6 +87,12 @@ def _wire(app: Flask, settings: Any) -> None:
             "the license's request-signing secret; see docs/protocol.md.",
         },
     )
+    api.spec.components.security_scheme(
+        "partnerApiKey",
+        {"type": "http", "scheme": "bearer", "description": "A partner API key (lpk_...)."},
+    )
+    ratelimits.init(app, storage_uri=settings.redis_url, default_limit=settings.partner_rate_limit)
     api.register_blueprint(meta.blp)
     api.register_blueprint(instance.blp)
+    api.register_blueprint(partner.blp)
     register_docs(app)

@@ -40,6 +40,7 @@ class Settings:
     replay_window: int
     trusted_proxy_hops: int
     cache_ttl: float
+    partner_rate_limit: str
     log_level: str
     log_json: bool
 
@@ -76,6 +77,7 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
     ("LICENSING_REPLAY_WINDOW", "600", "seconds a nonce is remembered (≥ 2 × clock skew)"),
     ("LICENSING_TRUSTED_PROXY_HOPS", "0", "proxies whose X-Forwarded-For is believed"),
     ("LICENSING_CACHE_TTL", "5", "seconds hot-path caches keep a license"),
+    ("LICENSING_PARTNER_RATE_LIMIT", "60/minute", "default requests per partner API key"),
     ("LICENSING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     ("LICENSING_LOG_JSON", "true", "one JSON object per log line (false: plain text)"),
 )
@@ -121,6 +123,7 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         replay_window=replay_window,
         trusted_proxy_hops=_integer(values, "LICENSING_TRUSTED_PROXY_HOPS", 0, minimum=0),
         cache_ttl=float(_integer(values, "LICENSING_CACHE_TTL", 5, minimum=0)),
+        partner_rate_limit=_rate_limit(values, "LICENSING_PARTNER_RATE_LIMIT", "60/minute"),
         log_level=log_level,
         log_json=_boolean(values, "LICENSING_LOG_JSON", True),
     )
@@ -204,6 +207,17 @@ def _integer(values: Mapping[str, Any], name: str, default: int, *, minimum: int
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {number}")
     return number
+
+
+def _rate_limit(values: Mapping[str, Any], name: str, default: str) -> str:
+    from limits import parse
+
+    text = str(values.get(name) or default).strip()
+    try:
+        parse(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit such as 120/minute, not {text!r}") from None
+    return text
 
 
 def _boolean(values: Mapping[str, Any], name: str, default: bool) -> bool:

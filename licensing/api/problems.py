@@ -111,6 +111,8 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _code(error: HTTPException) -> str:
+    if error.code == 429:
+        return "RATE_LIMITED"
     return (error.name or "error").upper().replace(" ", "_").replace("'", "")
 
 

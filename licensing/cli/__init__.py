@@ -12,7 +12,17 @@ from flask_migrate.cli import db as db_commands
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from licensing import create_app
-from licensing.cli import audit, catalog, customers, demo, jobs, keys, licenses, serve
+from licensing.cli import (
+    audit,
+    catalog,
+    customers,
+    demo,
+    jobs,
+    keys,
+    licenses,
+    partners,
+    serve,
+)
 from licensing.errors import LicensingError
 
 
@@ -53,6 +63,7 @@ for command in (
     keys.keys,
     audit.audit,
     jobs.jobs,
+    partners.partner,
 ):
     cli.add_command(command)
 cli.add_command(db_commands, "db")
@@ -70,6 +81,10 @@ def main() -> None:
     except click.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(1)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A group run without a command: show its help as click does, not as an error line.
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)

@@ -12,6 +12,15 @@ from licensing.models.catalog import Edition, Product, Release
 from licensing.models.customers import Customer
 from licensing.models.keys import ReplayNonce, ServerKey
 from licensing.models.licenses import License, LicenseStatus
+from licensing.models.partners import (
+    Disclosure,
+    Partner,
+    PartnerKey,
+    PartnerKind,
+    PartnerProduct,
+    PartnerStatus,
+    Scope,
+)
 
 __all__ = [
     "Activation",
@@ -19,13 +28,20 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Customer",
+    "Disclosure",
     "Edition",
     "License",
     "LicenseStatus",
+    "Partner",
+    "PartnerKey",
+    "PartnerKind",
+    "PartnerProduct",
+    "PartnerStatus",
     "Product",
     "Release",
     "ReleaseReason",
     "ReplayNonce",
+    "Scope",
     "ServerKey",
     "UsageObservation",
 ]

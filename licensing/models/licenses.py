@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from licensing.models.base import Base, created_at, utcnow, uuid_pk
@@ -38,8 +38,9 @@ class License(Base):
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"), index=True)
     edition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("editions.id"), index=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"), index=True)
-    # The partners table arrives with the partner API; until then this is a plain id.
-    selling_partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    selling_partner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("partners.id"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default=LicenseStatus.ACTIVE)
     status_reason: Mapped[str | None] = mapped_column(String(500))
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

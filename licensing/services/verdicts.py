@@ -50,14 +50,15 @@ def license_verdict(
     state: LicenseState,
     *,
     product_code: str | None,
-    version: Version,
+    version: Version | None,
     releases: Sequence[ReleaseInfo],
     now: datetime,
 ) -> Verdict:
     """The guards that depend on the license alone, in the contract's order.
 
     ``product_code`` is None when the request names no product (check-ins), which
-    then cannot mismatch.
+    then cannot mismatch; ``version`` is None when no version is reported (partner
+    checks), which then cannot be uncovered.
     """
     if state.status == LicenseStatus.REVOKED:
         return Verdict(False, VerdictCode.REVOKED, "The license was revoked.")
@@ -69,7 +70,9 @@ def license_verdict(
         )
     if state.expires_at is not None and state.expires_at <= now:
         return Verdict(False, VerdictCode.EXPIRED, "The license has expired.")
-    if not version_covered(version, releases, state.upgrade_protection_until):
+    if version is not None and not version_covered(
+        version, releases, state.upgrade_protection_until
+    ):
         return Verdict(
             False,
             VerdictCode.VERSION_NOT_COVERED,

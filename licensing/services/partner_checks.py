@@ -1,0 +1,195 @@
+"""What a partner may ask: is this key valid, which upgrades does it cover (PROTOCOL.md §6).
+
+Answers carry no personal data (an allow-list of fields), and every answer about a
+license is written to the disclosure log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing.crypto import license_keys
+from licensing.crypto.sealing import Sealer
+from licensing.errors import Forbidden, NotFound, Unauthenticated
+from licensing.models import Disclosure, PartnerKey, PartnerStatus, Product, Release
+from licensing.services import partners
+from licensing.services.activations import count_active
+from licensing.services.license_state import LicenseState, load_license_state, load_releases
+from licensing.services.upgrades import Eligibility, eligibility
+from licensing.services.verdicts import Verdict, license_verdict
+from licensing.versions import parse_version
+
+PURPOSE = "license_check"
+# Writing last-used on every request would make every read a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+LICENSE_FIELDS = (
+    "product",
+    "edition",
+    "status",
+    "valid",
+    "code",
+    "expires_at",
+    "upgrade_protection_until",
+    "activations",
+)
+UPGRADE_FIELDS = (
+    "target_version",
+    "eligible",
+    "reason",
+    "latest_eligible_version",
+    "renewal_required",
+)
+
+
+class LicenseNotFound(NotFound):
+    """The same answer for an unknown key and for a product the partner does not sell."""
+
+    code = "LICENSE_NOT_FOUND"
+    title = "License not found"
+
+    def __init__(self) -> None:
+        super().__init__("No license with this key among the products you are registered for.")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerPrincipal:
+    partner_id: uuid.UUID
+    partner_kind: str
+    key_id: str
+    scopes: frozenset[str]
+    rate_limit: str | None
+    product_ids: frozenset[uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseCheck:
+    state: LicenseState
+    verdict: Verdict
+    activations_used: int
+    upgrade: Eligibility | None
+
+
+def authenticate(
+    session: Session, sealer: Sealer, token: str | None, *, client_ip: str | None, now: datetime
+) -> PartnerPrincipal:
+    """The partner behind a bearer token: 401 for any bad key, 403 for a bad address."""
+    parsed = partners.parse_token(token or "")
+    if parsed is None:
+        raise Unauthenticated("a partner API key is required: Authorization: Bearer lpk_...")
+    key_id, secret = parsed
+    key = session.scalar(select(PartnerKey).where(PartnerKey.key_id == key_id))
+    # Compare a digest even for an unknown key id, so timing does not tell them apart.
+    expected = key.digest if key is not None else bytes(32)
+    if not hmac.compare_digest(expected, partners.secret_digest(sealer, secret)) or key is None:
+        raise Unauthenticated("the API key is not valid")
+    if key.revoked_at is not None:
+        raise Unauthenticated("the API key was revoked")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise Unauthenticated("the API key has expired")
+    partner = key.partner
+    if partner.status != PartnerStatus.ACTIVE:
+        raise Forbidden("the partner account is suspended")
+    if partner.allowed_networks and not _address_allowed(client_ip, partner.allowed_networks):
+        raise Forbidden("requests from this address are not allowed for this partner")
+    if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
+        key.last_used_at = now
+    return PartnerPrincipal(
+        partner_id=partner.id,
+        partner_kind=partner.kind,
+        key_id=key.key_id,
+        scopes=frozenset(key.scopes),
+        rate_limit=partner.rate_limit,
+        product_ids=frozenset(link.product_id for link in partner.products),
+    )
+
+
+def require_scope(principal: PartnerPrincipal, scope: str) -> None:
+    if scope not in principal.scopes:
+        raise Forbidden(f"the API key lacks the {scope} scope")
+
+
+def check_license(
+    session: Session,
+    sealer: Sealer,
+    principal: PartnerPrincipal,
+    *,
+    license_key: str,
+    target_version: str | None,
+    request_id: str,
+    now: datetime,
+) -> LicenseCheck:
+    """Validity and, with ``target_version``, upgrade eligibility; logged as a disclosure."""
+    key = license_keys.parse(license_key)  # malformed: 422 before any lookup
+    target = parse_version(target_version, field="target_version") if target_version else None
+    state = load_license_state(session, sealer, key.key_id)
+    if state is None or state.product_id not in principal.product_ids:
+        raise LicenseNotFound()
+    releases = load_releases(session, state.product_id)
+    verdict = license_verdict(state, product_code=None, version=None, releases=releases, now=now)
+    upgrade = (
+        eligibility(target, releases, state.upgrade_protection_until, license_valid=verdict.valid)
+        if target is not None
+        else None
+    )
+    fields = [f"license.{name}" for name in LICENSE_FIELDS]
+    if upgrade is not None:
+        fields += [f"upgrade.{name}" for name in UPGRADE_FIELDS]
+    session.add(
+        Disclosure(
+            partner_id=principal.partner_id,
+            license_id=state.id,
+            partner_key_id=principal.key_id,
+            fields=fields,
+            purpose=PURPOSE,
+            request_id=request_id,
+            disclosed_at=now,
+            details={"partner_kind": principal.partner_kind},
+        )
+    )
+    session.flush()
+    return LicenseCheck(state, verdict, count_active(session, state.id), upgrade)
+
+
+def product_releases(
+    session: Session, principal: PartnerPrincipal, product_code: str
+) -> Sequence[Release]:
+    """A registered product's releases; an unregistered product is as unknown as a missing one."""
+    product = session.scalar(select(Product).where(Product.code == product_code))
+    if product is None or product.id not in principal.product_ids:
+        raise NotFound(f"no product {product_code!r} among the products you are registered for")
+    return session.scalars(
+        select(Release).where(Release.product_id == product.id).order_by(Release.released_at)
+    ).all()
+
+
+def list_disclosures(
+    session: Session,
+    *,
+    partner_id: uuid.UUID | None = None,
+    license_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+) -> Sequence[Disclosure]:
+    query = select(Disclosure).order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc())
+    if partner_id is not None:
+        query = query.where(Disclosure.partner_id == partner_id)
+    if license_id is not None:
+        query = query.where(Disclosure.license_id == license_id)
+    if since is not None:
+        query = query.where(Disclosure.disclosed_at >= since)
+    return session.scalars(query.limit(limit)).all()
+
+
+def _address_allowed(client_ip: str | None, networks: Sequence[str]) -> bool:
+    if client_ip is None:
+        return False
+    address = ipaddress.ip_address(client_ip)
+    return any(address in ipaddress.ip_network(network) for network in networks)

@@ -104,11 +104,10 @@ def sign_instance_response(response: Response) -> Response:
     if not request.path.startswith(INSTANCE_PREFIX):
         return response
     key = _signing_key(current())
+    # A HEAD answer carries no body, so its digest is that of the empty body received.
+    body = b"" if request.method == "HEAD" else response.get_data()
     headers = httpsig.sign_response(
-        status=response.status_code,
-        body=response.get_data(),
-        kid=key.kid,
-        private_key=key.private_key,
+        status=response.status_code, body=body, kid=key.kid, private_key=key.private_key
     )
     for name, value in headers.items():
         response.headers[name] = value

@@ -27,7 +27,8 @@ blp = Blueprint(
     url_prefix="/v1/instance",
     description="Calls from installed product instances, signed with RFC 9421 both ways.",
 )
-_SIGNED = {"description": "RFC 9421 hmac-sha256 signature with the license's signing secret."}
+# Instance answers are signed JSON (PROTOCOL.md §3); Flask's automatic OPTIONS answer is
+# an empty body, so these routes answer OPTIONS with a signed 405 problem instead.
 
 
 @blp.before_request
@@ -55,7 +56,7 @@ def _commit(response: Response) -> Response:
     return response
 
 
-@blp.route("/activations", methods=["POST"])
+@blp.route("/activations", methods=["POST"], provide_automatic_options=False)
 @blp.arguments(schemas.ActivationRequest)
 @blp.response(201, schemas.ActivationAnswer, description="A new activation took a seat.")
 @blp.alt_response(200, schema=schemas.ActivationAnswer, description="Already active (same id).")
@@ -92,7 +93,7 @@ def activate(payload: dict[str, Any]) -> Response:
     return callhome.json_answer(body, 201 if answer.created else 200)
 
 
-@blp.route("/check-ins", methods=["POST"])
+@blp.route("/check-ins", methods=["POST"], provide_automatic_options=False)
 @blp.arguments(schemas.CheckInRequest)
 @blp.response(200, schemas.CheckInAnswer, description="The verdict (valid or not).")
 @blp.alt_response(404, schema=schemas.InstanceProblemSchema, description="NOT_ACTIVATED.")
@@ -123,7 +124,7 @@ def check_in(payload: dict[str, Any]) -> Response:
     return callhome.json_answer(body, 200)
 
 
-@blp.route("/activations/<uuid:activation_id>", methods=["DELETE"])
+@blp.route("/activations/<uuid:activation_id>", methods=["DELETE"], provide_automatic_options=False)
 @blp.response(200, schemas.DeactivationAnswer, description="The seat is released.")
 @blp.alt_response(404, schema=schemas.InstanceProblemSchema, description="NOT_ACTIVATED.")
 @blp.doc(security=[{"callHomeSignature": []}])

@@ -9,6 +9,7 @@ from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 
 from licensing import ratelimits
+from licensing.api import callhome
 from licensing.api.requests import request_id
 from licensing.extensions import db
 from licensing.models import Scope
@@ -46,7 +47,8 @@ def _authenticate() -> None:
         db.session(),
         runtime.sealer,
         token,
-        client_ip=request.remote_addr,
+        # Behind trusted proxies (LICENSING_TRUSTED_PROXY_HOPS), the address they saw.
+        client_ip=callhome.client_ip(runtime.settings.trusted_proxy_hops),
         now=datetime.now(UTC),
     )
 

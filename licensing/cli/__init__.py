@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -24,6 +25,8 @@ from licensing.cli import (
     serve,
 )
 from licensing.errors import LicensingError
+
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 class LicensingGroup(click.Group):
@@ -87,6 +90,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
+        dashed = isinstance(exc, click.NoSuchOption) and _dashed_key_id(sys.argv[1:])
+        if dashed:
+            hint = f" (a key id starting with '-' goes after '--': ... -- {dashed})"
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code)
     except LicensingError as exc:
@@ -103,6 +109,11 @@ def main() -> None:
         logging.getLogger("licensing.cli").debug("unexpected error", exc_info=exc)
         click.echo(f"error: unexpected {type(exc).__name__}: {_first_line(exc)}", err=True)
         sys.exit(1)
+
+
+def _dashed_key_id(args: list[str]) -> str | None:
+    """A key id that click took for an option: 22 base64url characters, the first a '-'."""
+    return next((a for a in args if a[:1] == "-" and _KEY_ID.fullmatch(a)), None)
 
 
 def _first_line(error: object) -> str:

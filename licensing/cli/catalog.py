@@ -77,55 +77,58 @@ def release_list(product_code: str, as_json: bool) -> None:
     "--max-activations",
     default=1,
     show_default=True,
-    type=int,
+    type=click.IntRange(1, 1_000_000),
     help="Servers that may be active at once.",
 )
 @click.option(
     "--migration-window-days",
     default=30,
     show_default=True,
-    type=int,
+    type=click.IntRange(0, 3650),
     help="Days one extra activation is allowed while moving servers.",
 )
 @click.option(
     "--migration-allowance",
     default=1,
     show_default=True,
-    type=int,
+    type=click.IntRange(0, 1000),
     help="Extra activations allowed during the migration window.",
 )
 @click.option(
     "--check-in-interval-hours",
     default=24.0,
     show_default=True,
-    type=float,
+    type=click.FloatRange(1 / 60, 24 * 365),
     help="How often instances call home.",
 )
 @click.option(
     "--dead-after-intervals",
     default=3,
     show_default=True,
-    type=int,
+    type=click.IntRange(1, 1000),
     help="Silent intervals after which an activation is released.",
 )
 @click.option(
     "--offline-grace-days",
     default=7,
     show_default=True,
-    type=int,
+    type=click.IntRange(1, 3650),
     help="How long a lease keeps working offline.",
 )
 @click.option(
     "--entitlement", "entitlements", multiple=True, help="Entitlement code (repeat for several)."
 )
 @click.option(
-    "--term-days", type=int, default=None, help="License term in days (default: perpetual)."
+    "--term-days",
+    type=click.IntRange(1, 36_500),
+    default=None,
+    help="License term in days (default: perpetual).",
 )
 @click.option(
     "--upgrade-protection-months",
     default=12,
     show_default=True,
-    type=int,
+    type=click.IntRange(0, 1200),
     help="Months of upgrade protection a new license gets.",
 )
 @json_option

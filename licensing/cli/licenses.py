@@ -140,7 +140,9 @@ def license_revoke(reference: str, reason: str, as_json: bool) -> None:
 
 @license.command("renew", epilog=reference_help)
 @reference
-@click.option("--months", type=int, help="Months to add (default: the edition's length).")
+@click.option(
+    "--months", type=click.IntRange(1, 1200), help="Months to add (default: the edition's length)."
+)
 @click.option("--until", type=UTC_DATE, help="New end of upgrade protection.")
 @json_option
 @uses_database
@@ -158,7 +160,7 @@ def license_renew(
 
 @license.command("extend", epilog=reference_help)
 @reference
-@click.option("--days", type=int, help="Days to add to the term.")
+@click.option("--days", type=click.IntRange(1, 36_500), help="Days to add to the term.")
 @click.option("--until", type=UTC_DATE, help="New expiry.")
 @json_option
 @uses_database

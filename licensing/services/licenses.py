@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from licensing.services import audit
 from licensing.timeutil import add_months
 
 TABLE = "licenses"
+# Key ids are 22 base64url characters; a license key has dashes or 25 symbols.
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +99,16 @@ def find(session: Session, reference: str) -> License:
     try:
         found = session.get(License, uuid.UUID(reference))
     except ValueError:
-        found = None
-        if len(reference) == 22:  # key ids are 22 base64url characters
+        if _KEY_ID.match(reference):
             found = session.scalar(select(License).where(License.key_id == reference))
-        if found is None:
-            try:
-                key = license_keys.parse(reference)
-            except MalformedKey as exc:
-                raise MalformedKey(
-                    f"{exc.detail}; give a license id, key id or license key"
-                ) from None
-            found = session.scalar(select(License).where(License.key_id == key.key_id))
+            if found is None:
+                raise NotFound("no license has that key id") from None
+            return found
+        try:
+            key = license_keys.parse(reference)
+        except MalformedKey as exc:
+            raise MalformedKey(f"{exc.detail}; give a license id, key id or license key") from None
+        found = session.scalar(select(License).where(License.key_id == key.key_id))
     if found is None:
         raise NotFound("no license matches that id or key")
     return found

@@ -73,9 +73,11 @@ def license_verdict(
     if version is not None and not version_covered(
         version, releases, state.upgrade_protection_until
     ):
+        known = any(release.version == version for release in releases)
+        why = "was released after" if known else "is newer than every release covered by"
         return Verdict(
             False,
             VerdictCode.VERSION_NOT_COVERED,
-            f"Version {version} was released after upgrade protection ended; renew it to run it.",
+            f"Version {version} {why} the license's upgrade protection; renew it to run it.",
         )
     return VALID

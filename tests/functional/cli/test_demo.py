@@ -1,0 +1,55 @@
+"""``licensing demo``: demo catalog and customer once, a fresh license every run."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from licensing.crypto import license_keys
+from licensing.models import Customer, Edition, License, Product, Release, ServerKey
+from tests.functional.cli.invoke import Licensing, fields
+
+
+def count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_demo_json_issues_a_demo_license(licensing: Licensing, session: Session) -> None:
+    demo = licensing.json("demo")
+
+    assert (demo["product"], demo["edition"], demo["status"]) == (
+        "demo-mailserver",
+        "standard",
+        "active",
+    )
+    key = license_keys.parse(demo["license_key"])
+    assert demo["key_id"] == key.key_id
+    license = session.get(License, uuid.UUID(demo["id"]))
+    assert license is not None
+    assert license.customer.email == "demo-customer@example.com"
+    releases = session.scalars(select(Release.version).order_by(Release.released_at)).all()
+    assert releases == ["1.0.0", "2.0.0", "2.1.0"]
+    assert count(session, ServerKey) == 1  # the server can sign for it straight away
+
+
+def test_demo_twice_reuses_the_catalog_and_issues_a_second_license(
+    licensing: Licensing, session: Session
+) -> None:
+    first = licensing.json("demo")
+    second = fields(licensing.ok("demo"))
+
+    assert second["id"] != first["id"]
+    assert second["license_key"] != first["license_key"]
+    assert license_keys.parse(second["license_key"]).key_id == second["key_id"]
+    assert second["customer_id"] == first["customer_id"]
+    assert (second["product"], second["edition"]) == ("demo-mailserver", "standard")
+    assert [count(session, model) for model in (Product, Edition, Customer, Release)] == [
+        1,
+        1,
+        1,
+        3,
+    ]
+    assert count(session, License) == 2
+    assert count(session, ServerKey) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import AuditEvent, Customer, Edition, Product, Release
-from licensing.services import catalog, customers, licenses
+from licensing.models import AuditEvent, Customer, Edition, Partner, Product, Release, Scope
+from licensing.services import catalog, customers, licenses, partners
 from licensing.services.catalog import EditionPolicy
 from licensing.services.licenses import IssuedLicense
+from licensing.services.partners import IssuedPartnerKey
 
 ACTOR = "test:factory"
 _sequence = itertools.count(1)
@@ -109,3 +111,49 @@ def latest_event(session: Session) -> AuditEvent:
     event = session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
     assert event is not None, "no audit event was recorded"
     return event
+
+
+def make_partner(
+    session: Session,
+    *,
+    name: str | None = None,
+    kind: str = "reseller",
+    products: Sequence[Product] = (),
+    allowed_networks: Sequence[str] = (),
+    rate_limit: str | None = None,
+    actor: str = ACTOR,
+) -> Partner:
+    """A partner registered for ``products`` (none by default)."""
+    partner = partners.add_partner(
+        session,
+        name=name or unique("partner"),
+        kind=kind,
+        allowed_networks=allowed_networks,
+        rate_limit=rate_limit,
+        actor=actor,
+    )
+    for product in products:
+        partners.add_product(session, partner, product.code, actor=actor)
+    return partner
+
+
+def make_partner_key(
+    session: Session,
+    sealer: Sealer,
+    *,
+    partner: Partner | None = None,
+    scopes: Sequence[str] = tuple(Scope),
+    expires_at: datetime | None = None,
+    label: str | None = None,
+    actor: str = ACTOR,
+) -> IssuedPartnerKey:
+    """An API key of ``partner`` (a new one by default), both scopes by default."""
+    return partners.create_key(
+        session,
+        sealer,
+        partner or make_partner(session, actor=actor),
+        scopes=scopes,
+        expires_at=expires_at,
+        label=label,
+        actor=actor,
+    )

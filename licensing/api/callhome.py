@@ -79,9 +79,12 @@ def client_ip(trusted_hops: int) -> str | None:
         if len(forwarded) >= trusted_hops:
             address = forwarded[-trusted_hops]
     try:
-        return str(ipaddress.ip_address(address)) if address else None
+        parsed = ipaddress.ip_address(address) if address else None
     except ValueError:
         return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped  # a dual-stack listener's view of an IPv4 client
+    return str(parsed) if parsed is not None else None
 
 
 def echo_members() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from licensing.api import callhome
 from licensing.api.problems import problem_response
+from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.runtime import current
 from licensing.schemas import instance as schemas
@@ -29,6 +30,16 @@ blp = Blueprint(
 )
 # Instance answers are signed JSON (PROTOCOL.md §3); Flask's automatic OPTIONS answer is
 # an empty body, so these routes answer OPTIONS with a signed 405 problem instead.
+
+
+def _problem_doc(status: int, description: str) -> Any:
+    """Document a problem answer (signed problem+json, PROTOCOL.md §3, §7)."""
+    return blp.alt_response(
+        status,
+        schema=schemas.InstanceProblemSchema,
+        description=description,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
 
 
 @blp.before_request
@@ -60,8 +71,8 @@ def _commit(response: Response) -> Response:
 @blp.arguments(schemas.ActivationRequest)
 @blp.response(201, schemas.ActivationAnswer, description="A new activation took a seat.")
 @blp.alt_response(200, schema=schemas.ActivationAnswer, description="Already active (same id).")
-@blp.alt_response(403, schema=schemas.InstanceProblemSchema, description="Verdict refuses it.")
-@blp.alt_response(401, schema=schemas.InstanceProblemSchema, description="Signature rejected.")
+@_problem_doc(403, "Verdict refuses it.")
+@_problem_doc(401, "Signature rejected.")
 @blp.doc(security=[{"callHomeSignature": []}])
 def activate(payload: dict[str, Any]) -> Response:
     """Activate this instance (takes a seat, returns a lease)."""
@@ -96,8 +107,8 @@ def activate(payload: dict[str, Any]) -> Response:
 @blp.route("/check-ins", methods=["POST"], provide_automatic_options=False)
 @blp.arguments(schemas.CheckInRequest)
 @blp.response(200, schemas.CheckInAnswer, description="The verdict (valid or not).")
-@blp.alt_response(404, schema=schemas.InstanceProblemSchema, description="NOT_ACTIVATED.")
-@blp.alt_response(401, schema=schemas.InstanceProblemSchema, description="Signature rejected.")
+@_problem_doc(404, "NOT_ACTIVATED.")
+@_problem_doc(401, "Signature rejected.")
 @blp.doc(security=[{"callHomeSignature": []}])
 def check_in(payload: dict[str, Any]) -> Response:
     """Heartbeat and usage report; answers the verdict and a fresh lease."""
@@ -126,7 +137,8 @@ def check_in(payload: dict[str, Any]) -> Response:
 
 @blp.route("/activations/<uuid:activation_id>", methods=["DELETE"], provide_automatic_options=False)
 @blp.response(200, schemas.DeactivationAnswer, description="The seat is released.")
-@blp.alt_response(404, schema=schemas.InstanceProblemSchema, description="NOT_ACTIVATED.")
+@_problem_doc(404, "NOT_ACTIVATED.")
+@_problem_doc(401, "Signature rejected.")
 @blp.doc(security=[{"callHomeSignature": []}])
 def deactivate(activation_id: uuid.UUID) -> Response:
     """Release this instance's seat (signed, empty body)."""

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from flask_swagger_ui import get_swaggerui_blueprint
+from marshmallow import INCLUDE
+
+from licensing.errors import PROBLEM_CONTENT_TYPE
+from licensing.schemas.common import ProblemSchema
 
 DOCS_PATH = "/docs"
 
 
+class GenericProblemSchema(ProblemSchema):
+    """A problem of any endpoint: the members of §7, and maybe extension members."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
 class LicensingApi(Api):  # type: ignore[misc]
-    """flask-smorest's Api, leaving error rendering to ``licensing.api.problems``."""
+    """flask-smorest's Api, leaving error rendering to ``licensing.api.problems``.
+
+    Its stock error responses (``default``, and the ``422`` of a validated body) are
+    documented as they are answered: problems, ``application/problem+json``.
+    """
+
+    ERROR_SCHEMA = GenericProblemSchema
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def _register_responses(self) -> None:
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_CONTENT_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
 api = LicensingApi()

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from licensing import ratelimits
 from licensing.api import callhome
 from licensing.api.requests import request_id
+from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.models import Scope
 from licensing.ratelimits import limiter
@@ -63,19 +64,26 @@ def _finish(response: Response) -> Response:
     return ratelimits.add_headers(response)
 
 
+def _problem_doc(status: int, description: str) -> Any:
+    return blp.alt_response(
+        status,
+        schema=schemas.PartnerProblemSchema,
+        description=description,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
 def _documented(func: Any) -> Any:
     for status, description in _PROBLEMS.items():
-        func = blp.alt_response(
-            status, schema=schemas.PartnerProblemSchema, description=description
-        )(func)
+        func = _problem_doc(status, description)(func)
     return blp.doc(security=[{"partnerApiKey": []}])(func)
 
 
-@blp.route("/license-checks", methods=["POST"])
+@blp.route("/license-checks", methods=["POST"], provide_automatic_options=False)
 @limiter.limit(_partner_limit)
 @blp.arguments(schemas.LicenseCheckRequest)
 @blp.response(200, schemas.LicenseCheckAnswer)
-@blp.alt_response(404, schema=schemas.PartnerProblemSchema, description="LICENSE_NOT_FOUND.")
+@_problem_doc(404, "LICENSE_NOT_FOUND.")
 @_documented
 def license_check(payload: dict[str, Any]) -> Response:
     """Check a customer's license and, with target_version, upgrade eligibility."""
@@ -93,10 +101,10 @@ def license_check(payload: dict[str, Any]) -> Response:
     return jsonify(_check_body(check))
 
 
-@blp.route("/products/<string:code>/releases", methods=["GET"])
+@blp.route("/products/<string:code>/releases", methods=["GET"], provide_automatic_options=False)
 @limiter.limit(_partner_limit)
 @blp.response(200, schemas.ReleasesAnswer)
-@blp.alt_response(404, schema=schemas.PartnerProblemSchema, description="Unknown product.")
+@_problem_doc(404, "Unknown product, or one you are not registered for (NOT_FOUND).")
 @_documented
 def releases(code: str) -> Response:
     """A registered product's releases, oldest first."""

@@ -14,7 +14,7 @@ import hmac
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import http_sf
@@ -59,6 +59,8 @@ class CallHomeSignature:
     created: int
     expires: int | None
     components: tuple[str, ...]
+    # (Signature-Input, Signature) holding this signature alone, when others came with it.
+    isolated: tuple[str, str] | None = None
 
 
 class _Headers:
@@ -152,6 +154,12 @@ def parse_call_home_signature(request: SignedRequest, *, has_query: bool) -> Cal
         created=params["created"],
         expires=params.get("expires"),
         components=tuple(name for name, _ in members),
+        isolated=None
+        if len(inputs) == 1 and len(signatures) == 1
+        else (
+            http_sf.ser({label: inputs[label]}),
+            http_sf.ser({label: signatures[label]}),
+        ),
     )
 
 
@@ -234,19 +242,36 @@ def check_content_digest(request: SignedRequest) -> None:
             )
 
 
+class _CryptographyOnly(HTTPMessageVerifier):
+    """Freshness is the next step of the contract's table, with its own code
+    (``SIGNATURE_STALE``, :func:`check_freshness`): the library checks no time at all."""
+
+    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        return None
+
+
 def verify_hmac(request: SignedRequest, signature: CallHomeSignature, secret: bytes) -> None:
     """Verify the HMAC over the RFC 9421 signature base: ``SIGNATURE_INVALID``."""
-    verifier = HTTPMessageVerifier(
+    verifier = _CryptographyOnly(
         signature_algorithm=algorithms.HMAC_SHA256,
         key_resolver=_SecretResolver(signature.key_id, secret),
     )
-    # Freshness is the next step of the contract's table, with its own code; the
-    # library only checks the cryptography here.
-    verifier.max_clock_skew = timedelta(days=365 * 100)
-    try:
-        verifier.verify(
-            request, max_age=None, expect_tag=CALL_HOME_TAG, expect_label=signature.label
+    ours = request
+    if signature.isolated is not None:
+        # Signatures with other tags are ignored (§2): the library, which checks every
+        # label it is shown, sees the call-home one alone, so a foreign one cannot fail it.
+        fields = ("signature-input", "signature")
+        ours = SignedRequest.build(
+            method=request.method,
+            url=request.url,
+            headers=[
+                *((n, v) for n, v in request.headers.items() if n.lower() not in fields),
+                *zip(("Signature-Input", "Signature"), signature.isolated, strict=True),
+            ],
+            body=request.body,
         )
+    try:
+        verifier.verify(ours, max_age=None, expect_tag=CALL_HOME_TAG, expect_label=signature.label)
     except (InvalidSignature, HTTPMessageSignaturesException) as exc:
         raise SignatureRejected(
             "SIGNATURE_INVALID", f"the signature does not verify: {exc}"

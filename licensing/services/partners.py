@@ -83,9 +83,11 @@ def validate_rate_limit(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     try:
-        parse_rate_limit(text.strip())
+        limit = parse_rate_limit(text.strip())
     except ValueError:
         raise InvalidRequest(f"{text!r} is not a rate limit such as '120/minute'") from None
+    if limit.amount < 1:
+        raise InvalidRequest(f"{text!r} would refuse every request; give at least 1")
     return text.strip()
 
 

@@ -1,0 +1,188 @@
+"""Races against a real server: the seat limit and the replay store hold under parallel load.
+
+A live ``licensing serve`` (2 gunicorn workers x 10 threads, so 20 requests really run at
+once) on committed data, on both backends: PostgreSQL (a fresh database, created and
+dropped here; only when ``LICENSING_TEST_DATABASE_URL`` names a server) and the embedded
+SQLite file, the latter also with its nonces in Redis. Threads wait at a barrier and
+then fire together.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from tests.live import LiveAnswer, LiveServer, call, live_server, send_signed
+from tests.signing import Credentials, json_body, sign
+
+TEST_DATABASE_ENV = "LICENSING_TEST_DATABASE_URL"
+REDIS_URL = os.environ.get("LICENSING_TEST_RACE_REDIS_URL", "redis://127.0.0.1:6379/13")
+ACTIVATIONS = "/v1/instance/activations"
+T = TypeVar("T")
+
+BACKENDS = [
+    "sqlite",
+    "sqlite+redis",  # nonces in Redis (SET NX) instead of the database
+    pytest.param(
+        "postgresql",
+        marks=[
+            pytest.mark.postgres_only,
+            pytest.mark.skipif(
+                not os.environ.get(TEST_DATABASE_ENV, "").strip(),
+                reason=f"{TEST_DATABASE_ENV} is not set: no PostgreSQL server to race on",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    """A database of its own on the test server, for committed data; dropped after."""
+    admin_url = make_url(os.environ[TEST_DATABASE_ENV].strip())
+    name = f"{admin_url.database}_race_{secrets.token_hex(4)}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            raise  # CI starts Redis: a missing server is a failure there, not a skip
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_database")
+    folder = tmp_path_factory.mktemp(f"race-{request.param}")
+    with live_server(
+        Path(folder), database_url=database_url, workers=2, threads=10, licenses=2
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def jwks(server: LiveServer) -> dict[str, Any]:
+    return server.jwks()
+
+
+def in_parallel(count: int, task: Callable[[int], T]) -> list[T]:
+    """Run ``task(0..count-1)`` in as many threads, released together by a barrier."""
+    barrier = threading.Barrier(count)
+    results: list[T | None] = [None] * count
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = task(index)
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if failures:
+        raise failures[0]
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+def scalar(server: LiveServer, query: str, **params: Any) -> Any:
+    """Read the committed state the server left behind, through a connection of our own."""
+    engine = sa.create_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(query), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def activation(license: dict[str, Any], fingerprint: str) -> dict[str, Any]:
+    return {
+        "product": license["product"],
+        "fingerprint": fingerprint,
+        "server_name": f"{fingerprint}.example.com",
+        "product_version": "2.1.0",
+    }
+
+
+def test_parallel_activations_hold_the_seat_limit(server: LiveServer, jwks: dict[str, Any]) -> None:
+    license = server.licenses[0]  # 1 seat + a migration allowance of 1
+    credentials = Credentials.from_license_key(license["license_key"])
+
+    def activate(index: int) -> LiveAnswer:
+        body = activation(license, f"fp-race-{index:02d}-{secrets.token_hex(8)}")
+        return call(server, credentials, "POST", ACTIVATIONS, body, jwks=jwks)
+
+    answers = in_parallel(20, activate)
+
+    outcomes = Counter((answer.status, answer.code) for answer in answers)
+    assert outcomes == {(201, "VALID"): 2, (403, "TOO_MANY_ACTIVATIONS"): 18}, outcomes
+    seats = sorted(a.body["license"]["activations"]["used"] for a in answers if a.status == 201)
+    assert seats == [1, 2]
+    live = scalar(
+        server,
+        "SELECT count(*) FROM activations a JOIN licenses l ON l.id = a.license_id "
+        "WHERE l.key_id = :key_id AND a.status = 'active'",
+        key_id=license["key_id"],
+    )
+    assert live == 2
+
+
+def test_one_signed_request_sent_ten_times_at_once_is_accepted_once(
+    server: LiveServer, jwks: dict[str, Any]
+) -> None:
+    license = server.licenses[1]
+    credentials = Credentials.from_license_key(license["license_key"])
+    body = json_body(activation(license, "fp-replayed-" + secrets.token_hex(8)))
+    signed = sign(credentials, "POST", ACTIVATIONS, body, base_url=server.base_url)
+
+    answers = in_parallel(10, lambda _: send_signed(server, signed, jwks))
+
+    outcomes = Counter((answer.status, answer.code) for answer in answers)
+    assert outcomes == {(201, "VALID"): 1, (401, "NONCE_REPLAYED"): 9}, outcomes
+    stored = scalar(
+        server,
+        "SELECT count(*) FROM replay_nonces WHERE key_id = :key_id AND nonce = :nonce",
+        key_id=license["key_id"],
+        nonce=signed.nonce,
+    )
+    # Kept in the database, or (with Redis configured) in Redis alone.
+    assert stored == (0 if "LICENSING_REDIS_URL" in server.env else 1)
+    live = scalar(
+        server,
+        "SELECT count(*) FROM activations a JOIN licenses l ON l.id = a.license_id "
+        "WHERE l.key_id = :key_id AND a.status = 'active'",
+        key_id=license["key_id"],
+    )
+    assert live == 1

@@ -1,0 +1,191 @@
+"""A third-party client against a real ``licensing serve`` (gunicorn, 2 workers).
+
+Only ``requests``, ``http-message-signatures`` and PyJWT talk to the server here
+(through :mod:`tests.signing` and :func:`tests.live.call`): no test client, no code of
+the server. What passes here passes for a client written from PROTOCOL.md alone.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.live import ISSUER, LiveAnswer, LiveServer, call, live_server, send_signed
+from tests.signing import Credentials, json_body, verify_lease
+
+ACTIVATIONS = "/v1/instance/activations"
+CHECK_INS = "/v1/instance/check-ins"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("live"), workers=2) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def license(server: LiveServer) -> dict[str, Any]:
+    return server.licenses[0]
+
+
+@pytest.fixture(scope="module")
+def credentials(license: dict[str, Any]) -> Credentials:
+    return Credentials.from_license_key(license["license_key"])
+
+
+@pytest.fixture(scope="module")
+def jwks(server: LiveServer) -> dict[str, Any]:
+    return server.jwks()
+
+
+def activation_body(license: dict[str, Any], fingerprint: str) -> dict[str, Any]:
+    return {
+        "product": license["product"],
+        "fingerprint": fingerprint,
+        "server_name": "mail01.example.com",
+        "product_version": "2.1.0",
+        "usage": {"mailboxes": 5},
+    }
+
+
+def fingerprint() -> str:
+    return "fp-" + secrets.token_hex(16)
+
+
+def test_the_key_id_derived_from_the_key_is_the_servers(
+    license: dict[str, Any], credentials: Credentials
+) -> None:
+    assert credentials.key_id == license["key_id"]
+
+
+def test_activate_check_in_and_deactivate(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    mine = fingerprint()
+    activated = call(
+        server, credentials, "POST", ACTIVATIONS, activation_body(license, mine), jwks=jwks
+    )
+    assert (activated.status, activated.code) == (201, "VALID")
+    activation_id = activated.body["activation"]["id"]
+
+    claims = verify_lease(
+        activated.body["lease"], jwks, product=license["product"], issuer=ISSUER, fingerprint=mine
+    )
+    assert (claims["sub"], claims["act"]) == (license["id"], activation_id)
+    assert claims["ent"] == activated.body["license"]["entitlements"] == ["smtp", "imap", "webmail"]
+    assert claims["upg"] == activated.body["license"]["upgrade_protection_until"]
+    assert jwt.get_unverified_header(activated.body["lease"])["kid"] in {
+        key["kid"] for key in jwks["keys"]
+    }
+
+    report = {"fingerprint": mine, "server_name": "mail01.example.com", "product_version": "2.1.0"}
+    checked = call(server, credentials, "POST", CHECK_INS, report, jwks=jwks)
+    assert (checked.status, checked.code) == (200, "VALID")
+    verify_lease(
+        checked.body["lease"], jwks, product=license["product"], issuer=ISSUER, fingerprint=mine
+    )
+
+    path = f"{ACTIVATIONS}/{activation_id}"
+    released = call(server, credentials, "DELETE", path, jwks=jwks)
+    assert (released.status, released.code) == (200, "DEACTIVATED")
+    again = call(server, credentials, "DELETE", path, jwks=jwks)
+    assert (again.status, again.code) == (404, "NOT_ACTIVATED")
+
+
+def rejected(answer: LiveAnswer, code: str) -> None:
+    assert (answer.status, answer.code) == (401, code), answer.body
+    assert answer.body["nonce"] == answer.request.nonce  # signed, and answers our request
+
+
+def test_a_tampered_body_is_rejected(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    body = activation_body(license, fingerprint())
+    tampered = json_body(activation_body(license, fingerprint()))
+    answer = call(server, credentials, "POST", ACTIVATIONS, body, jwks=jwks, send_body=tampered)
+    rejected(answer, "SIGNATURE_INVALID")
+
+
+def test_a_tampered_path_is_rejected(
+    server: LiveServer, credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    signed_for = f"{ACTIVATIONS}/{uuid.uuid4()}"
+    sent_to = f"{ACTIVATIONS}/{uuid.uuid4()}"
+    answer = call(server, credentials, "DELETE", signed_for, jwks=jwks, send_path=sent_to)
+    rejected(answer, "SIGNATURE_INVALID")
+
+
+def test_the_wrong_key_is_rejected(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    body = activation_body(license, fingerprint())
+    wrong_secret = call(
+        server, credentials, "POST", ACTIVATIONS, body, jwks=jwks, secret=secrets.token_bytes(32)
+    )
+    rejected(wrong_secret, "SIGNATURE_INVALID")
+    unknown = call(server, credentials, "POST", ACTIVATIONS, body, jwks=jwks, key_id="A" * 22)
+    rejected(unknown, "UNKNOWN_KEY")
+
+
+@pytest.mark.parametrize("offset", [-3600, 3600])
+def test_a_stale_signature_is_rejected(
+    server: LiveServer,
+    license: dict[str, Any],
+    credentials: Credentials,
+    jwks: dict[str, Any],
+    offset: int,
+) -> None:
+    body = activation_body(license, fingerprint())
+    answer = call(server, credentials, "POST", ACTIVATIONS, body, jwks=jwks, created_offset=offset)
+    rejected(answer, "SIGNATURE_STALE")
+
+
+def test_a_missing_digest_is_rejected(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    body = activation_body(license, fingerprint())
+    answer = call(server, credentials, "POST", ACTIVATIONS, body, jwks=jwks, omit_digest=True)
+    rejected(answer, "DIGEST_MISMATCH")
+
+
+def test_a_replayed_request_is_rejected(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    report = {
+        "fingerprint": fingerprint(),
+        "server_name": "mail01.example.com",
+        "product_version": "2.1.0",
+    }
+    first = call(server, credentials, "POST", CHECK_INS, report, jwks=jwks)
+    assert (first.status, first.code) == (404, "NOT_ACTIVATED")  # past the signature table
+
+    # The same bytes again, on whichever worker takes them.
+    replays = [send_signed(server, first.request, jwks) for _ in range(3)]
+
+    for replay in replays:
+        rejected(replay, "NONCE_REPLAYED")
+
+
+def test_an_unknown_instance_path_is_a_signed_404(
+    server: LiveServer, credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    answer = call(server, credentials, "POST", "/v1/instance/nowhere", {}, jwks=jwks)
+    assert (answer.status, answer.code) == (404, "NOT_FOUND")
+    assert answer.body["nonce"] == answer.request.nonce
+
+
+def test_the_jwks_lists_ed25519_signing_keys(jwks: dict[str, Any]) -> None:
+    assert jwks["keys"]
+    for key in jwks["keys"]:
+        assert (key["kty"], key["crv"], key["use"], key["alg"]) == (
+            "OKP",
+            "Ed25519",
+            "sig",
+            "EdDSA",
+        )
+        assert len(key["kid"]) == 43

@@ -61,6 +61,8 @@ def _finish(response: Response) -> Response:
         db.session.commit()
     else:
         db.session.rollback()
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="licensing-partners"'
     return ratelimits.add_headers(response)
 
 

@@ -11,13 +11,15 @@ from licensing.schemas.common import ProblemSchema
 
 
 class LicenseCheckRequest(Schema):
+    # Generous: separators and spaces are dropped by normalisation (PROTOCOL.md §1).
     license_key = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=64),
+        validate=validate.Length(min=1, max=200),
         metadata={"example": "6E86N-JY2MX-K1WS8-JMXTQ-EHXDK"},
     )
+    # null is read as absent, as many JSON encoders write optional members that way.
     target_version = fields.String(
-        validate=validate.Length(min=1, max=64), metadata={"example": "2.1.0"}
+        allow_none=True, validate=validate.Length(min=1, max=64), metadata={"example": "2.1.0"}
     )
 
 

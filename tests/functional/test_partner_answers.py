@@ -388,9 +388,16 @@ def test_the_key_is_normalised_before_the_lookup(seller: PartnerApi, issued: Iss
         " ".join(normalised[i : i + 5] for i in range(0, 25, 5)),
         issued.key.display.replace("0", "O").replace("1", "l"),
         issued.key.display.lower().replace("1", "i"),
+        # 93 characters (far past the 29 of the display form) that normalise to the key.
+        "  ".join(" - ".join(normalised[i : i + 5]) for i in range(0, 25, 5)),
     ]
     for spelling in spellings:
         assert answer(seller.check(spelling)) == expected, spelling
+
+
+def test_a_null_target_version_is_read_as_absent(seller: PartnerApi, issued: IssuedLicense) -> None:
+    body = {"license_key": issued.key.display, "target_version": None}
+    assert answer(seller.check(body=body)) == answer(seller.check(issued.key.display))
 
 
 @pytest.mark.parametrize("target", ["not a version", "2.x", "3.0.0-", "", "1" * 65])

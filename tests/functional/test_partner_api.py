@@ -658,3 +658,9 @@ def test_a_refused_request_does_not_count_as_a_use(
     session.expire_all()
     found = [session.get(PartnerKey, key_id) for key_id in keys]
     assert [key.last_used_at if key else "gone" for key in found] == [None] * len(keys)
+
+
+def test_a_401_names_the_bearer_scheme(client: FlaskClient) -> None:
+    answer = client.get("/v1/partner/products/anything/releases")
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer ")

@@ -1,8 +1,10 @@
-"""``licensing-client``: activate, check-in, deactivate and status from a shell.
+"""``licensing-client``: activate, check-in, deactivate and status from a shell; and, for
+partners, ``partner check`` and ``partner releases``.
 
 Exit codes: ``0`` done (and valid); ``1`` an error (one line on stderr with the problem
 code); ``2`` a usage error (missing or malformed option, malformed key); ``3`` the
-license is not valid (``status``, or a check-in verdict that is not valid).
+license is not valid (``status``, a check-in verdict that is not valid, or a partner
+check that is not valid or, with ``--target-version``, not eligible).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from licensing_client.models import (
     CheckInResult,
     DeactivationResult,
     Lease,
+    LicenseCheck,
+    Release,
     Status,
 )
+from licensing_client.partner import PartnerClient
 
 PROG = "licensing-client"
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_VALID = 1, 2, 3
@@ -37,6 +42,10 @@ _SETTINGS = {
     "state_dir": ("LICENSING_STATE_DIR", True),
     "jwks": ("LICENSING_JWKS", True),
     "version": ("LICENSING_PRODUCT_VERSION", False),
+}
+_PARTNER_SETTINGS = {
+    "server": ("LICENSING_SERVER", True),
+    "api_key": ("LICENSING_PARTNER_API_KEY", True),
 }
 
 
@@ -84,12 +93,47 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", "offline: is the stored lease valid now? (exit 3 if not)"),
     ):
         commands.add_parser(name, parents=[common], help=text, description=text)
+    _add_partner_commands(commands)
     return parser
+
+
+def _add_partner_commands(commands: Any) -> None:
+    text = "for partners: check a customer's license, list a product's releases (API key)"
+    partner = commands.add_parser("partner", help=text, description=text)
+    actions = partner.add_subparsers(dest="partner_command", required=True, metavar="COMMAND")
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("connection")
+    group.add_argument("--server", help="server base URL (env LICENSING_SERVER)")
+    group.add_argument(
+        "--api-key",
+        help="partner API key (env LICENSING_PARTNER_API_KEY, preferred over --api-key)",
+    )
+    group.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
+    group.add_argument("--retries", type=int, default=3, help="retries after the first attempt")
+    group.add_argument("--json", action="store_true", help="print JSON (the server's answer)")
+
+    text = "is LICENSE_KEY valid and, with --target-version, eligible for it? (exit 3 if not)"
+    check = actions.add_parser("check", parents=[common], help=text, description=text)
+    check.add_argument("license_key", metavar="LICENSE_KEY", help="the customer's license key")
+    check.add_argument("--target-version", metavar="VERSION", help="the version to upgrade to")
+
+    text = "a product's releases, oldest first"
+    releases = actions.add_parser("releases", parents=[common], help=text, description=text)
+    releases.add_argument("product", metavar="PRODUCT", help="product code")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _fail(EXIT_USAGE, f"usage: {exc} (see {PROG} COMMAND --help)")
+    if args.command == "partner":
+        return _partner_main(args)
+    return _instance_main(args)
+
+
+def _instance_main(args: argparse.Namespace) -> int:
+    try:
         usage = _usage(args.usage)
         settings = _settings(args)
         client = InstanceClient(
@@ -142,9 +186,40 @@ def _run(
     return 0 if valid else EXIT_NOT_VALID
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
+def _partner_main(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args, _PARTNER_SETTINGS)
+        client = PartnerClient(
+            settings["server"], settings["api_key"], timeout=args.timeout, retries=args.retries
+        )
+    except UsageError as exc:
+        return _fail(EXIT_USAGE, f"usage: {exc} (see {PROG} partner COMMAND --help)")
+    except ConfigurationError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    with client:
+        try:
+            if args.partner_command == "check":
+                check = client.check(args.license_key, args.target_version)
+                print(json.dumps(check_json(check), indent=2) if args.json else _check_text(check))
+                return 0 if check.ok else EXIT_NOT_VALID
+            found = client.releases(args.product)
+            print(
+                json.dumps(releases_json(args.product, found), indent=2)
+                if args.json
+                else _releases_text(found)
+            )
+            return 0
+        except (ConfigurationError, MalformedKeyError) as exc:
+            return _fail(EXIT_USAGE, str(exc))
+        except LicensingClientError as exc:
+            return _fail(EXIT_ERROR, str(exc))
+
+
+def _settings(
+    args: argparse.Namespace, table: Mapping[str, tuple[str, bool]] = _SETTINGS
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for name, (variable, required) in _SETTINGS.items():
+    for name, (variable, required) in table.items():
         value = getattr(args, name) or os.environ.get(variable) or None
         if required and not value:
             option = "--" + name.replace("_", "-")
@@ -232,6 +307,61 @@ def _status_text(result: Status) -> str:
     if result.valid:
         return f"valid until {_time(result.expires_at)} (activation {result.activation_id})"
     return f"not valid: {result.code}: {result.detail}"
+
+
+def check_json(check: LicenseCheck) -> dict[str, Any]:
+    """A partner check as the server sent it (PROTOCOL.md §6), plus ``request_id``."""
+    lic = check.license
+    data: dict[str, Any] = {
+        "license": {
+            "product": lic.product,
+            "edition": lic.edition,
+            "status": lic.status,
+            "valid": lic.valid,
+            "code": lic.code,
+            "expires_at": _time(lic.expires_at) if lic.expires_at else None,
+            "upgrade_protection_until": (
+                _time(lic.upgrade_protection_until) if lic.upgrade_protection_until else None
+            ),
+            "activations": {"used": lic.activations_used, "allowed": lic.activations_allowed},
+        }
+    }
+    if check.upgrade is not None:
+        data["upgrade"] = to_json(check.upgrade)
+    data["request_id"] = check.request_id
+    return data
+
+
+def releases_json(product: str, releases: Sequence[Release]) -> dict[str, Any]:
+    return {"product": product, "releases": [to_json(release) for release in releases]}
+
+
+def _check_text(check: LicenseCheck) -> str:
+    lic = check.license
+    what = f"{lic.product} {lic.edition}, {lic.status}"
+    lines = [f"valid: {what}" if lic.valid else f"not valid: {lic.code}: {what}"]
+    lines.append(f"expires: {_time(lic.expires_at) if lic.expires_at else 'never'}")
+    protection = _time(lic.upgrade_protection_until) if lic.upgrade_protection_until else "none"
+    lines.append(f"upgrade protection until: {protection}")
+    lines.append(f"activations: {lic.activations_used}/{lic.activations_allowed}")
+    upgrade = check.upgrade
+    if upgrade is not None:
+        verdict = "eligible" if upgrade.eligible else "not eligible"
+        line = f"upgrade to {upgrade.target_version}: {verdict} ({upgrade.reason})"
+        line += f", latest eligible version: {upgrade.latest_eligible_version or 'none'}"
+        if upgrade.renewal_required:
+            line += ", renewal required"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _releases_text(releases: Sequence[Release]) -> str:
+    if not releases:
+        return "no releases"
+    width = max(len(release.version) for release in releases)
+    return "\n".join(
+        f"{release.version.ljust(width)}  {_time(release.released_at)}" for release in releases
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

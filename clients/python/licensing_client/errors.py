@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -28,19 +28,35 @@ class LicensingClientError(Exception):
         self.problem: dict[str, Any] = dict(problem or {})
 
     @classmethod
-    def from_problem(cls, status: int, problem: Mapping[str, Any]) -> LicensingClientError:
-        """The error for a verified problem+json answer (RFC 9457, PROTOCOL.md §7)."""
+    def from_problem(
+        cls,
+        status: int,
+        problem: Mapping[str, Any],
+        *,
+        classify: Callable[[int, str], type[LicensingClientError]] | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> LicensingClientError:
+        """The error for a problem+json answer (RFC 9457, PROTOCOL.md §7).
+
+        ``classify`` picks the class from status and code (default: the instance API's
+        mapping); ``request_id`` is the ``X-Request-Id`` header, used when the body
+        has none; ``retry_after`` is kept on :class:`ServerUnreachableError` and its
+        subclasses.
+        """
         code = str(problem.get("code") or "")
         detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
-        request_id = problem.get("request_id")
-        kind = _error_class(status, code)
-        return kind(
-            detail,
-            code=code or None,
-            status=status,
-            request_id=request_id if isinstance(request_id, str) else None,
-            problem=problem,
-        )
+        given = problem.get("request_id")
+        kind = (classify or _error_class)(status, code)
+        options: dict[str, Any] = {
+            "code": code or None,
+            "status": status,
+            "request_id": given if isinstance(given, str) and given else request_id,
+            "problem": problem,
+        }
+        if issubclass(kind, ServerUnreachableError):
+            options["retry_after"] = retry_after
+        return kind(detail, **options)
 
     def __str__(self) -> str:
         parts = [f"{self.code}: {self.detail}"]
@@ -77,6 +93,15 @@ class ServerUnreachableError(LicensingClientError):
     def __init__(self, detail: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.retry_after = retry_after
+
+
+class RateLimitedError(ServerUnreachableError):
+    """``429 RATE_LIMITED`` after every retry, or with a ``Retry-After`` beyond the limit.
+
+    ``retry_after`` (seconds) is when the server said to try again, if it said so.
+    """
+
+    default_code = "RATE_LIMITED"
 
 
 class UnverifiedResponseError(ServerUnreachableError):
@@ -119,21 +144,71 @@ class InvalidRequestError(LicensingClientError):
         }
 
 
+class UnauthenticatedError(LicensingClientError):
+    """Partner ``401 UNAUTHENTICATED``: the API key is missing, unknown, expired or revoked."""
+
+    default_code = "UNAUTHENTICATED"
+
+
+class ForbiddenError(LicensingClientError):
+    """Partner ``403 FORBIDDEN``: a scope the key lacks, an address outside the allow-list,
+    or a suspended partner."""
+
+    default_code = "FORBIDDEN"
+
+
+class NotFoundError(LicensingClientError):
+    """Partner ``404``: for example a product the partner is not registered for."""
+
+    default_code = "NOT_FOUND"
+
+
+class LicenseNotFoundError(NotFoundError):
+    """Partner ``404 LICENSE_NOT_FOUND``: no license with this key among the partner's
+    products (an unknown key and another product's key answer alike)."""
+
+    default_code = "LICENSE_NOT_FOUND"
+
+
 class UnexpectedResponseError(LicensingClientError):
-    """A verified answer this client does not know how to read."""
+    """An answer (verified, for instance calls) this client does not know how to read."""
 
     default_code = "UNEXPECTED_RESPONSE"
 
 
+# Status -> class, for problems the status alone classifies (PROTOCOL.md §5-§7).
+_INSTANCE_ERRORS: dict[int, type[LicensingClientError]] = {
+    401: SignatureRejectedError,
+    403: LicenseRefusedError,
+    422: InvalidRequestError,
+    429: RateLimitedError,
+}
+_PARTNER_ERRORS: dict[int, type[LicensingClientError]] = {
+    401: UnauthenticatedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    422: InvalidRequestError,
+    429: RateLimitedError,
+}
+
+
 def _error_class(status: int, code: str) -> type[LicensingClientError]:
-    if status == 401:
-        return SignatureRejectedError
-    if status == 403:
-        return LicenseRefusedError
+    """The class of a problem from an instance endpoint."""
     if status == 404 and code == "NOT_ACTIVATED":
         return NotActivatedError
-    if status == 422:
-        return InvalidRequestError
-    if status == 429 or status >= 500:
-        return ServerUnreachableError
-    return UnexpectedResponseError
+    return _by_status(_INSTANCE_ERRORS, status)
+
+
+def partner_error_class(status: int, code: str) -> type[LicensingClientError]:
+    """The class of a problem from a partner endpoint (PROTOCOL.md §6)."""
+    if status == 404 and code == "LICENSE_NOT_FOUND":
+        return LicenseNotFoundError
+    return _by_status(_PARTNER_ERRORS, status)
+
+
+def _by_status(
+    table: Mapping[int, type[LicensingClientError]], status: int
+) -> type[LicensingClientError]:
+    if status in table:
+        return table[status]
+    return ServerUnreachableError if status >= 500 else UnexpectedResponseError

@@ -46,6 +46,11 @@ def normalise(raw: str) -> str:
     return text
 
 
+def formatted(normalised: str) -> str:
+    """A normalised key as ``XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``."""
+    return "-".join(normalised[i : i + 5] for i in range(0, len(normalised), 5))
+
+
 def key_id(normalised: str) -> str:
     """``base64url_nopad(sha256(b"license-key-id:" + normalised))[:22]`` (public)."""
     digest = hashlib.sha256(_KEY_ID_PREFIX + normalised.encode("ascii")).digest()
@@ -74,4 +79,4 @@ class LicenseKey:
     @property
     def display(self) -> str:
         """``XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``."""
-        return "-".join(self.normalised[i : i + 5] for i in range(0, KEY_LENGTH, 5))
+        return formatted(self.normalised)

@@ -218,3 +218,134 @@ def server_time(body: Mapping[str, Any]) -> datetime | None:
 
 def next_check_in(body: Mapping[str, Any]) -> datetime:
     return _required_time(body.get("next_check_in_at"), "next_check_in_at")
+
+
+# -- partner answers (PROTOCOL.md §6; not signed) -----------------------------------------
+
+
+def _member(data: Mapping[str, Any], name: str, kind: type[Any], *, nullable: bool = False) -> Any:
+    """``data[name]`` if it has the JSON type ``kind`` (``bool`` is no ``int`` here)."""
+    if name not in data:
+        raise UnexpectedResponseError(f"the answer lacks {name!r}")
+    value = data[name]
+    if value is None and nullable:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UnexpectedResponseError(f"{name!r} in the answer is not a {kind.__name__}")
+    return value
+
+
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UnexpectedResponseError(f"the answer has no {name} object")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerLicense:
+    """The ``license`` object of a partner check: no id, no personal data.
+
+    ``valid``/``code`` is the license's verdict (``VALID``, ``REVOKED``, ``SUSPENDED``,
+    ``EXPIRED``); ``status`` its state (``active``, ``suspended``, ``revoked``).
+    """
+
+    product: str
+    edition: str
+    status: str
+    valid: bool
+    code: str
+    expires_at: datetime | None
+    upgrade_protection_until: datetime | None
+    activations_used: int
+    activations_allowed: int
+
+    @classmethod
+    def from_json(cls, data: object) -> PartnerLicense:
+        data = _mapping(data, "license")
+        seats = _mapping(data.get("activations"), "license.activations")
+        return cls(
+            product=_member(data, "product", str),
+            edition=_member(data, "edition", str),
+            status=_member(data, "status", str),
+            valid=_member(data, "valid", bool),
+            code=_member(data, "code", str),
+            expires_at=parse_time(_member(data, "expires_at", str, nullable=True)),
+            upgrade_protection_until=parse_time(
+                _member(data, "upgrade_protection_until", str, nullable=True)
+            ),
+            activations_used=_member(seats, "used", int),
+            activations_allowed=_member(seats, "allowed", int),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """Whether the license covers an upgrade to ``target_version``.
+
+    ``reason``: ``COVERED``, ``PROTECTION_EXPIRED`` (``renewal_required``),
+    ``UNKNOWN_RELEASE`` (no such release) or ``LICENSE_INVALID``.
+    """
+
+    target_version: str
+    eligible: bool
+    reason: str
+    latest_eligible_version: str | None
+    renewal_required: bool
+
+    @classmethod
+    def from_json(cls, data: object) -> Upgrade:
+        data = _mapping(data, "upgrade")
+        return cls(
+            target_version=_member(data, "target_version", str),
+            eligible=_member(data, "eligible", bool),
+            reason=_member(data, "reason", str),
+            latest_eligible_version=_member(data, "latest_eligible_version", str, nullable=True),
+            renewal_required=_member(data, "renewal_required", bool),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseCheck:
+    """A partner's answer about one license; ``upgrade`` only when a target was asked."""
+
+    license: PartnerLicense
+    upgrade: Upgrade | None
+    request_id: str | None = field(default=None, compare=False)
+
+    @property
+    def valid(self) -> bool:
+        return self.license.valid
+
+    @property
+    def code(self) -> str:
+        return self.license.code
+
+    @property
+    def ok(self) -> bool:
+        """Valid and, when a target version was asked about, eligible for it."""
+        return self.license.valid and (self.upgrade is None or self.upgrade.eligible)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any], *, request_id: str | None = None) -> LicenseCheck:
+        upgrade = body.get("upgrade")
+        return cls(
+            license=PartnerLicense.from_json(body.get("license")),
+            upgrade=Upgrade.from_json(upgrade) if upgrade is not None else None,
+            request_id=request_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A released version of a product and when it was released."""
+
+    version: str
+    released_at: datetime
+
+    @classmethod
+    def from_json(cls, data: object) -> Release:
+        data = _mapping(data, "release")
+        return cls(
+            version=_member(data, "version", str),
+            released_at=_required_time(_member(data, "released_at", str), "released_at"),
+        )

@@ -1,4 +1,4 @@
-"""Sending signed calls: one fresh signature per attempt, retries, verified answers only."""
+"""Sending calls, with retries: signed instance calls (verified answers only), partner calls."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 
 from licensing_client._version import __version__
 from licensing_client.errors import (
@@ -34,6 +35,7 @@ from licensing_client.signing import (
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+AnswerT = TypeVar("AnswerT")
 
 
 def normalise_base_url(base_url: str) -> str:
@@ -65,14 +67,17 @@ class RetryPolicy:
         return retry_after is not None and retry_after > self.max_retry_after
 
 
-class Transport:
-    """Builds, signs, sends and verifies one instance call, retrying what may be retried."""
+class _Retrying:
+    """The retry loop every call shares, signed (instance) or not (partner).
+
+    An attempt gives an answer, or a :class:`ServerUnreachableError` saying why it
+    counts as none (connection error, timeout, ``429``, ``5xx``, an answer that does
+    not verify); those are retried per the :class:`RetryPolicy`, the last one raised.
+    """
 
     def __init__(
         self,
         base_url: str,
-        key: LicenseKey,
-        keys: TrustedKeys,
         *,
         timeout: float,
         policy: RetryPolicy,
@@ -81,65 +86,37 @@ class Transport:
         sleep: Sleep,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
-        self._key, self._keys = key, keys
         self._timeout, self._policy = timeout, policy
         self._session = session if session is not None else requests.Session()
         self._clock, self._sleep = clock, sleep
 
-    def call(self, method: str, path: str, payload: Mapping[str, Any] | None) -> VerifiedAnswer:
-        """The first verified answer that is not ``429``/``5xx``, or ServerUnreachableError."""
-        body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    def _with_retries(
+        self, method: str, path: str, attempt: Callable[[], AnswerT | ServerUnreachableError]
+    ) -> AnswerT:
         failure: ServerUnreachableError | None = None
-        for attempt in range(self._policy.retries + 1):
+        for number in range(self._policy.retries + 1):
             if failure is not None:
-                self._sleep(self._wait(attempt - 1, failure))
-            outcome = self._attempt(method, path, body)
-            if isinstance(outcome, VerifiedAnswer):
+                self._sleep(self._wait(number - 1, failure))
+            outcome = attempt()
+            if not isinstance(outcome, ServerUnreachableError):
                 return outcome
             failure = outcome
-            log.info("%s %s: attempt %d failed: %s", method, path, attempt + 1, failure)
+            log.info("%s %s: attempt %d failed: %s", method, path, number + 1, failure)
             if self._policy.gives_up(failure.retry_after):
                 break
         assert failure is not None
         raise failure
 
-    def _attempt(
-        self, method: str, path: str, body: bytes | None
-    ) -> VerifiedAnswer | ServerUnreachableError:
-        """One freshly signed attempt: a verified answer, or why it counts as none."""
-        nonce = new_nonce()
-        request = self._prepare(method, path, body, nonce)
-        try:
-            response = self._session.send(
-                request,
-                timeout=self._timeout,
-                allow_redirects=False,
-                **self._session.merge_environment_settings(request.url or "", {}, None, None, None),
-            )
-        except requests.RequestException as exc:
-            return ServerUnreachableError(f"{method} {path} failed: {exc}")
-        try:
-            answer = verify_response(response, self._keys, nonce=nonce, now=self._clock())
-        except ResponseVerificationError as exc:
-            return UnverifiedResponseError(
-                f"{method} {path}: HTTP {response.status_code} answer ignored: {exc}",
-                status=response.status_code,
-            )
-        if answer.status == 429 or answer.status >= 500:
-            error = LicensingClientError.from_problem(answer.status, answer.body)
-            return ServerUnreachableError(
-                error.detail,
-                code=error.code,
-                status=answer.status,
-                request_id=error.request_id,
-                problem=answer.body,
-                retry_after=self._retry_after(answer.retry_after),
-            )
-        return answer
+    def _send(self, request: requests.PreparedRequest) -> requests.Response:
+        """One attempt on the wire, redirects not followed; raises RequestException."""
+        return self._session.send(
+            request,
+            timeout=self._timeout,
+            allow_redirects=False,
+            **self._session.merge_environment_settings(request.url or "", {}, None, None, None),
+        )
 
-    def _prepare(
-        self, method: str, path: str, body: bytes | None, nonce: str
-    ) -> requests.PreparedRequest:
+    def _headers(self, body: bytes | None) -> dict[str, str]:
         headers = {
             "Accept": "application/json, application/problem+json",
             "Accept-Encoding": "identity",
@@ -147,11 +124,7 @@ class Transport:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
-        request = self._session.prepare_request(
-            requests.Request(method, self.base_url + path, headers=headers, data=body)
-        )
-        sign_request(request, self._key, nonce=nonce, created=self._clock())
-        return request
+        return headers
 
     def _wait(self, retry: int, failure: ServerUnreachableError) -> float:
         if failure.retry_after is not None:
@@ -171,6 +144,174 @@ class Transport:
             return None
         seconds = when.timestamp() - self._clock()
         return max(0.0, math.ceil(seconds)) if math.isfinite(seconds) else None
+
+
+class Transport(_Retrying):
+    """Builds, signs, sends and verifies one instance call, retrying what may be retried."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: LicenseKey,
+        keys: TrustedKeys,
+        *,
+        timeout: float,
+        policy: RetryPolicy,
+        session: requests.Session | None,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        super().__init__(
+            base_url, timeout=timeout, policy=policy, session=session, clock=clock, sleep=sleep
+        )
+        self._key, self._keys = key, keys
+
+    def call(self, method: str, path: str, payload: Mapping[str, Any] | None) -> VerifiedAnswer:
+        """The first verified answer that is not ``429``/``5xx``, or ServerUnreachableError."""
+        body = _json_bytes(payload)
+        return self._with_retries(method, path, lambda: self._attempt(method, path, body))
+
+    def _attempt(
+        self, method: str, path: str, body: bytes | None
+    ) -> VerifiedAnswer | ServerUnreachableError:
+        """One freshly signed attempt: a verified answer, or why it counts as none."""
+        nonce = new_nonce()
+        request = self._prepare(method, path, body, nonce)
+        try:
+            response = self._send(request)
+        except requests.RequestException as exc:
+            return ServerUnreachableError(f"{method} {path} failed: {exc}")
+        try:
+            answer = verify_response(response, self._keys, nonce=nonce, now=self._clock())
+        except ResponseVerificationError as exc:
+            return UnverifiedResponseError(
+                f"{method} {path}: HTTP {response.status_code} answer ignored: {exc}",
+                status=response.status_code,
+            )
+        if answer.status == 429 or answer.status >= 500:
+            return _unreachable(
+                answer.status,
+                answer.body,
+                request_id=answer.request_id,
+                retry_after=self._retry_after(answer.retry_after),
+            )
+        return answer
+
+    def _prepare(
+        self, method: str, path: str, body: bytes | None, nonce: str
+    ) -> requests.PreparedRequest:
+        request = self._session.prepare_request(
+            requests.Request(method, self.base_url + path, headers=self._headers(body), data=body)
+        )
+        sign_request(request, self._key, nonce=nonce, created=self._clock())
+        return request
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer <token>``; never shows the token in its ``repr``.
+
+    Given as the request's ``auth``, it also keeps requests from replacing the header
+    with credentials from ``~/.netrc``.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class PlainAnswer:
+    """An unsigned answer (partner endpoints): ``body`` is ``None`` unless a JSON object."""
+
+    status: int
+    body: dict[str, Any] | None
+    request_id: str | None
+
+
+class BearerTransport(_Retrying):
+    """Sends partner calls with a bearer API key; the answers are not signed (§6)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: BearerAuth,
+        *,
+        timeout: float,
+        policy: RetryPolicy,
+        session: requests.Session | None,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        super().__init__(
+            base_url, timeout=timeout, policy=policy, session=session, clock=clock, sleep=sleep
+        )
+        self._auth = auth
+
+    def call(self, method: str, path: str, payload: Mapping[str, Any] | None) -> PlainAnswer:
+        """The first answer that is not ``429``/``5xx``, or ServerUnreachableError.
+
+        A ``429`` after the last retry raises :class:`RateLimitedError`.
+        """
+        body = _json_bytes(payload)
+        return self._with_retries(method, path, lambda: self._attempt(method, path, body))
+
+    def _attempt(
+        self, method: str, path: str, body: bytes | None
+    ) -> PlainAnswer | ServerUnreachableError:
+        request = self._session.prepare_request(
+            requests.Request(
+                method,
+                self.base_url + path,
+                headers=self._headers(body),
+                data=body,
+                auth=self._auth,
+            )
+        )
+        try:
+            response = self._send(request)
+        except requests.RequestException as exc:
+            return ServerUnreachableError(f"{method} {path} failed: {exc}")
+        header_id = response.headers.get("X-Request-Id") or None
+        parsed = _json_object(response.content)
+        answer_id = parsed.get("request_id") if parsed is not None else None
+        request_id = answer_id if isinstance(answer_id, str) and answer_id else header_id
+        if response.status_code == 429 or response.status_code >= 500:
+            return _unreachable(
+                response.status_code,
+                parsed or {},
+                request_id=request_id,
+                retry_after=self._retry_after(response.headers.get("Retry-After")),
+            )
+        return PlainAnswer(status=response.status_code, body=parsed, request_id=request_id)
+
+
+def _unreachable(
+    status: int, problem: Mapping[str, Any], *, request_id: str | None, retry_after: float | None
+) -> ServerUnreachableError:
+    """A ``429`` (:class:`RateLimitedError`) or ``5xx`` answer: retried, then raised."""
+    error = LicensingClientError.from_problem(
+        status, problem, request_id=request_id, retry_after=retry_after
+    )
+    assert isinstance(error, ServerUnreachableError)
+    return error
+
+
+def _json_bytes(payload: Mapping[str, Any] | None) -> bytes | None:
+    return None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _json_object(content: bytes | None) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(content or b"")
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def default_sleep(seconds: float) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures: a client wired to the fake server of ``fakeserver.py``."""
+"""Fixtures: clients wired to the fake servers of ``fakeserver.py`` and ``fakepartner.py``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import requests
+from fakepartner import API_KEY, FakePartnerServer, PartnerHarness
+from fakepartner import BASE_URL as PARTNER_URL
 from fakeserver import (
     BASE_URL,
     PRODUCT,
@@ -17,7 +19,7 @@ from fakeserver import (
     Harness,
     ServerKey,
 )
-from licensing_client import InstanceClient
+from licensing_client import InstanceClient, PartnerClient
 from licensing_client.keys import LicenseKey
 
 
@@ -65,5 +67,26 @@ def harness(
         return InstanceClient(BASE_URL, VECTOR_KEY, PRODUCT, tmp_path / "state", jwks, **options)
 
     yield Harness(make_client(), server, clock, sleeps, tmp_path / "state", make_client)
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def partner() -> Iterator[PartnerHarness]:
+    server = FakePartnerServer()
+    sleeps: list[float] = []
+    sessions: list[requests.Session] = []
+
+    def make_client(**overrides: Any) -> PartnerClient:
+        session = requests.Session()
+        session.trust_env = False
+        session.mount(PARTNER_URL, server)
+        sessions.append(session)
+        options: dict[str, Any] = {"session": session, "sleep": sleeps.append}
+        options.update(overrides)
+        api_key = options.pop("api_key", API_KEY)
+        return PartnerClient(PARTNER_URL, api_key, **options)
+
+    yield PartnerHarness(make_client(), server, sleeps, make_client)
     for session in sessions:
         session.close()

@@ -9,7 +9,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,14 @@ def require_server_command() -> list[str]:
     if os.environ.get("CI"):
         pytest.fail(reason + " (CI is set: live tests must run)")
     pytest.skip(reason)
+
+
+def client_command() -> list[str]:
+    """The installed ``licensing-client`` next to this Python, else ``python -m``."""
+    script = Path(sys.executable).with_name("licensing-client")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "licensing_client.cli"]
 
 
 def _free_port() -> int:
@@ -99,6 +109,30 @@ class LiveServer:
         """A fresh demo license (``licensing demo --json``)."""
         record: dict[str, Any] = json.loads(self.cli("demo", "--json"))
         return record
+
+    def add_partner(
+        self,
+        name: str,
+        *options: str,
+        kind: str = "reseller",
+        products: Sequence[str] = ("demo-mailserver",),
+    ) -> dict[str, Any]:
+        """``licensing partner add NAME --kind KIND --product ...`` (after ``demo``)."""
+        registered = [arg for code in products for arg in ("--product", code)]
+        record: dict[str, Any] = json.loads(
+            self.cli("partner", "add", name, "--kind", kind, *registered, *options, "--json")
+        )
+        return record
+
+    def partner_key(self, partner: str, *options: str) -> dict[str, Any]:
+        """``licensing partner key create PARTNER --json``: ``key_id``, ``api_key``, …"""
+        record: dict[str, Any] = json.loads(
+            self.cli("partner", "key", "create", partner, *options, "--json")
+        )
+        return record
+
+    def revoke_partner_key(self, key_id: str) -> None:
+        self.cli("partner", "key", "revoke", key_id)
 
     def start(self) -> None:
         self.instance.mkdir(parents=True, exist_ok=True)

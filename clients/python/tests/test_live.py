@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from licensing_client import (
     UnverifiedResponseError,
 )
 from licensing_client.keys import ALPHABET, check_symbol
-from livesrv import LiveServer, require_server_command
+from livesrv import LiveServer, client_command, require_server_command
 
 pytestmark = pytest.mark.live
 PRODUCT = "demo-mailserver"
@@ -220,13 +219,6 @@ def test_offline_grace_after_the_server_stops(
         assert (expired.valid, expired.code) == (False, "LEASE_EXPIRED")
 
 
-def _cli_command() -> list[str]:
-    script = Path(sys.executable).with_name("licensing-client")
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-m", "licensing_client.cli"]
-
-
 def test_cli_round_trip(server: LiveServer, license_key: str, tmp_path: Path) -> None:
     jwks_file = tmp_path / "jwks.json"
     jwks_file.write_text(json.dumps(server.jwks()))
@@ -249,7 +241,7 @@ def test_cli_round_trip(server: LiveServer, license_key: str, tmp_path: Path) ->
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - the installed client CLI
-            [*_cli_command(), args[0], *options, *args[1:]],
+            [*client_command(), args[0], *options, *args[1:]],
             env=env,
             capture_output=True,
             text=True,

@@ -9,6 +9,7 @@ import requests
 from fakeserver import Harness, Reply, Seen, problem
 from licensing_client import (
     LicensingClientError,
+    RateLimitedError,
     ServerUnreachableError,
     UnverifiedResponseError,
 )
@@ -67,6 +68,7 @@ def test_a_retry_after_beyond_the_limit_ends_the_retries(harness: Harness) -> No
         harness.client.check_in()
     assert caught.value.retry_after == 3600
     assert (caught.value.code, caught.value.status) == ("RATE_LIMITED", 429)
+    assert isinstance(caught.value, RateLimitedError)
     assert harness.sleeps == []
     assert harness.client.status().valid
 

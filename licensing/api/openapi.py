@@ -70,6 +70,10 @@ def openapi_config(version: str) -> dict[str, Any]:
 def register_docs(app: Flask) -> None:
     app.register_blueprint(
         get_swaggerui_blueprint(
-            DOCS_PATH, "/openapi.json", config={"app_name": "Licensing API"}, blueprint_name="docs"
+            DOCS_PATH,
+            "/openapi.json",
+            # No "online validator" badge: it would make every visitor fetch an outside URL.
+            config={"app_name": "Licensing API", "validatorUrl": None},
+            blueprint_name="docs",
         )
     )

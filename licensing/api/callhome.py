@@ -17,9 +17,11 @@ from licensing.runtime import Runtime, current
 from licensing.services import server_keys
 from licensing.services.callhome import CallHomeEnv
 from licensing.services.license_state import LicenseState, load_license_state, load_releases
+from licensing.services.replay import DatabaseReplayStore, NonceClaim, NonceReplayed
 from licensing.timeutil import rfc3339
 
 INSTANCE_PREFIX = "/v1/instance/"
+CHECK_IN_ENDPOINT = "instance.check_in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class CallHome:
     state: LicenseState
     now: datetime
     client_ip: str | None
+    pending_nonce: NonceClaim | None = None
 
 
 def authenticate() -> CallHome:
@@ -53,9 +56,39 @@ def authenticate() -> CallHome:
         raise SignatureRejected("UNKNOWN_KEY", "no license has this key id")
     httpsig.verify_hmac(signed, signature, state.signing_secret)
     httpsig.check_freshness(signature, now=now, skew=runtime.settings.clock_skew)
-    if not runtime.replay.accept(session, signature.key_id, signature.nonce, now=now):
+    pending = None
+    if request.endpoint == CHECK_IN_ENDPOINT and isinstance(runtime.replay, DatabaseReplayStore):
+        # The check-in uses the nonce up in the statement that writes the check-in
+        # (one round trip); see settle_nonce for requests that never get that far.
+        pending = runtime.replay.claim(signature.key_id, signature.nonce, now=now)
+    elif not runtime.replay.accept(session, signature.key_id, signature.nonce, now=now):
         raise SignatureRejected("NONCE_REPLAYED", "this nonce was already used with this key")
-    return CallHome(state=state, now=now, client_ip=client_ip(runtime.settings.trusted_proxy_hops))
+    return CallHome(
+        state=state,
+        now=now,
+        client_ip=client_ip(runtime.settings.trusted_proxy_hops),
+        pending_nonce=pending,
+    )
+
+
+def take_nonce() -> NonceClaim | None:
+    """Hand the pending nonce to the statement that will use it up (once)."""
+    call: CallHome | None = g.get("call_home")
+    if call is None or call.pending_nonce is None or g.get("nonce_taken"):
+        return None
+    g.nonce_taken = True
+    return call.pending_nonce
+
+
+def settle_nonce() -> None:
+    """Use up a nonce that no check-in statement took (e.g. the body was invalid, 422).
+
+    A nonce counts as used once the signature verified and was fresh, whatever the
+    outcome (§2); a replay still answers ``NONCE_REPLAYED``, before any other problem.
+    """
+    claim = take_nonce()
+    if claim is not None and not DatabaseReplayStore.accept_with(db.session.connection(), claim):
+        raise NonceReplayed()
 
 
 def environment(runtime: Runtime) -> CallHomeEnv:

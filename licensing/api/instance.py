@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from licensing.api import callhome
-from licensing.api.problems import problem_response
+from licensing.api.problems import from_licensing_error, problem_response
 from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.runtime import current
@@ -19,6 +19,7 @@ from licensing.schemas import instance as schemas
 from licensing.services import callhome as conversations
 from licensing.services.callhome import Answer
 from licensing.services.checkins import CheckIn
+from licensing.services.replay import NonceReplayed
 from licensing.timeutil import rfc3339
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ def _commit(response: Response) -> Response:
     if response.status_code >= 500:
         db.session.rollback()
         return response
+    try:
+        callhome.settle_nonce()
+    except NonceReplayed as replayed:
+        db.session.rollback()
+        return from_licensing_error(replayed)
     try:
         db.session.commit()
     except SQLAlchemyError:
@@ -126,6 +132,7 @@ def check_in(payload: dict[str, Any]) -> Response:
             ip=call.client_ip,
         ),
         now=call.now,
+        nonce=callhome.take_nonce(),
     )
     if answer.verdict.code == "NOT_ACTIVATED":
         return _refusal(answer, status=404)

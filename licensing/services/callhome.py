@@ -19,6 +19,7 @@ from licensing.crypto.server_keys import SigningKey
 from licensing.services import activations, checkins
 from licensing.services.checkins import CheckIn
 from licensing.services.license_state import LicenseState
+from licensing.services.replay import NonceClaim
 from licensing.services.upgrades import ReleaseInfo
 from licensing.services.verdicts import NOT_ACTIVATED, VALID, Verdict, license_verdict
 from licensing.versions import parse_version
@@ -132,8 +133,15 @@ def activate(
 
 
 def check_in(
-    session: Session, env: CallHomeEnv, state: LicenseState, report: CheckIn, *, now: datetime
+    session: Session,
+    env: CallHomeEnv,
+    state: LicenseState,
+    report: CheckIn,
+    *,
+    now: datetime,
+    nonce: NonceClaim | None = None,
 ) -> Answer:
+    """Verdict, usage and lease; with ``nonce``, uses it up with the same writes."""
     verdict = license_verdict(
         state,
         product_code=None,
@@ -150,6 +158,7 @@ def check_in(
         processing_restricted=state.processing_restricted,
         report=report,
         now=now,
+        nonce=nonce,
     )
     if not verdict.valid or live is None:
         return Answer(
@@ -158,7 +167,12 @@ def check_in(
     return Answer(
         VALID,
         state,
-        _seats(session, state, now, used=live.seats_used),
+        # The check-in statement already counted the seats.
+        Seats(
+            live.seats_used,
+            state.max_activations,
+            live.migration_until if live.seats_used > state.max_activations else None,
+        ),
         now,
         activation_id=live.id,
         fingerprint=live.fingerprint,
@@ -173,12 +187,8 @@ def deactivate(
     return activations.deactivate(session, state, activation_id, now=now)
 
 
-def _seats(
-    session: Session, state: LicenseState, now: datetime, *, used: int | None = None
-) -> Seats:
-    """Seats in use; ``used`` when the caller already counted them in the same statement."""
-    if used is None:
-        used = activations.count_active(session, state.id)
+def _seats(session: Session, state: LicenseState, now: datetime) -> Seats:
+    used = activations.count_active(session, state.id)
     until = (
         activations.migration_until(session, state.id, now=now)
         if used > state.max_activations

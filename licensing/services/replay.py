@@ -6,14 +6,36 @@ parallel requests cannot both insert), Redis when configured (``SET NX``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete
+from sqlalchemy import Connection, delete
 from sqlalchemy.orm import Session
 
+from licensing.errors import LicensingError
 from licensing.models import ReplayNonce
 from licensing.services import statements
+
+
+@dataclass(frozen=True, slots=True)
+class NonceClaim:
+    """A nonce to use up, with the end of its replay window."""
+
+    key_id: str
+    nonce: str
+    expires_at: datetime
+
+
+class NonceReplayed(LicensingError):
+    """The ``(key id, nonce)`` pair was already accepted within the window."""
+
+    status = 401
+    code = "NONCE_REPLAYED"
+    title = "Request signature rejected"
+
+    def __init__(self) -> None:
+        super().__init__("this nonce was already used with this key")
 
 
 class ReplayStore(Protocol):
@@ -28,10 +50,17 @@ class DatabaseReplayStore:
         self._window = timedelta(seconds=window_seconds)
 
     def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        connection = session.connection()
+        return self.accept_with(session.connection(), NonceClaim(key_id, nonce, now + self._window))
+
+    def claim(self, key_id: str, nonce: str, *, now: datetime) -> NonceClaim:
+        """The pair as the check-in statement uses it up (see checkins.record_check_in)."""
+        return NonceClaim(key_id, nonce, now + self._window)
+
+    @staticmethod
+    def accept_with(connection: Connection, claim: NonceClaim) -> bool:
         inserted = connection.execute(
             statements.accept_nonce(connection.dialect.name),
-            {"p_key_id": key_id, "p_nonce": nonce, "p_expires_at": now + self._window},
+            {"p_key_id": claim.key_id, "p_nonce": claim.nonce, "p_expires_at": claim.expires_at},
         ).first()
         return inserted is not None
 

@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import base64
 import os
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import flask_migrate
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from licensing import create_app
 from licensing.crypto.sealing import Sealer
 from licensing.extensions import db
 from licensing.runtime import EXTENSION_KEY
+from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
 
-TEST_DATABASE_ENV = "LICENSING_TEST_DATABASE_URL"
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode("ascii")
 SECRET_KEY = "test-secret-key-that-is-long-enough-for-sessions"
 ACTOR = "test:pytest"
@@ -51,17 +48,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not given:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'licensing.sqlite3'}"
         return
-    admin_url = make_url(given)
-    name = f"{admin_url.database}_{secrets.token_hex(4)}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgresql_database(given) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

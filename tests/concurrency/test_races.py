@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from tests.databases import fresh_postgresql_database
 from tests.live import LiveAnswer, LiveServer, call, live_server, send_signed
 from tests.signing import Credentials, json_body, sign
 
@@ -48,17 +48,8 @@ BACKENDS = [
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
     """A database of its own on the test server, for committed data; dropped after."""
-    admin_url = make_url(os.environ[TEST_DATABASE_ENV].strip())
-    name = f"{admin_url.database}_race_{secrets.token_hex(4)}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgresql_database(os.environ[TEST_DATABASE_ENV].strip(), label="race_") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

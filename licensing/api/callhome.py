@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, g, json, request
+from flask import Response, json, request
 
 from licensing.crypto import httpsig
 from licensing.crypto.httpsig import SignatureRejected, SignedRequest
@@ -22,6 +22,7 @@ from licensing.timeutil import rfc3339
 
 INSTANCE_PREFIX = "/v1/instance/"
 CHECK_IN_ENDPOINT = "instance.check_in"
+_EXCHANGE_KEY = "licensing.call_home"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +32,40 @@ class CallHome:
     state: LicenseState
     now: datetime
     client_ip: str | None
+
+
+@dataclass(slots=True)
+class _Exchange:
+    """What one request's handling learns along the way, kept with that request alone.
+
+    (Flask's ``g`` lives as long as the application context, which a test or a CLI
+    command may keep across several requests.)
+    """
+
+    call: CallHome | None = None
+    nonce: str | None = None
+    time: datetime | None = None
     pending_nonce: NonceClaim | None = None
+
+
+def _exchange() -> _Exchange:
+    exchange: _Exchange = request.environ.setdefault(_EXCHANGE_KEY, _Exchange())
+    return exchange
+
+
+def current_call() -> CallHome:
+    """The authenticated call of the request in context."""
+    call = _exchange().call
+    assert call is not None, "current_call() outside an authenticated instance request"
+    return call
 
 
 def authenticate() -> CallHome:
     """Run the contract's rejection table in order; the nonce is used up on success."""
     runtime = current()
     now = datetime.now(UTC)
-    g.call_home_time = now
+    exchange = _exchange()
+    exchange.time = now
     signed = SignedRequest.build(
         method=request.method,
         url=_request_url(),
@@ -46,7 +73,7 @@ def authenticate() -> CallHome:
         body=request.get_data(cache=True),
     )
     signature = httpsig.parse_call_home_signature(signed, has_query=bool(request.query_string))
-    g.nonce = signature.nonce
+    exchange.nonce = signature.nonce
     httpsig.check_content_digest(signed)
     session = db.session()
     state = runtime.licenses.get(
@@ -56,28 +83,23 @@ def authenticate() -> CallHome:
         raise SignatureRejected("UNKNOWN_KEY", "no license has this key id")
     httpsig.verify_hmac(signed, signature, state.signing_secret)
     httpsig.check_freshness(signature, now=now, skew=runtime.settings.clock_skew)
-    pending = None
     if request.endpoint == CHECK_IN_ENDPOINT and isinstance(runtime.replay, DatabaseReplayStore):
         # The check-in uses the nonce up in the statement that writes the check-in
         # (one round trip); see settle_nonce for requests that never get that far.
-        pending = runtime.replay.claim(signature.key_id, signature.nonce, now=now)
+        exchange.pending_nonce = runtime.replay.claim(signature.key_id, signature.nonce, now=now)
     elif not runtime.replay.accept(session, signature.key_id, signature.nonce, now=now):
         raise SignatureRejected("NONCE_REPLAYED", "this nonce was already used with this key")
-    return CallHome(
-        state=state,
-        now=now,
-        client_ip=client_ip(runtime.settings.trusted_proxy_hops),
-        pending_nonce=pending,
+    exchange.call = CallHome(
+        state=state, now=now, client_ip=client_ip(runtime.settings.trusted_proxy_hops)
     )
+    return exchange.call
 
 
 def take_nonce() -> NonceClaim | None:
     """Hand the pending nonce to the statement that will use it up (once)."""
-    call: CallHome | None = g.get("call_home")
-    if call is None or call.pending_nonce is None or g.get("nonce_taken"):
-        return None
-    g.nonce_taken = True
-    return call.pending_nonce
+    exchange = _exchange()
+    claim, exchange.pending_nonce = exchange.pending_nonce, None
+    return claim
 
 
 def settle_nonce() -> None:
@@ -123,10 +145,11 @@ def client_ip(trusted_hops: int) -> str | None:
 def echo_members() -> dict[str, Any]:
     """The members every instance answer carries: the request's nonce and the time."""
     members: dict[str, Any] = {}
-    nonce = g.get("nonce") or httpsig.nonce_hint(request.headers.get("Signature-Input"))
+    exchange = _exchange()
+    nonce = exchange.nonce or httpsig.nonce_hint(request.headers.get("Signature-Input"))
     if nonce:
         members["nonce"] = nonce
-    members["server_time"] = rfc3339(g.get("call_home_time") or datetime.now(UTC))
+    members["server_time"] = rfc3339(exchange.time or datetime.now(UTC))
     return members
 
 

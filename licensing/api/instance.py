@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Response, g
+from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,7 +45,7 @@ def _problem_doc(status: int, description: str) -> Any:
 
 @blp.before_request
 def _authenticate() -> None:
-    g.call_home = callhome.authenticate()
+    callhome.authenticate()
 
 
 @blp.after_request
@@ -82,7 +82,7 @@ def _commit(response: Response) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def activate(payload: dict[str, Any]) -> Response:
     """Activate this instance (takes a seat, returns a lease)."""
-    call: callhome.CallHome = g.call_home
+    call = callhome.current_call()
     answer = conversations.activate(
         db.session(),
         callhome.environment(current()),
@@ -118,7 +118,7 @@ def activate(payload: dict[str, Any]) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def check_in(payload: dict[str, Any]) -> Response:
     """Heartbeat and usage report; answers the verdict and a fresh lease."""
-    call: callhome.CallHome = g.call_home
+    call = callhome.current_call()
     answer = conversations.check_in(
         db.session(),
         callhome.environment(current()),
@@ -149,7 +149,7 @@ def check_in(payload: dict[str, Any]) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def deactivate(activation_id: uuid.UUID) -> Response:
     """Release this instance's seat (signed, empty body)."""
-    call: callhome.CallHome = g.call_home
+    call = callhome.current_call()
     if not conversations.deactivate(db.session(), call.state, activation_id, now=call.now):
         return _problem(404, "NOT_ACTIVATED", "No live activation of this license has that id.")
     return callhome.json_answer({"code": "DEACTIVATED"}, 200)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing.models import Activation
+from licensing.models import Activation, UsageObservation
 from tests.functional.conftest import MakeLicensed
 from tests.functional.instance_client import Answer, Instance, new_fingerprint, rfc3339
 from tests.signing import CALL_HOME_TAG, SignedRequest, content_digest, json_body, new_nonce
@@ -350,6 +350,26 @@ def test_the_same_request_twice_is_replayed(instance: Instance, session: Session
     assert instance.deliver(request).status == 201
     rejected(instance.deliver(request), "NONCE_REPLAYED")
     assert activations(session, instance) == 1
+
+
+def test_the_same_check_in_twice_is_replayed_and_counted_once(
+    instance: Instance, session: Session
+) -> None:
+    assert instance.activate().status == 201
+    nonce = new_nonce()
+    assert instance.check_in(sign_options={"nonce": nonce}).status == 200
+    rejected(instance.check_in(sign_options={"nonce": nonce}), "NONCE_REPLAYED")
+    counted = session.scalar(select(func.sum(UsageObservation.count)))
+    assert counted == 2  # the activation's own observation and ONE check-in
+
+
+def test_an_invalid_check_in_uses_up_its_nonce(instance: Instance) -> None:
+    assert instance.activate().status == 201
+    nonce = new_nonce()
+    invalid = instance.check_in(sign_options={"nonce": nonce}, colour="blue")
+    assert (invalid.status, invalid.code) == (422, "INVALID_REQUEST")
+    rejected(instance.check_in(sign_options={"nonce": nonce}), "NONCE_REPLAYED")
+    rejected(instance.check_in(sign_options={"nonce": nonce}, colour="blue"), "NONCE_REPLAYED")
 
 
 def test_a_used_nonce_is_replayed_on_another_endpoint(instance: Instance) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 
 DEFAULT_PARTNER_LIMIT = "60/minute"
@@ -19,6 +19,12 @@ def _partner_key() -> str:
 
 
 limiter = Limiter(key_func=_partner_key, headers_enabled=False, default_limits=[])
+
+
+@limiter.request_filter
+def _not_a_partner_request() -> bool:
+    """Only partner endpoints have limits: every other request skips the limiter early."""
+    return not request.path.startswith("/v1/partner/")
 
 
 def init(app: Flask, *, storage_uri: str | None, default_limit: str) -> None:

@@ -13,7 +13,7 @@ from typing import Protocol
 from sqlalchemy import Connection, delete
 from sqlalchemy.orm import Session
 
-from licensing.errors import LicensingError
+from licensing.errors import ConfigError, LicensingError
 from licensing.models import ReplayNonce
 from licensing.services import statements
 
@@ -69,7 +69,12 @@ class RedisReplayStore:
     """Nonces as Redis keys that expire with the window (``LICENSING_REDIS_URL``)."""
 
     def __init__(self, url: str, window_seconds: int) -> None:
-        import redis
+        try:
+            import redis
+        except ModuleNotFoundError:
+            raise ConfigError(
+                "LICENSING_REDIS_URL needs the redis extra: pip install 'licensing[redis]'"
+            ) from None
 
         self._redis = redis.Redis.from_url(url)
         self._window = window_seconds

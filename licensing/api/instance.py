@@ -74,7 +74,7 @@ def _commit(response: Response) -> Response:
 
 
 @blp.route("/activations", methods=["POST"], provide_automatic_options=False)
-@blp.arguments(schemas.ActivationRequest)
+@blp.arguments(schemas.ActivationRequest())
 @blp.response(201, schemas.ActivationAnswer, description="A new activation took a seat.")
 @blp.alt_response(200, schema=schemas.ActivationAnswer, description="Already active (same id).")
 @_problem_doc(403, "Verdict refuses it.")
@@ -111,7 +111,7 @@ def activate(payload: dict[str, Any]) -> Response:
 
 
 @blp.route("/check-ins", methods=["POST"], provide_automatic_options=False)
-@blp.arguments(schemas.CheckInRequest)
+@blp.arguments(schemas.CheckInRequest())
 @blp.response(200, schemas.CheckInAnswer, description="The verdict (valid or not).")
 @_problem_doc(404, "NOT_ACTIVATED.")
 @_problem_doc(401, "Signature rejected.")

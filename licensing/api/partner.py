@@ -83,7 +83,7 @@ def _documented(func: Any) -> Any:
 
 @blp.route("/license-checks", methods=["POST"], provide_automatic_options=False)
 @limiter.limit(_partner_limit)
-@blp.arguments(schemas.LicenseCheckRequest)
+@blp.arguments(schemas.LicenseCheckRequest())
 @blp.response(200, schemas.LicenseCheckAnswer)
 @_problem_doc(404, "LICENSE_NOT_FOUND.")
 @_documented

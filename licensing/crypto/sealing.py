@@ -38,6 +38,7 @@ class Sealer:
             raise ValueError("the key-encryption key must be 32 bytes")
         self._aead = AESGCM(_subkey(master_key, "sealing"))
         self._master_key = master_key
+        self._hash_keys: dict[str, bytes] = {}
 
     def seal(self, plaintext: bytes, *, table: str, row_id: object) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
@@ -57,9 +58,10 @@ class Sealer:
 
     def keyed_hash(self, purpose: str, value: bytes) -> bytes:
         """HMAC-SHA256 under a subkey for ``purpose``: never an unkeyed hash of personal data."""
-        return hmac.new(
-            _subkey(self._master_key, f"hash/{purpose}"), value, hashlib.sha256
-        ).digest()
+        key = self._hash_keys.get(purpose)
+        if key is None:  # derived once per purpose: HKDF on every check-in would be waste
+            key = self._hash_keys[purpose] = _subkey(self._master_key, f"hash/{purpose}")
+        return hmac.new(key, value, hashlib.sha256).digest()
 
 
 def _subkey(master_key: bytes, purpose: str) -> bytes:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import click
-from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 
@@ -88,7 +87,3 @@ class UtcDate(click.ParamType[datetime, Any]):
 
 
 UTC_DATE = UtcDate()
-
-
-def app_is_production() -> bool:
-    return bool(current_app.extensions["licensing"].settings.is_production)

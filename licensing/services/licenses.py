@@ -114,10 +114,6 @@ def find(session: Session, reference: str) -> License:
     return found
 
 
-def by_key_id(session: Session, key_id: str) -> License | None:
-    return session.scalar(select(License).where(License.key_id == key_id))
-
-
 def list_licenses(
     session: Session, *, product_code: str | None = None, status: str | None = None
 ) -> Sequence[License]:

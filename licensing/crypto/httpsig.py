@@ -78,13 +78,6 @@ class _Headers:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._pairs)
 
-    def __setitem__(self, name: str, value: str) -> None:
-        self.__delitem__(name)
-        self._pairs.append((name, value))
-
-    def __delitem__(self, name: str) -> None:
-        self._pairs = [(n, v) for n, v in self._pairs if n.lower() != name.lower()]
-
     def get(self, name: str) -> str | None:
         values = [v for n, v in self._pairs if n.lower() == name.lower()]
         return ", ".join(values) if values else None

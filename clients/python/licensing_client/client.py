@@ -8,11 +8,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import requests
 
+from licensing_client._lifecycle import SessionOwner
 from licensing_client.errors import (
     ConfigurationError,
     LicenseRefusedError,
@@ -45,7 +45,7 @@ DISCARDING_VERDICTS = frozenset({"REVOKED", "SUSPENDED", "EXPIRED"})
 Usage = Mapping[str, int]
 
 
-class InstanceClient:
+class InstanceClient(SessionOwner):
     """One installed product instance talking to the licensing server.
 
     ``product_version`` and ``server_name`` may be given here once, or per call (a
@@ -284,23 +284,6 @@ class InstanceClient:
         if lease.activation_id != stored.activation_id:
             return answer(False, "LEASE_INVALID", "the lease belongs to another activation")
         return answer(True, "VALID", f"valid until {lease.expires_at:%Y-%m-%dT%H:%M:%SZ}", lease)
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> InstanceClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals -----------------------------------------------------------------------
 

@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from licensing_client._lifecycle import SessionOwner
 from licensing_client.errors import (
     ConfigurationError,
     LicensingClientError,
@@ -69,7 +69,7 @@ class ApiKey:
         return cls(key_id=match.group(1) if match else None, token=token)
 
 
-class PartnerClient:
+class PartnerClient(SessionOwner):
     """A registered partner (reseller, lease provider) talking to the licensing server.
 
     Raises, besides :class:`ConfigurationError` for a bad URL or API key:
@@ -145,23 +145,6 @@ class PartnerClient:
             if not isinstance(items, list):
                 raise UnexpectedResponseError("the answer has no releases list")
             return [Release.from_json(item) for item in items]
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> PartnerClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals -----------------------------------------------------------------------
 

@@ -88,7 +88,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--workers", type=int, default=None, help="gunicorn workers (default: the serve default)"
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="threads per worker (>1: gthread workers)"
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per worker (>1: gthread workers; default: the serve default)",
     )
     parser.add_argument(
         "--licenses",
@@ -114,9 +117,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def default_workers() -> int:
-    """What ``licensing serve`` picks when --workers is not given (for the report)."""
-    return min(2 * (os.cpu_count() or 1) + 1, 9)
+def serve_defaults(backend: str) -> tuple[int, int]:
+    """Workers and threads ``licensing serve`` picks when not told (for the report)."""
+    from licensing.cli import serve
+
+    embedded = backend == "sqlite"
+    return (
+        serve.default_workers(embedded_database=embedded),
+        serve.default_threads(embedded_database=embedded),
+    )
 
 
 # --------------------------------------------------------------------------- the server
@@ -246,11 +255,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(be: Backend, port: int, workers: int | None, threads: int) -> Iterator[Server]:
+def server(be: Backend, port: int, workers: int | None, threads: int | None) -> Iterator[Server]:
     argv = [str(Path(sys.executable).with_name("licensing")), "serve", "--port", str(port)]
     if workers is not None:
         argv += ["--workers", str(workers)]
-    argv += ["--threads", str(threads)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
     log_path = be.instance_path / "server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(  # `licensing serve` execs gunicorn: same pid
@@ -691,6 +701,7 @@ class Outcome:
     baseline: int  # observations after the activations, before any check-in
     recorded: int  # observations after the server stopped
     server_errors: list[str]
+    batches: tuple[float, float] | None = None  # check-ins, batches (group commit)
 
 
 def measure(args: argparse.Namespace) -> Outcome:
@@ -747,6 +758,7 @@ def measure(args: argparse.Namespace) -> Outcome:
             count = args.requests or max(MIN_PRESIGNED, math.ceil(estimate * args.duration * 1.5))
             signing_seconds = sign(count)
             checkins = phase(CHECK_IN_PATH, args.duration, prefix)
+            batches = batch_figures(srv.base)
             server_errors = [
                 line for line in srv.log_tail(200).splitlines() if "ERROR" in line.upper()
             ]
@@ -762,7 +774,17 @@ def measure(args: argparse.Namespace) -> Outcome:
             baseline=baseline,
             recorded=be.observations(ids),
             server_errors=server_errors,
+            batches=batches,
         )
+
+
+def batch_figures(base: str) -> tuple[float, float] | None:
+    """Check-ins and commits of the group commit so far, from ``/metrics``."""
+    text = requests.get(base + "/metrics", timeout=10).text
+    found = dict(re.findall(r"^licensing_check_in_batch_size_(sum|count) (\S+)$", text, re.M))
+    if "sum" not in found or "count" not in found:
+        return None
+    return float(found["sum"]), float(found["count"])
 
 
 def report(args: argparse.Namespace, o: Outcome) -> tuple[list[str], bool]:
@@ -780,11 +802,13 @@ def report(args: argparse.Namespace, o: Outcome) -> tuple[list[str], bool]:
     def verdict(met: bool) -> str:
         return "met" if met else "MISSED"
 
+    default_workers, default_threads = serve_defaults(args.backend)
+    workers, threads = args.workers or default_workers, args.threads or default_threads
     lines = [
         "== licensing check-in benchmark ==",
         f"backend     {o.description}",
-        f"server      licensing serve, {args.workers or default_workers()} workers x"
-        f" {args.threads} thread(s) ({'gthread' if args.threads > 1 else 'sync'}),"
+        f"server      licensing serve, {workers} workers x"
+        f" {threads} thread(s) ({'gthread' if threads > 1 else 'sync'}),"
         f" code {git_state()}",
         f"load        wrk {args.wrk_threads} threads, {args.connections} connections,"
         f" {args.duration} s per phase, {o.instances} instances on {args.licenses}"
@@ -804,6 +828,14 @@ def report(args: argparse.Namespace, o: Outcome) -> tuple[list[str], bool]:
         f"pre-signed  {o.presigned:,} unique nonces in {o.signing_seconds:.1f} s"
         f" (warm-up {warmup.rps:,.0f} req/s), used {checkins.sent:,},"
         f" exhausted threads {checkins.exhausted}",
+        *(
+            [
+                f"group commit {o.batches[0]:,.0f} check-ins in {o.batches[1]:,.0f} commits"
+                f" (mean batch {o.batches[0] / o.batches[1]:.2f}, the whole run)"
+            ]
+            if o.batches and o.batches[1]
+            else []
+        ),
         f"durability  acknowledged {acknowledged:,} check-ins (warm-up {warmup.ok:,}"
         f" + measured {checkins.ok:,}) + {o.baseline} activations = {expected:,}",
         f"            recorded {o.recorded:,} (sum of usage_observations.count); lost = {lost}",

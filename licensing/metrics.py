@@ -25,11 +25,20 @@ HTTP_DURATION = Histogram(
     ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+CHECK_IN_BATCH = Histogram(
+    "licensing_check_in_batch_size",
+    "Check-ins written and committed together (group commit, PostgreSQL).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
     HTTP_DURATION.labels(route=route).observe(seconds)
+
+
+def observe_check_in_batch(size: int) -> None:
+    CHECK_IN_BATCH.observe(size)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -11,6 +11,7 @@ from licensing.cache import TTLCache
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
+from licensing.services.checkins import CheckInGroup, check_in_group
 from licensing.services.license_state import LicenseState
 from licensing.services.replay import DatabaseReplayStore, RedisReplayStore, ReplayStore
 from licensing.services.upgrades import ReleaseInfo
@@ -26,6 +27,7 @@ class Runtime:
     licenses: TTLCache[str, LicenseState | None] = field(init=False)
     releases: TTLCache[uuid.UUID, tuple[ReleaseInfo, ...]] = field(init=False)
     signing_key: TTLCache[str, SigningKey] = field(init=False)
+    check_ins: CheckInGroup = field(init=False, default_factory=check_in_group)
 
     def __post_init__(self) -> None:
         ttl = self.settings.cache_ttl

@@ -122,6 +122,7 @@ def environment(runtime: Runtime) -> CallHomeEnv:
         releases=lambda product_id: runtime.releases.get(
             product_id, lambda: load_releases(session, product_id)
         ),
+        check_ins=runtime.check_ins,
     )
 
 

@@ -14,10 +14,11 @@ from flask.cli import with_appcontext
 from licensing.cli.context import actor, prepare_database, runtime, session
 
 EMBEDDED_WORKERS = 2
+THREADS = 8
 
 
 def default_workers(*, embedded_database: bool) -> int:
-    """2 x cores + 1 (at most 9); 2 on the embedded database.
+    """One per core (at least 2, at most 8); 2 on the embedded database.
 
     SQLite takes one writer at a time: more workers add no check-ins per second, only
     writers sleeping in its busy handler (bench/README.md: p99 395 ms with 5 workers,
@@ -25,7 +26,13 @@ def default_workers(*, embedded_database: bool) -> int:
     """
     if embedded_database:
         return EMBEDDED_WORKERS
-    return min(2 * (os.cpu_count() or 1) + 1, 9)
+    return min(max(os.cpu_count() or 1, 2), 8)
+
+
+def default_threads(*, embedded_database: bool) -> int:
+    """8 threads per worker on PostgreSQL, where concurrent check-ins share one commit
+    (services/group_commit.py); 1 (sync workers) on the embedded database."""
+    return 1 if embedded_database else THREADS
 
 
 @click.command("serve")
@@ -38,10 +45,9 @@ def default_workers(*, embedded_database: bool) -> int:
 )
 @click.option(
     "--threads",
-    default=1,
-    show_default=True,
     type=click.IntRange(1, 64),
-    help="Threads per worker (more than 1 selects gthread workers).",
+    help="Threads per worker; more than 1 selects gthread workers"
+    " [default: 8; 1 on the embedded database].",
 )
 @click.option(
     "--timeout",
@@ -51,12 +57,15 @@ def default_workers(*, embedded_database: bool) -> int:
     help="Seconds before a silent worker is restarted.",
 )
 @with_appcontext
-def serve(host: str, port: int, workers: int | None, threads: int, timeout: int) -> None:
+def serve(host: str, port: int, workers: int | None, threads: int | None, timeout: int) -> None:
     """Run the server with gunicorn; migrates the embedded database first."""
     from licensing.services import server_keys
 
+    embedded = runtime().settings.uses_embedded_database
     if workers is None:
-        workers = default_workers(embedded_database=runtime().settings.uses_embedded_database)
+        workers = default_workers(embedded_database=embedded)
+    if threads is None:
+        threads = default_threads(embedded_database=embedded)
     prepare_database()
     server_keys.ensure_active_key(session(), runtime().sealer, actor=actor())
     session().commit()
@@ -80,7 +89,10 @@ def serve(host: str, port: int, workers: int | None, threads: int, timeout: int)
         str(timeout),
         "licensing.wsgi:app",
     ]
-    click.echo(f"licensing: serving on http://{host}:{port} with {workers} workers", err=True)
+    click.echo(
+        f"licensing: serving on http://{host}:{port} with {workers} workers x {threads} threads",
+        err=True,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, env)  # noqa: S606 - replaces this process with gunicorn

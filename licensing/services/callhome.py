@@ -33,6 +33,7 @@ class CallHomeEnv:
     issuer: str
     signing_key: Callable[[], SigningKey]
     releases: Callable[[uuid.UUID], tuple[ReleaseInfo, ...]]
+    check_ins: checkins.CheckInGroup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,7 @@ def check_in(
         report=report,
         now=now,
         nonce=nonce,
+        group=env.check_ins,
     )
     if not verdict.valid or live is None:
         return Answer(

@@ -8,16 +8,19 @@ as usual but leaves no IP and no server name behind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from licensing import metrics
 from licensing.crypto.sealing import Sealer
 from licensing.privacy.pseudonymise import ip_network_prefix
 from licensing.services import statements
+from licensing.services.group_commit import GroupCommit
 from licensing.services.replay import DatabaseReplayStore, NonceClaim, NonceReplayed
 
 
@@ -42,6 +45,34 @@ class LiveActivation:
     migration_until: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInRow:
+    """One check-in's writes, ready for the batch statement."""
+
+    license_id: uuid.UUID
+    activation_id: uuid.UUID | None
+    fingerprint: str | None
+    nonce: NonceClaim | None
+    now: datetime
+    observation: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A batched check-in's outcome: replayed, or the live activation (None: not active)."""
+
+    replayed: bool
+    activation: LiveActivation | None = None
+
+
+CheckInGroup = GroupCommit[CheckInRow, Recorded]
+
+
+def check_in_group() -> CheckInGroup:
+    """The per-process group commit of check-ins (PostgreSQL)."""
+    return GroupCommit(write_check_ins_postgresql, on_batch=metrics.observe_check_in_batch)
+
+
 def record_check_in(
     session: Session,
     sealer: Sealer,
@@ -51,16 +82,36 @@ def record_check_in(
     report: CheckIn,
     now: datetime,
     nonce: NonceClaim | None = None,
+    group: CheckInGroup | None = None,
 ) -> LiveActivation | None:
     """Touch the instance's live activation and upsert today's observation.
 
     Returns the activation, or None when the instance has no live activation (then
     nothing is written). With ``nonce``, the nonce is used up first and a replay raises
-    :class:`NonceReplayed` with nothing written; on PostgreSQL all of it is one statement.
+    :class:`NonceReplayed` with nothing written.
+
+    With ``group`` on PostgreSQL, the check-in joins a group commit: it is written with
+    the check-ins of other threads in one statement and is **committed** when this
+    returns. Otherwise the writes wait for the caller's commit.
     """
     server_name = None if processing_restricted else report.server_name
     ip = None if processing_restricted else report.ip
+    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
     connection = session.connection()
+    if group is not None and connection.dialect.name == "postgresql":
+        row = CheckInRow(
+            license_id, report.activation_id, report.fingerprint, nonce, now, observation
+        )
+        recorded = group.record(session, row)
+        if recorded.replayed:
+            raise NonceReplayed()
+        return recorded.activation
+    if nonce is not None and not DatabaseReplayStore.accept_with(connection, nonce):
+        raise NonceReplayed()
+    shape = {
+        "by_id": report.activation_id is not None,
+        "by_fingerprint": report.fingerprint is not None,
+    }
     params = {
         "p_license_id": license_id,
         "p_activation_id": report.activation_id,
@@ -69,27 +120,6 @@ def record_check_in(
         "p_server_name": server_name,
         "p_product_version": report.product_version,
     }
-    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
-    shape = {
-        "by_id": report.activation_id is not None,
-        "by_fingerprint": report.fingerprint is not None,
-    }
-    if nonce is not None and connection.dialect.name == "postgresql":
-        row = connection.execute(
-            statements.check_in_postgresql(**shape, with_usage=bool(report.usage)),
-            params
-            | observation
-            | {"p_key_id": nonce.key_id, "p_nonce": nonce.nonce, "p_expires_at": nonce.expires_at},
-        ).one()
-        if not row.accepted:
-            raise NonceReplayed()
-        if row.id is None:
-            return None
-        return LiveActivation(
-            row.id, row.fingerprint, row.activated_at, row.seats_used, row.migration_until
-        )
-    if nonce is not None and not DatabaseReplayStore.accept_with(connection, nonce):
-        raise NonceReplayed()
     touched = connection.execute(statements.touch_activation(**shape), params).first()
     if touched is None:
         return None
@@ -99,6 +129,98 @@ def record_check_in(
         observation | {"p_activation_id": activation.id, "p_license_id": license_id},
     )
     return activation
+
+
+_BATCH_COLUMNS = (
+    "day",
+    "observation_key",
+    "ip",
+    "ip_hash",
+    "ip_prefix",
+    "server_name",
+    "server_name_hash",
+    "product_version",
+)
+
+
+def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> list[Recorded]:
+    """Write a batch of check-ins with one statement; an outcome per row.
+
+    The statement runs on a pooled connection in autocommit mode: one round trip, no
+    BEGIN or COMMIT of its own, durable when it returns. A session bound to a caller's
+    connection (a transaction the caller owns) gets the writes in that transaction.
+    """
+    from psycopg.types.json import Jsonb  # PostgreSQL's driver: an optional dependency
+
+    # A nonce twice in one batch: the statement cannot tell the two apart, so the later
+    # one is answered as the replay it is without being sent.
+    seen: set[tuple[str, str]] = set()
+    sent: list[CheckInRow] = []
+    repeated: set[int] = set()
+    for index, row in enumerate(rows):
+        if row.nonce is not None:
+            pair = (row.nonce.key_id, row.nonce.nonce)
+            if pair in seen:
+                repeated.add(index)
+                continue
+            seen.add(pair)
+        sent.append(row)
+    params: dict[str, list[Any]] = {
+        "license_id": [r.license_id for r in sent],
+        "activation_id": [r.activation_id for r in sent],
+        "fingerprint": [r.fingerprint for r in sent],
+        "key_id": [r.nonce.key_id if r.nonce else None for r in sent],
+        "nonce": [r.nonce.nonce if r.nonce else None for r in sent],
+        "expires_at": [r.nonce.expires_at if r.nonce else None for r in sent],
+        "now": [r.now for r in sent],
+        "usage": [Jsonb(r.observation["p_usage"]) for r in sent],
+    }
+    for column in _BATCH_COLUMNS:
+        params[column] = [r.observation[f"p_{column}"] for r in sent]
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        results = _autocommit(bind, params)
+    else:  # the session is bound to a connection in a caller's transaction: join it
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
+            results = list(cursor.fetchall())
+        finally:
+            cursor.close()
+    outcomes = iter(
+        Recorded(
+            replayed=not accepted,
+            activation=LiveActivation(id_, fingerprint, activated_at, seats, migration)
+            if id_ is not None
+            else None,
+        )
+        for accepted, id_, fingerprint, activated_at, seats, migration in results
+    )
+    return [
+        Recorded(replayed=True) if index in repeated else next(outcomes)
+        for index in range(len(rows))
+    ]
+
+
+def _autocommit(engine: Engine, params: dict[str, list[Any]]) -> list[Any]:
+    pooled = engine.raw_connection()
+    driver: Any = pooled.driver_connection  # psycopg's Connection
+    try:
+        driver.autocommit = True
+        cursor = driver.cursor()
+        try:
+            cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
+            rows: list[Any] = list(cursor.fetchall())
+            return rows
+        finally:
+            cursor.close()
+            driver.autocommit = False
+    except Exception as error:
+        if driver.closed or getattr(error, "sqlstate", None) is None:
+            pooled.invalidate(error)  # the connection itself failed: do not pool it again
+        raise
+    finally:
+        pooled.close()
 
 
 def _observation(

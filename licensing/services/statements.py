@@ -16,7 +16,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    exists,
     func,
     literal_column,
     select,
@@ -135,51 +134,103 @@ def upsert_observation(dialect: str, *, with_usage: bool) -> Executable:
     return upsert
 
 
-@cache
-def check_in_postgresql(*, by_id: bool, by_fingerprint: bool, with_usage: bool) -> Executable:
-    """Nonce, activation touch, observation upsert and seat figures in ONE statement.
-
-    PostgreSQL runs data-modifying CTEs with one snapshot in one round trip. The touch
-    only happens if the nonce was inserted, so a replayed request writes nothing; the
-    outer SELECT reads the outcome of each part.
-    """
-    nonce = (
-        postgresql.insert(_nonces)
-        .values(
-            key_id=bindparam("p_key_id"),
-            nonce=bindparam("p_nonce"),
-            expires_at=_param("expires_at", _nonces),
-        )
-        .on_conflict_do_nothing(index_elements=["key_id", "nonce"])
-        .returning(_nonces.c.nonce)
-        .cte("accepted_nonce")
+# Check-ins in bulk on PostgreSQL: nonces, activation touches, observation upserts and
+# seat figures for a whole batch (services/group_commit.py) in ONE statement. Plain SQL:
+# it is PostgreSQL's alone (unnest, FOR UPDATE in a CTE, FILTER) and runs prepared.
+#
+# - Every CTE sees one snapshot; a check-in whose nonce was not inserted writes nothing.
+# - Locks are taken in one global order, so concurrent batches cannot deadlock: nonces
+#   sorted, then the named live activations sorted by id (FOR UPDATE, which also
+#   re-checks `status` against a concurrent release), then observations, which belong to
+#   activations already locked.
+# - Several check-ins of one activation in a batch touch it once (the latest wins) and
+#   add up in one observation row per (day, IP, server name, version): ON CONFLICT may
+#   not meet the same row twice in one statement.
+# - An empty usage report keeps the stored counters; otherwise the latest report wins.
+CHECK_IN_BATCH_POSTGRESQL = """
+WITH input AS MATERIALIZED (
+    SELECT * FROM unnest(
+        %(license_id)s::uuid[], %(activation_id)s::uuid[], %(fingerprint)s::text[],
+        %(key_id)s::text[], %(nonce)s::text[], %(expires_at)s::timestamptz[],
+        %(now)s::timestamptz[], %(day)s::date[], %(observation_key)s::bytea[],
+        %(ip)s::text[], %(ip_hash)s::bytea[], %(ip_prefix)s::text[],
+        %(server_name)s::text[], %(server_name_hash)s::bytea[],
+        %(product_version)s::text[], %(usage)s::jsonb[]
+    ) WITH ORDINALITY AS t(
+        license_id, activation_id, fingerprint, key_id, nonce, expires_at, now, day,
+        observation_key, ip, ip_hash, ip_prefix, server_name, server_name_hash,
+        product_version, usage, i
     )
-    columns = _activations.c
-    touched = (
-        _touch(by_id=by_id, by_fingerprint=by_fingerprint)
-        .where(exists(select(nonce.c.nonce)))
-        .returning(columns.id, columns.fingerprint, columns.activated_at)
-        .cte("touched")
+),
+used_nonce AS (
+    INSERT INTO replay_nonces (key_id, nonce, expires_at)
+    SELECT key_id, nonce, expires_at FROM input WHERE nonce IS NOT NULL
+    ORDER BY key_id, nonce
+    ON CONFLICT (key_id, nonce) DO NOTHING
+    RETURNING key_id, nonce
+),
+accepted AS MATERIALIZED (
+    SELECT input.* FROM input
+    WHERE input.nonce IS NULL
+       OR EXISTS (SELECT FROM used_nonce u WHERE u.key_id = input.key_id AND u.nonce = input.nonce)
+),
+matched AS MATERIALIZED (
+    SELECT accepted.i, a.id, a.fingerprint, a.activated_at
+    FROM accepted JOIN activations a
+      ON a.license_id = accepted.license_id AND a.status = 'active'
+     AND (accepted.activation_id IS NULL OR a.id = accepted.activation_id)
+     AND (accepted.fingerprint IS NULL OR a.fingerprint = accepted.fingerprint)
+    ORDER BY a.id
+    FOR UPDATE OF a
+),
+touched AS (
+    UPDATE activations
+    SET last_check_in_at = latest.now,
+        server_name = latest.server_name,
+        product_version = latest.product_version
+    FROM (
+        SELECT DISTINCT ON (matched.id)
+               matched.id, accepted.now, accepted.server_name, accepted.product_version
+        FROM matched JOIN accepted USING (i)
+        ORDER BY matched.id, accepted.now DESC, accepted.i DESC
+    ) AS latest
+    WHERE activations.id = latest.id
+),
+observed AS (
+    INSERT INTO usage_observations (
+        activation_id, license_id, day, observation_key, ip, ip_hash, ip_prefix,
+        server_name, server_name_hash, product_version, first_seen, last_seen, usage, count
     )
-    observed_values = select(
-        touched.c.id, *(_param(name) for name in _OBSERVED[1:]), literal_column("1")
-    )
-    observed = (
-        _upsert_conflict(
-            postgresql.insert(_observations).from_select([*_OBSERVED, "count"], observed_values),
-            with_usage=with_usage,
-        )
-        .returning(_observations.c.id)
-        .cte("observed")
-    )
-    used, migration_until = _seat_figures()
-    statement: Executable = select(
-        select(func.count()).select_from(nonce).scalar_subquery().label("accepted"),
-        select(touched.c.id).scalar_subquery().label("id"),
-        select(touched.c.fingerprint).scalar_subquery().label("fingerprint"),
-        select(touched.c.activated_at).scalar_subquery().label("activated_at"),
-        used.label("seats_used"),
-        migration_until.label("migration_until"),
-        select(func.count()).select_from(observed).scalar_subquery().label("observed"),
-    )
-    return statement
+    SELECT matched.id, a.license_id, a.day, a.observation_key, a.ip, a.ip_hash, a.ip_prefix,
+           a.server_name, a.server_name_hash, a.product_version, min(a.now), max(a.now),
+           coalesce(
+               (array_agg(a.usage ORDER BY a.i DESC) FILTER (WHERE a.usage <> '{}'))[1],
+               '{}'
+           ),
+           count(*)
+    FROM matched JOIN accepted a USING (i)
+    GROUP BY matched.id, a.license_id, a.day, a.observation_key, a.ip, a.ip_hash,
+             a.ip_prefix, a.server_name, a.server_name_hash, a.product_version
+    ORDER BY matched.id, a.day, a.observation_key
+    ON CONFLICT (activation_id, day, observation_key) DO UPDATE
+    SET count = usage_observations.count + excluded.count,
+        last_seen = excluded.last_seen,
+        usage = CASE WHEN excluded.usage = '{}' THEN usage_observations.usage
+                     ELSE excluded.usage END
+)
+SELECT accepted.i IS NOT NULL AS accepted,
+       matched.id, matched.fingerprint, matched.activated_at,
+       CASE WHEN matched.id IS NOT NULL THEN (
+           SELECT count(*) FROM activations s
+           WHERE s.license_id = input.license_id AND s.status = 'active'
+       ) END AS seats_used,
+       CASE WHEN matched.id IS NOT NULL THEN (
+           SELECT max(s.migration_until) FROM activations s
+           WHERE s.license_id = input.license_id AND s.status = 'active'
+             AND s.migration_until > input.now
+       ) END AS migration_until
+FROM input
+LEFT JOIN accepted ON accepted.i = input.i
+LEFT JOIN matched ON matched.i = input.i
+ORDER BY input.i
+"""

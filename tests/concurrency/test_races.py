@@ -10,6 +10,7 @@ then fire together.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 from collections import Counter
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from tests.databases import fresh_postgresql_database
@@ -27,6 +29,7 @@ from tests.signing import Credentials, json_body, sign
 TEST_DATABASE_ENV = "LICENSING_TEST_DATABASE_URL"
 REDIS_URL = os.environ.get("LICENSING_TEST_RACE_REDIS_URL", "redis://127.0.0.1:6379/13")
 ACTIVATIONS = "/v1/instance/activations"
+CHECK_INS = "/v1/instance/check-ins"
 T = TypeVar("T")
 
 BACKENDS = [
@@ -74,7 +77,7 @@ def server(
         database_url = request.getfixturevalue("postgres_database")
     folder = tmp_path_factory.mktemp(f"race-{request.param}")
     with live_server(
-        Path(folder), database_url=database_url, workers=2, threads=10, licenses=2
+        Path(folder), database_url=database_url, workers=2, threads=10, licenses=3
     ) as running:
         yield running
 
@@ -177,3 +180,49 @@ def test_one_signed_request_sent_ten_times_at_once_is_accepted_once(
         key_id=license["key_id"],
     )
     assert live == 1
+
+
+def test_parallel_check_ins_are_each_recorded_once(
+    server: LiveServer, jwks: dict[str, Any]
+) -> None:
+    """20 check-ins at once (on PostgreSQL they share commits), then one sent 10 times."""
+    license = server.licenses[2]
+    credentials = Credentials.from_license_key(license["license_key"])
+    fingerprint = f"fp-check-ins-{secrets.token_hex(8)}"
+    activated = call(
+        server, credentials, "POST", ACTIVATIONS, activation(license, fingerprint), jwks=jwks
+    )
+    assert activated.status == 201
+    report = {
+        "fingerprint": fingerprint,
+        "server_name": "mail.example.com",
+        "product_version": "2.1.0",
+    }
+
+    def check_in(index: int) -> LiveAnswer:
+        return call(
+            server, credentials, "POST", CHECK_INS, report | {"usage": {"n": index}}, jwks=jwks
+        )
+
+    answers = in_parallel(20, check_in)
+    replayed = sign(credentials, "POST", CHECK_INS, json_body(report), base_url=server.base_url)
+    replays = in_parallel(10, lambda _: send_signed(server, replayed, jwks))
+
+    assert Counter((a.status, a.code) for a in answers) == {(200, "VALID"): 20}
+    assert Counter((a.status, a.code) for a in replays) == {
+        (200, "VALID"): 1,
+        (401, "NONCE_REPLAYED"): 9,
+    }
+    recorded = scalar(
+        server,
+        "SELECT sum(o.count) FROM usage_observations o JOIN activations a"
+        " ON a.id = o.activation_id WHERE a.fingerprint = :fingerprint",
+        fingerprint=fingerprint,
+    )
+    assert recorded == 1 + 20 + 1  # the activation's own observation, 20, the replayed one
+    metrics = requests.get(server.base_url + "/metrics", timeout=10).text
+    batched = re.search(r"^licensing_check_in_batch_size_sum (\S+)$", metrics, re.MULTILINE)
+    if server.database_url.startswith("postgresql"):  # check-ins went through group commit
+        assert batched is not None and float(batched[1]) >= 20 + 10
+    else:  # SQLite writes each check-in in its own transaction
+        assert batched is None or float(batched[1]) == 0

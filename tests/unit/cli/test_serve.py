@@ -1,4 +1,4 @@
-"""How many workers ``licensing serve`` starts when not told."""
+"""How many workers and threads ``licensing serve`` starts when not told."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import pytest
 from licensing.cli import serve
 
 
-def test_the_embedded_database_gets_two_workers() -> None:
+def test_the_embedded_database_gets_two_sync_workers() -> None:
     assert serve.default_workers(embedded_database=True) == 2
+    assert serve.default_threads(embedded_database=True) == 1
 
 
-@pytest.mark.parametrize(("cores", "workers"), [(1, 3), (2, 5), (4, 9), (64, 9)])
-def test_a_server_database_gets_two_per_core_plus_one_at_most_nine(
+@pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 2), (4, 4), (64, 8)])
+def test_a_server_database_gets_one_worker_per_core_from_two_to_eight(
     monkeypatch: pytest.MonkeyPatch, cores: int, workers: int
 ) -> None:
     monkeypatch.setattr(serve.os, "cpu_count", lambda: cores)
     assert serve.default_workers(embedded_database=False) == workers
+
+
+def test_a_server_database_gets_threads_that_share_commits() -> None:
+    assert serve.default_threads(embedded_database=False) == 8

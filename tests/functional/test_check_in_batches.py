@@ -1,0 +1,224 @@
+"""The batch statement of the group commit (PostgreSQL): what several check-ins write.
+
+The session here is bound to the test's transaction, so the statement joins it and the
+test rolls everything back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from licensing.crypto.sealing import Sealer
+from licensing.models import Activation, ReplayNonce, UsageObservation
+from licensing.services.checkins import (
+    CheckIn,
+    CheckInRow,
+    _observation,
+    write_check_ins_postgresql,
+)
+from licensing.services.replay import NonceClaim
+from tests.factories import make_license
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the batch statement is PostgreSQL's (SQLite writes one check-in at a time)")
+
+
+def live_activation(session: Session, license_id: uuid.UUID, fingerprint: str) -> Activation:
+    activation = Activation(
+        license_id=license_id,
+        fingerprint=fingerprint,
+        server_name="old.example.com",
+        product_version="1.0.0",
+        activated_at=NOW - timedelta(days=3),
+        last_check_in_at=NOW - timedelta(days=1),
+    )
+    session.add(activation)
+    session.flush()
+    return activation
+
+
+def row(
+    sealer: Sealer,
+    license_id: uuid.UUID,
+    *,
+    fingerprint: str | None = None,
+    activation_id: uuid.UUID | None = None,
+    ip: str | None = "192.0.2.7",
+    server_name: str | None = "mail.example.com",
+    usage: dict[str, int] | None = None,
+    nonce: str | None = None,
+    now: datetime = NOW,
+) -> CheckInRow:
+    report = CheckIn(activation_id, fingerprint, server_name or "", "2.1.0", usage or {}, ip)
+    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
+    claim = NonceClaim("key-1", nonce or secrets.token_hex(8), now + timedelta(minutes=10))
+    return CheckInRow(license_id, activation_id, fingerprint, claim, now, observation)
+
+
+def observations(session: Session, activation_id: uuid.UUID) -> list[UsageObservation]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(UsageObservation).where(UsageObservation.activation_id == activation_id)
+        )
+    )
+
+
+@pytest.fixture
+def license_id(session: Session, sealer: Sealer) -> uuid.UUID:
+    return make_license(session, sealer).license.id
+
+
+def test_check_ins_of_one_activation_add_up_in_one_observation_row(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = live_activation(session, license_id, "fingerprint-batch-0001")
+    rows = [
+        row(sealer, license_id, fingerprint=activation.fingerprint, usage={"mailboxes": 10}),
+        row(sealer, license_id, activation_id=activation.id, now=NOW + timedelta(seconds=1)),
+        row(
+            sealer,
+            license_id,
+            fingerprint=activation.fingerprint,
+            usage={"mailboxes": 12},
+            now=NOW + timedelta(seconds=2),
+        ),
+    ]
+
+    outcomes = write_check_ins_postgresql(session, rows)
+
+    assert [o.replayed for o in outcomes] == [False, False, False]
+    assert {o.activation.id for o in outcomes if o.activation} == {activation.id}
+    assert all(o.activation and o.activation.seats_used == 1 for o in outcomes)
+    [observed] = observations(session, activation.id)
+    assert observed.count == 3
+    assert observed.usage == {"mailboxes": 12}  # the latest non-empty report
+    assert observed.first_seen == NOW
+    assert observed.last_seen == NOW + timedelta(seconds=2)
+    session.refresh(activation)
+    assert activation.last_check_in_at == NOW + timedelta(seconds=2)
+    assert activation.product_version == "2.1.0"
+    assert activation.server_name == "mail.example.com"
+
+
+def test_a_later_batch_counts_on_and_an_empty_report_keeps_the_counters(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = live_activation(session, license_id, "fingerprint-batch-0002")
+    fp = activation.fingerprint
+    write_check_ins_postgresql(session, [row(sealer, license_id, fingerprint=fp, usage={"u": 5})])
+
+    write_check_ins_postgresql(
+        session, [row(sealer, license_id, fingerprint=fp), row(sealer, license_id, fingerprint=fp)]
+    )
+
+    [observed] = observations(session, activation.id)
+    assert (observed.count, observed.usage) == (3, {"u": 5})
+
+
+def test_different_addresses_and_activations_get_rows_of_their_own(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    first = live_activation(session, license_id, "fingerprint-batch-0003")
+    second = live_activation(session, license_id, "fingerprint-batch-0004")
+    rows = [
+        row(sealer, license_id, fingerprint=first.fingerprint, ip="192.0.2.1"),
+        row(sealer, license_id, fingerprint=first.fingerprint, ip="192.0.2.2"),
+        row(sealer, license_id, fingerprint=second.fingerprint, ip="192.0.2.1"),
+    ]
+
+    outcomes = write_check_ins_postgresql(session, rows)
+
+    assert [o.activation.id for o in outcomes if o.activation] == [first.id, first.id, second.id]
+    assert all(o.activation and o.activation.seats_used == 2 for o in outcomes)
+    assert sorted(o.ip for o in observations(session, first.id)) == ["192.0.2.1", "192.0.2.2"]
+    assert [o.count for o in observations(session, second.id)] == [1]
+
+
+def test_a_nonce_is_used_once_within_a_batch_and_across_batches(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = live_activation(session, license_id, "fingerprint-batch-0005")
+    fp = activation.fingerprint
+    rows = [
+        row(sealer, license_id, fingerprint=fp, nonce="nonce-a"),
+        row(sealer, license_id, fingerprint=fp, nonce="nonce-a"),
+        row(sealer, license_id, fingerprint=fp, nonce="nonce-b"),
+    ]
+
+    outcomes = write_check_ins_postgresql(session, rows)
+    again = write_check_ins_postgresql(
+        session, [row(sealer, license_id, fingerprint=fp, nonce="nonce-b")]
+    )
+
+    assert [o.replayed for o in outcomes] == [False, True, False]
+    assert outcomes[1].activation is None
+    assert [o.replayed for o in again] == [True]
+    assert [o.count for o in observations(session, activation.id)] == [2]
+    stored = session.scalar(select(func.count()).select_from(ReplayNonce))
+    assert stored == 2
+
+
+def test_no_live_activation_writes_nothing_but_uses_the_nonce(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    released = live_activation(session, license_id, "fingerprint-batch-0006")
+    released.status = "released"
+    session.flush()
+    rows = [
+        row(sealer, license_id, fingerprint=released.fingerprint),
+        row(sealer, license_id, fingerprint="fingerprint-never-activated"),
+        row(sealer, license_id, activation_id=uuid.uuid4()),
+    ]
+
+    outcomes = write_check_ins_postgresql(session, rows)
+
+    assert [(o.replayed, o.activation) for o in outcomes] == [(False, None)] * 3
+    assert observations(session, released.id) == []
+    assert session.scalar(select(func.count()).select_from(ReplayNonce)) == 3
+
+
+def test_another_licenses_activation_is_not_matched(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    other = make_license(session, sealer).license.id
+    activation = live_activation(session, other, "fingerprint-batch-0007")
+
+    [outcome] = write_check_ins_postgresql(
+        session, [row(sealer, license_id, activation_id=activation.id)]
+    )
+
+    assert outcome.activation is None
+    assert observations(session, activation.id) == []
+
+
+def test_restricted_processing_stores_no_address_or_server_name(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = live_activation(session, license_id, "fingerprint-batch-0008")
+
+    write_check_ins_postgresql(
+        session,
+        [row(sealer, license_id, fingerprint=activation.fingerprint, ip=None, server_name=None)],
+    )
+
+    [observed] = observations(session, activation.id)
+    values: dict[str, Any] = {
+        name: getattr(observed, name)
+        for name in ("ip", "ip_hash", "ip_prefix", "server_name", "server_name_hash")
+    }
+    assert values == dict.fromkeys(values)
+    session.refresh(activation)
+    assert activation.server_name is None

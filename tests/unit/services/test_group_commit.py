@@ -1,0 +1,144 @@
+"""Group commit: concurrent rows share a batch, each thread gets its own outcome."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from licensing.services.group_commit import GroupCommit
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.commits = 0
+        self.rollbacks = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self.rollbacks += 1
+
+
+class Writer:
+    """Doubles each row; the first batch waits until released; rows < 0 fail a batch."""
+
+    def __init__(self, hold_first: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.release = threading.Event()
+        self.first_started = threading.Event()
+        if not hold_first:
+            self.release.set()
+
+    def __call__(self, session: Any, rows: Sequence[int]) -> list[int]:
+        self.batches.append(list(rows))
+        if len(self.batches) == 1:
+            self.first_started.set()
+            assert self.release.wait(10)
+        if any(row < 0 for row in rows):
+            raise ValueError(f"bad row in {list(rows)}")
+        return [row * 2 for row in rows]
+
+
+def run_threads(group: GroupCommit[int, int], rows: list[int]) -> dict[Any, Any]:
+    outcomes: dict[Any, Any] = {}
+
+    def record(row: int) -> None:
+        try:
+            outcomes[row] = group.record(FakeSession(), row)  # type: ignore[arg-type]
+        except Exception as error:
+            outcomes[row] = error
+
+    threads = [threading.Thread(target=record, args=(row,)) for row in rows]
+    outcomes["threads"] = threads  # filled in as the threads finish
+    for thread in threads:
+        thread.start()
+    return outcomes
+
+
+def wait_until_queued(group: GroupCommit[int, int], count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(group._queue) < count:
+        assert time.monotonic() < deadline, "threads did not queue"
+        time.sleep(0.001)
+
+
+def test_one_thread_writes_and_commits_a_batch_of_one() -> None:
+    writer = Writer()
+    session = FakeSession()
+    group: GroupCommit[int, int] = GroupCommit(writer)
+
+    assert group.record(session, 21) == 42  # type: ignore[arg-type]
+
+    assert writer.batches == [[21]]
+    assert (session.commits, session.rollbacks) == (1, 0)
+
+
+def test_rows_queued_during_a_write_go_together_in_the_next_batch() -> None:
+    writer = Writer(hold_first=True)
+    sizes: list[int] = []
+    group: GroupCommit[int, int] = GroupCommit(writer, on_batch=sizes.append)
+    first = run_threads(group, [1])
+    assert writer.first_started.wait(10)
+    rest = run_threads(group, list(range(2, 10)))
+    wait_until_queued(group, 8)
+
+    writer.release.set()
+    for thread in first["threads"] + rest["threads"]:
+        thread.join(10)
+
+    assert writer.batches[0] == [1]
+    assert sorted(writer.batches[1]) == list(range(2, 10))
+    assert len(writer.batches) == 2
+    assert sizes == [1, 8]
+    assert first[1] == 2
+    assert {row: rest[row] for row in range(2, 10)} == {row: row * 2 for row in range(2, 10)}
+
+
+def test_a_failing_batch_is_written_again_row_by_row_so_only_the_bad_row_fails() -> None:
+    writer = Writer(hold_first=True)
+    group: GroupCommit[int, int] = GroupCommit(writer)
+    first = run_threads(group, [1])
+    assert writer.first_started.wait(10)
+    rest = run_threads(group, [2, -3, 4])
+    wait_until_queued(group, 3)
+
+    writer.release.set()
+    for thread in first["threads"] + rest["threads"]:
+        thread.join(10)
+
+    assert (rest[2], rest[4]) == (4, 8)
+    assert isinstance(rest[-3], ValueError)
+    assert sorted(writer.batches[1]) == [-3, 2, 4]
+    assert sorted(map(tuple, writer.batches[2:])) == [(-3,), (2,), (4,)]
+
+
+def test_an_error_reaches_the_caller_and_the_session_is_rolled_back() -> None:
+    session = FakeSession()
+    group: GroupCommit[int, int] = GroupCommit(Writer())
+
+    with pytest.raises(ValueError, match="bad row"):
+        group.record(session, -1)  # type: ignore[arg-type]
+
+    assert (session.commits, session.rollbacks) == (0, 1)
+
+
+def test_a_batch_holds_at_most_max_batch_rows_and_always_the_leaders_own() -> None:
+    writer = Writer(hold_first=True)
+    group: GroupCommit[int, int] = GroupCommit(writer, max_batch=3)
+    first = run_threads(group, [1])
+    assert writer.first_started.wait(10)
+    rest = run_threads(group, list(range(2, 9)))
+    wait_until_queued(group, 7)
+
+    writer.release.set()
+    for thread in first["threads"] + rest["threads"]:
+        thread.join(10)
+
+    assert all(len(batch) <= 4 for batch in writer.batches)  # 3, or 3 plus the leader's
+    assert sorted(row for batch in writer.batches for row in batch) == list(range(1, 9))
+    assert {row: rest[row] for row in range(2, 9)} == {row: row * 2 for row in range(2, 9)}

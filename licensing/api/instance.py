@@ -59,6 +59,8 @@ def _commit(response: Response) -> Response:
     except NonceReplayed as replayed:
         db.session.rollback()
         return from_licensing_error(replayed)
+    if not db.session().in_transaction():  # e.g. a check-in its group commit wrote
+        return response
     try:
         db.session.commit()
     except SQLAlchemyError:

@@ -97,8 +97,7 @@ def record_check_in(
     server_name = None if processing_restricted else report.server_name
     ip = None if processing_restricted else report.ip
     observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
-    connection = session.connection()
-    if group is not None and connection.dialect.name == "postgresql":
+    if group is not None and session.get_bind().dialect.name == "postgresql":
         row = CheckInRow(
             license_id, report.activation_id, report.fingerprint, nonce, now, observation
         )
@@ -106,6 +105,7 @@ def record_check_in(
         if recorded.replayed:
             raise NonceReplayed()
         return recorded.activation
+    connection = session.connection()
     if nonce is not None and not DatabaseReplayStore.accept_with(connection, nonce):
         raise NonceReplayed()
     shape = {

@@ -41,7 +41,7 @@ def default_threads(*, embedded_database: bool) -> int:
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="Worker processes [default: 2 × cores + 1, at most 9; 2 on the embedded database].",
+    help="Worker processes [default: one per core, 2 to 8; 2 on the embedded database].",
 )
 @click.option(
     "--threads",

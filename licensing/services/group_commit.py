@@ -3,10 +3,11 @@
 A durable commit costs a WAL flush and a round trip; paying it once per check-in is what
 limits a busy server (DESIGN.md, "Scale"). Here the first thread to arrive while no
 write is in progress becomes the *leader*: it takes every check-in queued so far, its
-own included, writes them with one statement and one commit on its own session, and
-hands each waiting thread its outcome. Threads that arrive meanwhile queue for the next
-batch. Nothing is acknowledged before the commit that holds it, and there is no extra
-thread: a single-threaded worker simply writes batches of one.
+own included, has the batch writer write them all at once (for check-ins: one statement
+in autocommit mode, see checkins.write_check_ins_postgresql), commits its own session
+(for a writer that joined it), and hands each waiting thread its outcome. Threads that
+arrive meanwhile queue for the next batch. Nothing is acknowledged before the commit that
+holds it, and there is no extra thread: a single-threaded worker writes batches of one.
 
 If a batch fails, its check-ins are written again one by one, so that one bad check-in
 fails alone.

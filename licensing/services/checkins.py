@@ -181,12 +181,7 @@ def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> 
     if isinstance(bind, Engine):
         results = _autocommit(bind, params)
     else:  # the session is bound to a connection in a caller's transaction: join it
-        cursor = session.connection().connection.cursor()
-        try:
-            cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
-            results = list(cursor.fetchall())
-        finally:
-            cursor.close()
+        results = _run_batch(session.connection().connection, params)
     outcomes = iter(
         Recorded(
             replayed=not accepted,
@@ -202,18 +197,24 @@ def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> 
     ]
 
 
+def _run_batch(connection: Any, params: dict[str, list[Any]]) -> list[Any]:
+    """Execute the batch statement on a DB-API connection; its rows, in input order."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _autocommit(engine: Engine, params: dict[str, list[Any]]) -> list[Any]:
     pooled = engine.raw_connection()
     driver: Any = pooled.driver_connection  # psycopg's Connection
     try:
         driver.autocommit = True
-        cursor = driver.cursor()
         try:
-            cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
-            rows: list[Any] = list(cursor.fetchall())
-            return rows
+            return _run_batch(driver, params)
         finally:
-            cursor.close()
             driver.autocommit = False
     except Exception as error:
         if driver.closed or getattr(error, "sqlstate", None) is None:

@@ -88,7 +88,8 @@ class GroupCommit(Generic[Row, Outcome]):
     def _commit(self, session: Session, batch: list[_Pending[Row, Outcome]]) -> None:
         try:
             outcomes = self._write(session, [p.row for p in batch])
-            session.commit()
+            if session.in_transaction():  # a writer that joined the session's transaction
+                session.commit()
         except Exception as error:
             session.rollback()
             if len(batch) == 1:

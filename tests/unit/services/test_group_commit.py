@@ -17,6 +17,9 @@ class FakeSession:
         self.commits = 0
         self.rollbacks = 0
 
+    def in_transaction(self) -> bool:
+        return True  # as if the writer had joined the session's transaction
+
     def commit(self) -> None:
         self.commits += 1
 

@@ -7,6 +7,7 @@ as usual but leaves no IP and no server name behind.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -131,18 +132,6 @@ def record_check_in(
     return activation
 
 
-_BATCH_COLUMNS = (
-    "day",
-    "observation_key",
-    "ip",
-    "ip_hash",
-    "ip_prefix",
-    "server_name",
-    "server_name_hash",
-    "product_version",
-)
-
-
 def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> list[Recorded]:
     """Write a batch of check-ins with one statement; an outcome per row.
 
@@ -150,8 +139,6 @@ def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> 
     BEGIN or COMMIT of its own, durable when it returns. A session bound to a caller's
     connection (a transaction the caller owns) gets the writes in that transaction.
     """
-    from psycopg.types.json import Jsonb  # PostgreSQL's driver: an optional dependency
-
     # A nonce twice in one batch: the statement cannot tell the two apart, so the later
     # one is answered as the replay it is without being sent.
     seen: set[tuple[str, str]] = set()
@@ -165,18 +152,7 @@ def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> 
                 continue
             seen.add(pair)
         sent.append(row)
-    params: dict[str, list[Any]] = {
-        "license_id": [r.license_id for r in sent],
-        "activation_id": [r.activation_id for r in sent],
-        "fingerprint": [r.fingerprint for r in sent],
-        "key_id": [r.nonce.key_id if r.nonce else None for r in sent],
-        "nonce": [r.nonce.nonce if r.nonce else None for r in sent],
-        "expires_at": [r.nonce.expires_at if r.nonce else None for r in sent],
-        "now": [r.now for r in sent],
-        "usage": [Jsonb(r.observation["p_usage"]) for r in sent],
-    }
-    for column in _BATCH_COLUMNS:
-        params[column] = [r.observation[f"p_{column}"] for r in sent]
+    params = {"rows": json.dumps([_batch_member(row) for row in sent], separators=(",", ":"))}
     bind = session.get_bind()
     if isinstance(bind, Engine):
         results = _autocommit(bind, params)
@@ -197,7 +173,34 @@ def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> 
     ]
 
 
-def _run_batch(connection: Any, params: dict[str, list[Any]]) -> list[Any]:
+def _batch_member(row: CheckInRow) -> dict[str, Any]:
+    """One check-in as a member of the statement's jsonb array (bytea as hex)."""
+    observed, nonce = row.observation, row.nonce
+    return {
+        "license_id": str(row.license_id),
+        "activation_id": None if row.activation_id is None else str(row.activation_id),
+        "fingerprint": row.fingerprint,
+        "key_id": None if nonce is None else nonce.key_id,
+        "nonce": None if nonce is None else nonce.nonce,
+        "expires_at": None if nonce is None else nonce.expires_at.isoformat(),
+        "now": row.now.isoformat(),
+        "day": observed["p_day"].isoformat(),
+        "observation_key": observed["p_observation_key"].hex(),
+        "ip": observed["p_ip"],
+        "ip_hash": _hex(observed["p_ip_hash"]),
+        "ip_prefix": observed["p_ip_prefix"],
+        "server_name": observed["p_server_name"],
+        "server_name_hash": _hex(observed["p_server_name_hash"]),
+        "product_version": observed["p_product_version"],
+        "usage": observed["p_usage"],
+    }
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else value.hex()
+
+
+def _run_batch(connection: Any, params: dict[str, str]) -> list[Any]:
     """Execute the batch statement on a DB-API connection; its rows, in input order."""
     cursor = connection.cursor()
     try:
@@ -207,7 +210,7 @@ def _run_batch(connection: Any, params: dict[str, list[Any]]) -> list[Any]:
         cursor.close()
 
 
-def _autocommit(engine: Engine, params: dict[str, list[Any]]) -> list[Any]:
+def _autocommit(engine: Engine, params: dict[str, str]) -> list[Any]:
     pooled = engine.raw_connection()
     driver: Any = pooled.driver_connection  # psycopg's Connection
     try:

@@ -6,10 +6,13 @@ import logging
 import re
 
 import pytest
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from licensing.crypto import license_keys
 from licensing.logs import RedactLicenseKeys
+from licensing.ratelimits import limiter
+from tests.functional.instance_client import Instance
 
 
 @pytest.mark.parametrize("given", ["req-0123456789", "A1B2C3D4", "trace.id_42-" + "x" * 52])
@@ -56,3 +59,41 @@ def test_logs_never_contain_a_license_key(
     messages = {record.name: record.getMessage() for record in caplog.records}
     assert messages["licensing.somewhere"] == "a customer pasted [redacted-key]"
     assert messages["third.party"] == "raw key [redacted-key] in a message"
+
+
+def test_a_request_without_the_session_cookie_builds_no_cookie_signer(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("the session's signing serializer was built")
+
+    monkeypatch.setattr(app.session_interface, "get_signing_serializer", refuse)
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_session_cookie_is_still_read(app: Flask) -> None:
+    interface = app.session_interface
+    signed = interface.get_signing_serializer(app).dumps({"seen": 1})  # type: ignore[attr-defined]
+    name = interface.get_cookie_name(app)
+    with app.test_request_context(headers={"Cookie": f"{name}={signed}"}) as context:
+        opened = interface.open_session(app, context.request)
+    assert opened is not None
+    assert dict(opened) == {"seen": 1}
+
+
+def test_rate_limits_are_evaluated_for_partner_requests_only(
+    client: FlaskClient, instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluated: list[str] = []
+
+    def identify() -> str:
+        evaluated.append(request.path)
+        raise RuntimeError("the limiter ran")
+
+    monkeypatch.setattr(limiter, "identify_request", identify)
+    assert client.get("/healthz").status_code == 200
+    assert instance.activate().status == 201
+    assert instance.check_in().code == "VALID"
+    assert evaluated == []
+    assert client.get("/v1/partner/products/x/releases").status_code == 500
+    assert evaluated == ["/v1/partner/products/x/releases"]

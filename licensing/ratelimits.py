@@ -41,7 +41,7 @@ def _confine_to_blueprint(app: Flask, blueprint: str) -> None:
     they ran before: application hooks run before a blueprint's).
     """
     for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-        everywhere: list[Any] = hooks.get(None, [])  # type: ignore[assignment]
+        everywhere: list[Any] = hooks.get(None, [])
         ours = [hook for hook in everywhere if _is_limiter_hook(hook)]
         if ours:
             hooks[None] = [hook for hook in everywhere if not _is_limiter_hook(hook)]

@@ -70,8 +70,51 @@ CheckInGroup = GroupCommit[CheckInRow, Recorded]
 
 
 def check_in_group() -> CheckInGroup:
-    """The per-process group commit of check-ins (PostgreSQL)."""
-    return GroupCommit(write_check_ins_postgresql, on_batch=metrics.observe_check_in_batch)
+    """The per-process group commit of check-ins (PostgreSQL), with a connection of its own."""
+    held = HeldConnection()
+
+    def write(session: Session, rows: Sequence[CheckInRow]) -> list[Recorded]:
+        return write_check_ins_postgresql(session, rows, held=held)
+
+    return GroupCommit(write, on_batch=metrics.observe_check_in_batch)
+
+
+class HeldConnection:
+    """A pooled connection in autocommit mode, kept by one batch writer between batches.
+
+    A group commit writes one batch at a time, so one connection serves every batch of
+    its process; keeping it saves the pool's checkout and return around each batch. It
+    is given up when it fails (the next batch takes a fresh one) and when the engine
+    changes.
+    """
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._pooled: Any = None
+
+    def run(self, engine: Engine, params: dict[str, str]) -> list[Any]:
+        """The batch statement's rows, written and durable when this returns."""
+        if self._pooled is None or self._engine is not engine:
+            self.release()
+            pooled = engine.raw_connection()
+            driver: Any = pooled.driver_connection  # psycopg's Connection
+            driver.autocommit = True
+            self._pooled, self._engine = pooled, engine
+        pooled = self._pooled
+        try:
+            return _run_batch(pooled.driver_connection, params)
+        except Exception as error:
+            if pooled.driver_connection.closed or getattr(error, "sqlstate", None) is None:
+                self._pooled = None
+                pooled.invalidate(error)  # the connection itself failed: never reuse it
+            raise
+
+    def release(self) -> None:
+        """Hand the connection back to its pool as the pool lent it."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:
+            pooled.driver_connection.autocommit = False
+            pooled.close()
 
 
 def record_check_in(
@@ -132,12 +175,15 @@ def record_check_in(
     return activation
 
 
-def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> list[Recorded]:
+def write_check_ins_postgresql(
+    session: Session, rows: Sequence[CheckInRow], *, held: HeldConnection | None = None
+) -> list[Recorded]:
     """Write a batch of check-ins with one statement; an outcome per row.
 
-    The statement runs on a pooled connection in autocommit mode: one round trip, no
-    BEGIN or COMMIT of its own, durable when it returns. A session bound to a caller's
-    connection (a transaction the caller owns) gets the writes in that transaction.
+    The statement runs in autocommit mode on ``held`` (or a connection borrowed for this
+    batch): one round trip, no BEGIN or COMMIT of its own, durable when it returns. A
+    session bound to a caller's connection (a transaction the caller owns) gets the
+    writes in that transaction.
     """
     # A nonce twice in one batch: the statement cannot tell the two apart, so the later
     # one is answered as the replay it is without being sent.
@@ -155,7 +201,12 @@ def write_check_ins_postgresql(session: Session, rows: Sequence[CheckInRow]) -> 
     params = {"rows": json.dumps([_batch_member(row) for row in sent], separators=(",", ":"))}
     bind = session.get_bind()
     if isinstance(bind, Engine):
-        results = _autocommit(bind, params)
+        borrowed = held or HeldConnection()
+        try:
+            results = borrowed.run(bind, params)
+        finally:
+            if held is None:
+                borrowed.release()
     else:  # the session is bound to a connection in a caller's transaction: join it
         results = _run_batch(session.connection().connection, params)
     outcomes = iter(
@@ -208,23 +259,6 @@ def _run_batch(connection: Any, params: dict[str, str]) -> list[Any]:
         return list(cursor.fetchall())
     finally:
         cursor.close()
-
-
-def _autocommit(engine: Engine, params: dict[str, str]) -> list[Any]:
-    pooled = engine.raw_connection()
-    driver: Any = pooled.driver_connection  # psycopg's Connection
-    try:
-        driver.autocommit = True
-        try:
-            return _run_batch(driver, params)
-        finally:
-            driver.autocommit = False
-    except Exception as error:
-        if driver.closed or getattr(error, "sqlstate", None) is None:
-            pooled.invalidate(error)  # the connection itself failed: do not pool it again
-        raise
-    finally:
-        pooled.close()
 
 
 def _observation(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
@@ -20,6 +22,8 @@ from licensing.models import Activation, ReplayNonce, UsageObservation
 from licensing.services.checkins import (
     CheckIn,
     CheckInRow,
+    HeldConnection,
+    Recorded,
     _observation,
     write_check_ins_postgresql,
 )
@@ -60,10 +64,11 @@ def row(
     usage: dict[str, int] | None = None,
     nonce: str | None = None,
     now: datetime = NOW,
+    key_id: str = "key-1",
 ) -> CheckInRow:
     report = CheckIn(activation_id, fingerprint, server_name or "", "2.1.0", usage or {}, ip)
     observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
-    claim = NonceClaim("key-1", nonce or secrets.token_hex(8), now + timedelta(minutes=10))
+    claim = NonceClaim(key_id, nonce or secrets.token_hex(8), now + timedelta(minutes=10))
     return CheckInRow(license_id, activation_id, fingerprint, claim, now, observation)
 
 
@@ -222,3 +227,68 @@ def test_restricted_processing_stores_no_address_or_server_name(
     assert values == dict.fromkeys(values)
     session.refresh(activation)
     assert activation.server_name is None
+
+
+# --- the held connection: outside any test transaction, so what it writes is committed ---
+
+HELD_KEY_ID = "held-connection-test"
+HELD_APPLICATION = "licensing-held-connection-test"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, connect_args={"application_name": HELD_APPLICATION})
+    yield engine
+    with engine.begin() as connection:
+        connection.execute(delete(ReplayNonce).where(ReplayNonce.key_id == HELD_KEY_ID))
+    engine.dispose()
+
+
+def used_nonces(engine: Engine) -> int:
+    with engine.connect() as connection:
+        query = select(func.count()).where(ReplayNonce.key_id == HELD_KEY_ID)
+        return int(connection.scalar(query) or 0)
+
+
+def unknown_license_batch(sealer: Sealer) -> list[CheckInRow]:
+    """A check-in of no live activation: it writes its nonce and nothing else."""
+    return [row(sealer, uuid.uuid4(), fingerprint="fingerprint-held-01", key_id=HELD_KEY_ID)]
+
+
+def test_batches_are_written_and_committed_on_one_held_connection(
+    engine: Engine, sealer: Sealer
+) -> None:
+    held, session = HeldConnection(), Session(engine)
+
+    first = write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
+    second = write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
+
+    assert first == second == [Recorded(replayed=False, activation=None)]
+    assert engine.pool.checkedout() == 1  # kept between batches
+    assert used_nonces(engine) == 2  # committed: another connection sees both
+    held.release()
+    assert engine.pool.checkedout() == 0
+
+
+def test_a_held_connection_that_breaks_is_given_up_and_replaced(
+    engine: Engine, sealer: Sealer
+) -> None:
+    held, session = HeldConnection(), Session(engine)
+    write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
+    with engine.connect() as other:
+        other.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": HELD_APPLICATION},
+        )
+
+    with pytest.raises(psycopg.OperationalError):  # the driver's: the statement runs on it
+        write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
+    assert engine.pool.checkedout() == 0
+
+    again = write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
+    assert again == [Recorded(replayed=False, activation=None)]
+    assert used_nonces(engine) == 2
+    held.release()

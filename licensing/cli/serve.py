@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from licensing.cli.context import actor, prepare_database, runtime, session
 
 EMBEDDED_WORKERS = 2
-THREADS = 8
+THREADS = 4
 
 
 def default_workers(*, embedded_database: bool) -> int:
@@ -30,8 +30,13 @@ def default_workers(*, embedded_database: bool) -> int:
 
 
 def default_threads(*, embedded_database: bool) -> int:
-    """8 threads per worker on PostgreSQL, where concurrent check-ins share one commit
-    (services/group_commit.py); 1 (sync workers) on the embedded database."""
+    """4 threads per worker on PostgreSQL, where concurrent check-ins share one commit
+    (services/group_commit.py); 1 (sync workers) on the embedded database.
+
+    More threads share more commits but queue longer for the worker's one interpreter
+    lock: with 8, p99 at 16 connections was 24-29 ms; with 4, 21-23 ms at about the same
+    rate (bench/README.md).
+    """
     return 1 if embedded_database else THREADS
 
 
@@ -47,7 +52,7 @@ def default_threads(*, embedded_database: bool) -> int:
     "--threads",
     type=click.IntRange(1, 64),
     help="Threads per worker; more than 1 selects gthread workers"
-    " [default: 8; 1 on the embedded database].",
+    " [default: 4; 1 on the embedded database].",
 )
 @click.option(
     "--timeout",

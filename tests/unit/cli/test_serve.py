@@ -21,4 +21,4 @@ def test_a_server_database_gets_one_worker_per_core_from_two_to_eight(
 
 
 def test_a_server_database_gets_threads_that_share_commits() -> None:
-    assert serve.default_threads(embedded_database=False) == 8
+    assert serve.default_threads(embedded_database=False) == 4

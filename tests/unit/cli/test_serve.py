@@ -22,3 +22,10 @@ def test_a_server_database_gets_one_worker_per_core_from_two_to_eight(
 
 def test_a_server_database_gets_threads_that_share_commits() -> None:
     assert serve.default_threads(embedded_database=False) == 4
+
+
+@pytest.mark.parametrize(("threads", "connections"), [(1, 2), (4, 8), (8, 16)])
+def test_a_worker_holds_a_connection_per_thread_and_as_many_idle_ones(
+    threads: int, connections: int
+) -> None:
+    assert serve.worker_connections(threads) == connections

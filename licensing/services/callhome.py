@@ -162,19 +162,23 @@ def check_in(
         nonce=nonce,
         group=env.check_ins,
     )
-    if not verdict.valid or live is None:
+    if live is None:  # nothing was touched, so nothing counted the seats
         return Answer(
             verdict if not verdict.valid else NOT_ACTIVATED, state, _seats(session, state, now), now
         )
+    # The check-in statement already counted the seats, for a refusal as for a success:
+    # an expired or revoked license's instances that keep calling home cost no more.
+    seats = Seats(
+        live.seats_used,
+        state.max_activations,
+        live.migration_until if live.seats_used > state.max_activations else None,
+    )
+    if not verdict.valid:
+        return Answer(verdict, state, seats, now)
     return Answer(
         VALID,
         state,
-        # The check-in statement already counted the seats.
-        Seats(
-            live.seats_used,
-            state.max_activations,
-            live.migration_until if live.seats_used > state.max_activations else None,
-        ),
+        seats,
         now,
         activation_id=live.id,
         fingerprint=live.fingerprint,

@@ -94,6 +94,22 @@ def test_a_check_in_reports_the_seat_held_under_the_migration_allowance(
     assert seats["migration_until"] == moved.body["license"]["activations"]["migration_until"]
 
 
+def test_a_refused_check_in_reports_the_seats_too(
+    instance: Instance, licensed: Licensed, session: Session, actor: str
+) -> None:
+    instance.activate()
+    moved = instance.other().activate()
+    licenses.suspend(session, licensed.license, reason="unpaid", actor=actor)
+    session.flush()
+
+    answer = instance.check_in()
+
+    assert (answer.status, answer.code) == (200, "SUSPENDED")
+    seats = answer.body["license"]["activations"]
+    assert (seats["used"], seats["allowed"]) == (2, 1)
+    assert seats["migration_until"] == moved.body["license"]["activations"]["migration_until"]
+
+
 # --- verdicts as data --------------------------------------------------------------------------
 
 
@@ -110,6 +126,7 @@ def test_a_suspended_license_answers_its_verdict_without_a_lease(
     assert (answer.body["valid"], answer.code) == (False, "SUSPENDED")
     assert "lease" not in answer.body  # decision 13: absent, not null
     assert answer.body["license"]["status"] == "suspended"
+    assert answer.body["license"]["activations"] == {"used": 1, "allowed": 1}
     assert "next_check_in_at" in answer.body
 
 

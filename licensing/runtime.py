@@ -11,7 +11,8 @@ from licensing.cache import TTLCache
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
-from licensing.services.checkins import CheckInGroup, check_in_group
+from licensing.services.checkin_batches import check_in_group
+from licensing.services.checkins import CheckInGroup
 from licensing.services.license_state import LicenseState
 from licensing.services.replay import DatabaseReplayStore, RedisReplayStore, ReplayStore
 from licensing.services.upgrades import ReleaseInfo

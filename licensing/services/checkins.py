@@ -7,17 +7,14 @@ as usual but leaves no IP and no server name behind.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from licensing import metrics
 from licensing.crypto.sealing import Sealer
 from licensing.privacy.pseudonymise import ip_network_prefix
 from licensing.services import statements
@@ -67,54 +64,6 @@ class Recorded:
 
 
 CheckInGroup = GroupCommit[CheckInRow, Recorded]
-
-
-def check_in_group() -> CheckInGroup:
-    """The per-process group commit of check-ins (PostgreSQL), with a connection of its own."""
-    held = HeldConnection()
-
-    def write(session: Session, rows: Sequence[CheckInRow]) -> list[Recorded]:
-        return write_check_ins_postgresql(session, rows, held=held)
-
-    return GroupCommit(write, on_batch=metrics.observe_check_in_batch)
-
-
-class HeldConnection:
-    """A pooled connection in autocommit mode, kept by one batch writer between batches.
-
-    A group commit writes one batch at a time, so one connection serves every batch of
-    its process; keeping it saves the pool's checkout and return around each batch. It
-    is given up when it fails (the next batch takes a fresh one) and when the engine
-    changes.
-    """
-
-    def __init__(self) -> None:
-        self._engine: Engine | None = None
-        self._pooled: Any = None
-
-    def run(self, engine: Engine, params: dict[str, str]) -> list[Any]:
-        """The batch statement's rows, written and durable when this returns."""
-        if self._pooled is None or self._engine is not engine:
-            self.release()
-            pooled = engine.raw_connection()
-            driver: Any = pooled.driver_connection  # psycopg's Connection
-            driver.autocommit = True
-            self._pooled, self._engine = pooled, engine
-        pooled = self._pooled
-        try:
-            return _run_batch(pooled.driver_connection, params)
-        except Exception as error:
-            if pooled.driver_connection.closed or getattr(error, "sqlstate", None) is None:
-                self._pooled = None
-                pooled.invalidate(error)  # the connection itself failed: never reuse it
-            raise
-
-    def release(self) -> None:
-        """Hand the connection back to its pool as the pool lent it."""
-        pooled, self._pooled = self._pooled, None
-        if pooled is not None:
-            pooled.driver_connection.autocommit = False
-            pooled.close()
 
 
 def record_check_in(
@@ -173,92 +122,6 @@ def record_check_in(
         observation | {"p_activation_id": activation.id, "p_license_id": license_id},
     )
     return activation
-
-
-def write_check_ins_postgresql(
-    session: Session, rows: Sequence[CheckInRow], *, held: HeldConnection | None = None
-) -> list[Recorded]:
-    """Write a batch of check-ins with one statement; an outcome per row.
-
-    The statement runs in autocommit mode on ``held`` (or a connection borrowed for this
-    batch): one round trip, no BEGIN or COMMIT of its own, durable when it returns. A
-    session bound to a caller's connection (a transaction the caller owns) gets the
-    writes in that transaction.
-    """
-    # A nonce twice in one batch: the statement cannot tell the two apart, so the later
-    # one is answered as the replay it is without being sent.
-    seen: set[tuple[str, str]] = set()
-    sent: list[CheckInRow] = []
-    repeated: set[int] = set()
-    for index, row in enumerate(rows):
-        if row.nonce is not None:
-            pair = (row.nonce.key_id, row.nonce.nonce)
-            if pair in seen:
-                repeated.add(index)
-                continue
-            seen.add(pair)
-        sent.append(row)
-    params = {"rows": json.dumps([_batch_member(row) for row in sent], separators=(",", ":"))}
-    bind = session.get_bind()
-    if isinstance(bind, Engine):
-        borrowed = held or HeldConnection()
-        try:
-            results = borrowed.run(bind, params)
-        finally:
-            if held is None:
-                borrowed.release()
-    else:  # the session is bound to a connection in a caller's transaction: join it
-        results = _run_batch(session.connection().connection, params)
-    outcomes = iter(
-        Recorded(
-            replayed=not accepted,
-            activation=LiveActivation(id_, fingerprint, activated_at, seats, migration)
-            if id_ is not None
-            else None,
-        )
-        for accepted, id_, fingerprint, activated_at, seats, migration in results
-    )
-    return [
-        Recorded(replayed=True) if index in repeated else next(outcomes)
-        for index in range(len(rows))
-    ]
-
-
-def _batch_member(row: CheckInRow) -> dict[str, Any]:
-    """One check-in as a member of the statement's jsonb array (bytea as hex)."""
-    observed, nonce = row.observation, row.nonce
-    return {
-        "license_id": str(row.license_id),
-        "activation_id": None if row.activation_id is None else str(row.activation_id),
-        "fingerprint": row.fingerprint,
-        "key_id": None if nonce is None else nonce.key_id,
-        "nonce": None if nonce is None else nonce.nonce,
-        "expires_at": None if nonce is None else nonce.expires_at.isoformat(),
-        "now": row.now.isoformat(),
-        "day": observed["p_day"].isoformat(),
-        "observation_key": observed["p_observation_key"].hex(),
-        "ip": observed["p_ip"],
-        "ip_hash": _hex(observed["p_ip_hash"]),
-        "ip_prefix": observed["p_ip_prefix"],
-        "server_name": observed["p_server_name"],
-        "server_name_hash": _hex(observed["p_server_name_hash"]),
-        "product_version": observed["p_product_version"],
-        "usage": observed["p_usage"],
-    }
-
-
-def _hex(value: bytes | None) -> str | None:
-    return None if value is None else value.hex()
-
-
-def _run_batch(connection: Any, params: dict[str, str]) -> list[Any]:
-    """Execute the batch statement on a DB-API connection; its rows, in input order."""
-    cursor = connection.cursor()
-    try:
-        cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def _observation(

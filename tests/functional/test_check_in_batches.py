@@ -19,14 +19,8 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ReplayNonce, UsageObservation
-from licensing.services.checkins import (
-    CheckIn,
-    CheckInRow,
-    HeldConnection,
-    Recorded,
-    _observation,
-    write_check_ins_postgresql,
-)
+from licensing.services.checkin_batches import HeldConnection, write_check_ins_postgresql
+from licensing.services.checkins import CheckIn, CheckInRow, Recorded, _observation
 from licensing.services.replay import NonceClaim
 from tests.factories import make_license
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.models import Activation, UsageObservation
-from licensing.services import licenses
+from licensing.services import activations, licenses
 from tests.functional.instance_client import Answer, Instance, Licensed, parse_time
 
 
@@ -94,14 +94,22 @@ def test_a_check_in_reports_the_seat_held_under_the_migration_allowance(
     assert seats["migration_until"] == moved.body["license"]["activations"]["migration_until"]
 
 
-def test_a_refused_check_in_reports_the_seats_too(
-    instance: Instance, licensed: Licensed, session: Session, actor: str
+def test_a_refused_check_in_reports_the_seats_its_statement_counted(
+    instance: Instance,
+    licensed: Licensed,
+    session: Session,
+    actor: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     instance.activate()
     moved = instance.other().activate()
     licenses.suspend(session, licensed.license, reason="unpaid", actor=actor)
     session.flush()
 
+    def counted_again(*_: object, **__: object) -> int:
+        raise AssertionError("the seats were counted by a separate query")
+
+    monkeypatch.setattr(activations, "count_active", counted_again)
     answer = instance.check_in()
 
     assert (answer.status, answer.code) == (200, "SUSPENDED")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from licensing import metrics
 from licensing.services import statements
 from licensing.services.checkins import CheckInGroup, CheckInRow, LiveActivation, Recorded
-from licensing.services.group_commit import GroupCommit
+from licensing.services.group_commit import GroupCommit, OutcomeUnknown
 
 
 def check_in_group() -> CheckInGroup:
@@ -35,8 +35,8 @@ class HeldConnection:
 
     A group commit writes one batch at a time, so one connection serves every batch of
     its process; keeping it saves the pool's checkout and return around each batch. It
-    is given up when it fails (the next batch takes a fresh one) and when the engine
-    changes.
+    is given up when it fails (the next batch takes a fresh one; the failed batch raises
+    :class:`OutcomeUnknown`) and when the engine changes.
     """
 
     def __init__(self) -> None:
@@ -58,6 +58,9 @@ class HeldConnection:
             if pooled.driver_connection.closed or getattr(error, "sqlstate", None) is None:
                 self._pooled = None
                 pooled.invalidate(error)  # the connection itself failed: never reuse it
+                # In autocommit mode a statement PostgreSQL answered with an error wrote
+                # nothing; one whose answer never came may have been committed.
+                raise OutcomeUnknown("the connection failed during a batch") from error
             raise
 
     def release(self) -> None:

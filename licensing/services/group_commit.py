@@ -10,7 +10,8 @@ arrive meanwhile queue for the next batch. Nothing is acknowledged before the co
 holds it, and there is no extra thread: a single-threaded worker writes batches of one.
 
 If a batch fails, its check-ins are written again one by one, so that one bad check-in
-fails alone.
+fails alone; unless the writer raises :class:`OutcomeUnknown`: then the batch may have
+been committed, and writing it again would find each check-in's nonce used, by itself.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ Outcome = TypeVar("Outcome")
 
 #: Writes rows on the session's connection (no commit) and returns one outcome per row.
 BatchWriter = Callable[[Session, Sequence[Row]], Sequence[Outcome]]
+
+
+class OutcomeUnknown(Exception):
+    """The batch writer cannot tell whether its batch was committed: never write it again.
+
+    Raised when the connection fails while the batch is on its way: the commit may have
+    happened before the answer was lost. Every row of the batch fails with this error,
+    and its sender retries with a new request.
+    """
 
 
 @dataclass(slots=True, eq=False)
@@ -90,6 +100,11 @@ class GroupCommit(Generic[Row, Outcome]):
             outcomes = self._write(session, [p.row for p in batch])
             if session.in_transaction():  # a writer that joined the session's transaction
                 session.commit()
+        except OutcomeUnknown as error:
+            session.rollback()
+            for pending in batch:
+                self._settle(pending, error=error)
+            return
         except Exception as error:
             session.rollback()
             if len(batch) == 1:

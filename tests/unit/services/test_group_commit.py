@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from licensing.services.group_commit import GroupCommit
+from licensing.services.group_commit import GroupCommit, OutcomeUnknown
 
 
 class FakeSession:
@@ -118,6 +118,30 @@ def test_a_failing_batch_is_written_again_row_by_row_so_only_the_bad_row_fails()
     assert isinstance(rest[-3], ValueError)
     assert sorted(writer.batches[1]) == [-3, 2, 4]
     assert sorted(map(tuple, writer.batches[2:])) == [(-3,), (2,), (4,)]
+
+
+def test_a_batch_of_unknown_outcome_fails_every_row_and_is_not_written_again() -> None:
+    class LostAnswer(Writer):
+        def __call__(self, session: Any, rows: Sequence[int]) -> list[int]:
+            doubled = super().__call__(session, rows)
+            if len(self.batches) > 1:  # committed, perhaps; the answer never came
+                raise OutcomeUnknown("connection failed")
+            return doubled
+
+    writer = LostAnswer(hold_first=True)
+    group: GroupCommit[int, int] = GroupCommit(writer)
+    first = run_threads(group, [1])
+    assert writer.first_started.wait(10)
+    rest = run_threads(group, [2, 3, 4])
+    wait_until_queued(group, 3)
+
+    writer.release.set()
+    for thread in first["threads"] + rest["threads"]:
+        thread.join(10)
+
+    assert first[1] == 2
+    assert all(isinstance(rest[row], OutcomeUnknown) for row in (2, 3, 4))
+    assert [sorted(batch) for batch in writer.batches] == [[1], [2, 3, 4]]
 
 
 def test_an_error_reaches_the_caller_and_the_session_is_rolled_back() -> None:

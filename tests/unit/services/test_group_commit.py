@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -65,7 +66,7 @@ def run_threads(group: GroupCommit[int, int], rows: list[int]) -> dict[Any, Any]
 
 def wait_until_queued(group: GroupCommit[int, int], count: int) -> None:
     deadline = time.monotonic() + 10
-    while len(group._queue) < count:
+    while group._queue.qsize() < count:
         assert time.monotonic() < deadline, "threads did not queue"
         time.sleep(0.001)
 
@@ -169,3 +170,31 @@ def test_a_batch_holds_at_most_max_batch_rows_and_always_the_leaders_own() -> No
     assert all(len(batch) <= 4 for batch in writer.batches)  # 3, or 3 plus the leader's
     assert sorted(row for batch in writer.batches for row in batch) == list(range(1, 9))
     assert {row: rest[row] for row in range(2, 9)} == {row: row * 2 for row in range(2, 9)}
+
+
+def test_many_threads_each_get_their_own_outcome_and_every_row_is_written_once() -> None:
+    """Under contention each thread gets its own outcome; every row is written once."""
+    written: list[int] = []
+
+    def write(session: Any, rows: Sequence[int]) -> list[int]:
+        written.extend(rows)
+        time.sleep(random.random() / 2000)  # a write takes up to half a millisecond
+        return [row * 2 for row in rows]
+
+    group: GroupCommit[int, int] = GroupCommit(write, max_batch=5)
+    answers: dict[int, int] = {}
+
+    def record_many(first: int) -> None:
+        for row in range(first, first + 150):
+            answers[row] = group.record(FakeSession(), row)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=record_many, args=(n * 1000,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert not any(thread.is_alive() for thread in threads), "a check-in was left waiting"
+    expected = {n * 1000 + i: (n * 1000 + i) * 2 for n in range(12) for i in range(150)}
+    assert answers == expected
+    assert sorted(written) == sorted(expected)  # each row written exactly once

@@ -42,6 +42,7 @@ class HeldConnection:
     def __init__(self) -> None:
         self._engine: Engine | None = None
         self._pooled: Any = None
+        self._cursor: Any = None  # kept too: a cursor costs more to set up than to reuse
 
     def run(self, engine: Engine, params: dict[str, str]) -> list[Any]:
         """The batch statement's rows, written and durable when this returns."""
@@ -50,10 +51,10 @@ class HeldConnection:
             pooled = engine.raw_connection()
             driver: Any = pooled.driver_connection  # psycopg's Connection
             driver.autocommit = True
-            self._pooled, self._engine = pooled, engine
+            self._pooled, self._engine, self._cursor = pooled, engine, driver.cursor()
         pooled = self._pooled
         try:
-            return _run_batch(pooled.driver_connection, params)
+            return _run_batch(self._cursor, params)
         except Exception as error:
             if pooled.driver_connection.closed or getattr(error, "sqlstate", None) is None:
                 self._pooled = None
@@ -66,6 +67,9 @@ class HeldConnection:
     def release(self) -> None:
         """Hand the connection back to its pool as the pool lent it."""
         pooled, self._pooled = self._pooled, None
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None and not cursor.closed:
+            cursor.close()
         if pooled is not None:
             pooled.driver_connection.autocommit = False
             pooled.close()
@@ -104,7 +108,9 @@ def write_check_ins_postgresql(
             if held is None:
                 borrowed.release()
     else:  # the session is bound to a connection in a caller's transaction: join it
-        results = _run_batch(session.connection().connection, params)
+        driver: Any = session.connection().connection.driver_connection
+        with driver.cursor() as cursor:
+            results = _run_batch(cursor, params)
     outcomes = iter(
         Recorded(
             replayed=not accepted,
@@ -147,11 +153,7 @@ def _hex(value: bytes | None) -> str | None:
     return None if value is None else value.hex()
 
 
-def _run_batch(connection: Any, params: dict[str, str]) -> list[Any]:
-    """Execute the batch statement on a DB-API connection; its rows, in input order."""
-    cursor = connection.cursor()
-    try:
-        cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+def _run_batch(cursor: Any, params: dict[str, str]) -> list[Any]:
+    """Execute the batch statement on a DB-API cursor; its rows, in input order."""
+    cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
+    return list(cursor.fetchall())

@@ -256,13 +256,16 @@ def test_batches_are_written_and_committed_on_one_held_connection(
     held, session = HeldConnection(), Session(engine)
 
     first = write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
+    cursor = held._cursor
     second = write_check_ins_postgresql(session, unknown_license_batch(sealer), held=held)
 
     assert first == second == [Recorded(replayed=False, activation=None)]
+    assert held._cursor is cursor and not cursor.closed  # its cursor is kept too
     assert engine.pool.checkedout() == 1  # kept between batches
     assert used_nonces(engine) == 2  # committed: another connection sees both
     held.release()
     assert engine.pool.checkedout() == 0
+    assert cursor.closed
 
 
 def test_a_held_connection_that_breaks_is_given_up_and_replaced(

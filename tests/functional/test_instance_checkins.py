@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.models import Activation, UsageObservation
-from licensing.services import activations, licenses
+from licensing.services import activations, checkin_batches, licenses
+from licensing.services.group_commit import OutcomeUnknown
 from tests.functional.instance_client import Answer, Instance, Licensed, parse_time
 
 
@@ -116,6 +117,25 @@ def test_a_refused_check_in_reports_the_seats_its_statement_counted(
     seats = answer.body["license"]["activations"]
     assert (seats["used"], seats["allowed"]) == (2, 1)
     assert seats["migration_until"] == moved.body["license"]["activations"]["migration_until"]
+
+
+def test_a_check_in_whose_batch_may_or_may_not_be_committed_is_a_signed_internal_error(
+    instance: Instance, licensed: Licensed, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("check-ins are batched on PostgreSQL only")
+    instance.activate()
+    before = [row.count for row in observations(session, licensed)]
+
+    def connection_failed(*_: object, **__: object) -> None:
+        raise OutcomeUnknown("the connection failed during a batch")
+
+    monkeypatch.setattr(checkin_batches, "write_check_ins_postgresql", connection_failed)
+    answer = instance.check_in()  # the helper verifies the answer's signature and nonce
+
+    # Not NONCE_REPLAYED: the instance retries with a new request, as after any 5xx.
+    assert (answer.status, answer.code) == (500, "INTERNAL_ERROR")
+    assert [row.count for row in observations(session, licensed)] == before
 
 
 # --- verdicts as data --------------------------------------------------------------------------

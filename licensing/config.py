@@ -43,6 +43,7 @@ class Settings:
     partner_rate_limit: str
     log_level: str
     log_json: bool
+    audit_checkpoint_dir: Path
 
     @property
     def is_production(self) -> bool:
@@ -80,6 +81,11 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
     ("LICENSING_PARTNER_RATE_LIMIT", "60/minute", "default requests per partner API key"),
     ("LICENSING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     ("LICENSING_LOG_JSON", "true", "one JSON object per log line (false: plain text)"),
+    (
+        "LICENSING_AUDIT_CHECKPOINT_DIR",
+        "<instance>/checkpoints",
+        "where the audit-checkpoint job writes signed heads of the audit chain",
+    ),
 )
 
 
@@ -126,6 +132,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         partner_rate_limit=_rate_limit(values, "LICENSING_PARTNER_RATE_LIMIT", "60/minute"),
         log_level=log_level,
         log_json=_boolean(values, "LICENSING_LOG_JSON", True),
+        audit_checkpoint_dir=_directory(
+            values, "LICENSING_AUDIT_CHECKPOINT_DIR", instance_path / "checkpoints"
+        ),
     )
 
 
@@ -230,3 +239,8 @@ def _boolean(values: Mapping[str, Any], name: str, default: bool) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _directory(values: Mapping[str, Any], name: str, default: Path) -> Path:
+    raw = str(values.get(name) or "").strip()
+    return Path(raw).expanduser() if raw else default

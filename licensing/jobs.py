@@ -1,4 +1,4 @@
-"""Periodic jobs: release dead activations, forget expired nonces.
+"""Periodic jobs: release dead activations, forget expired nonces, checkpoint the audit chain.
 
 Each job is one conditional statement per step, so it is idempotent and safe to run
 from cron on several hosts at once: a second runner finds nothing left to do.
@@ -13,8 +13,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from licensing.config import Settings
+from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ActivationStatus, Edition, License, ReleaseReason
+from licensing.services import audit_checkpoints
 from licensing.services.replay import prune_expired_nonces
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a job may need besides the session and the clock."""
+
+    settings: Settings
+    sealer: Sealer
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +61,22 @@ def cull_dead_activations(session: Session, *, now: datetime) -> int:
     return culled
 
 
-JOBS: dict[str, Callable[[Session, datetime], int]] = {
-    "cull-activations": lambda session, now: cull_dead_activations(session, now=now),
-    "prune-nonces": lambda session, now: prune_expired_nonces(session, now=now),
+JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
+    "cull-activations": lambda session, now, _: cull_dead_activations(session, now=now),
+    "prune-nonces": lambda session, now, _: prune_expired_nonces(session, now=now),
+    "audit-checkpoint": lambda session, now, context: audit_checkpoints.write_to_directory(
+        session,
+        context.sealer,
+        context.settings.audit_checkpoint_dir,
+        issuer=context.settings.issuer,
+        now=now,
+    ),
 }
 
 
-def run(session: Session, *, now: datetime, only: str | None = None) -> list[JobResult]:
+def run(
+    session: Session, *, now: datetime, context: JobContext, only: str | None = None
+) -> list[JobResult]:
     """Run every job (or one), each flushed in the caller's transaction."""
     names = [only] if only else list(JOBS)
-    return [JobResult(name, JOBS[name](session, now)) for name in names]
+    return [JobResult(name, JOBS[name](session, now, context)) for name in names]

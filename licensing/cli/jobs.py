@@ -6,11 +6,13 @@ import click
 from flask.cli import AppGroup
 
 from licensing import jobs as maintenance
-from licensing.cli.context import session, uses_database
+from licensing.cli.context import runtime, session, uses_database
 from licensing.cli.output import emit_records, json_option
 from licensing.models.base import utcnow
 
-jobs = AppGroup("jobs", help="Periodic jobs: cull dead activations, prune nonces.")
+jobs = AppGroup(
+    "jobs", help="Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain."
+)
 
 
 @jobs.command("run")
@@ -19,7 +21,8 @@ jobs = AppGroup("jobs", help="Periodic jobs: cull dead activations, prune nonces
 @uses_database
 def jobs_run(only: str | None, as_json: bool) -> None:
     """Run the periodic jobs once (idempotent; safe on several hosts at once)."""
-    results = maintenance.run(session(), now=utcnow(), only=only)
+    context = maintenance.JobContext(settings=runtime().settings, sealer=runtime().sealer)
+    results = maintenance.run(session(), now=utcnow(), context=context, only=only)
     emit_records(
         [{"job": r.job, "affected": r.affected} for r in results],
         ["job", "affected"],

@@ -1,10 +1,10 @@
-"""The audit log: append to a hash chain, and verify that the chain is unbroken."""
+"""The audit log: append to a hash chain, verify that the chain is unbroken, list events."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,10 +21,20 @@ _CHAIN_LOCK = 0x6C6963656E7365
 
 
 @dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The newest event of the chain: what a checkpoint vouches for (seq 0: empty chain)."""
+
+    seq: int
+    hash: str
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChainReport:
     events: int
     first_broken_seq: int | None
     problem: str | None
+    checkpoint_seq: int | None = None
 
     @property
     def intact(self) -> bool:
@@ -84,27 +94,81 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def verify(session: Session, *, batch: int = 1000) -> ChainReport:
-    """Walk the chain in order; report the first event whose links or hash do not hold."""
+def verify(
+    session: Session, *, batch: int = 1000, checkpoint: ChainHead | None = None
+) -> ChainReport:
+    """Walk the chain in order; report the first event whose links or hash do not hold.
+
+    With a ``checkpoint`` (a head recorded earlier), the chain must also still reach that
+    head with the same hash: the links alone cannot show that the newest events were cut.
+    """
     expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
+    covered = checkpoint.seq if checkpoint else None
+
+    def broken(seq: int, problem: str) -> ChainReport:
+        return ChainReport(count, seq, problem, covered)
+
     query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
     # yield_per streams from a server-side cursor on PostgreSQL: close it on an early return.
     with session.scalars(query) as stream:
         for event in stream:
             count += 1
             if event.seq != expected_seq:
-                return ChainReport(count, expected_seq, f"event {expected_seq} is missing")
+                return broken(expected_seq, f"event {expected_seq} is missing")
             if event.prev_hash != expected_prev:
-                return ChainReport(
-                    count, event.seq, f"event {event.seq} does not link to its predecessor"
-                )
+                return broken(event.seq, f"event {event.seq} does not link to its predecessor")
             if event_hash(event) != event.hash:
-                return ChainReport(
-                    count, event.seq, f"event {event.seq} was altered after it was written"
+                return broken(event.seq, f"event {event.seq} was altered after it was written")
+            if checkpoint and event.seq == checkpoint.seq and event.hash != checkpoint.hash:
+                # The links hold, so the chain up to here was rewritten, not merely edited.
+                return broken(
+                    event.seq, f"event {event.seq} differs from the checkpoint: chain rewritten"
                 )
             expected_prev, expected_seq = event.hash, expected_seq + 1
-    return ChainReport(count, None, None)
+    if checkpoint and checkpoint.seq >= expected_seq:
+        missing = (
+            f"event {expected_seq} is missing"
+            if checkpoint.seq == expected_seq
+            else f"events {expected_seq} to {checkpoint.seq} are missing"
+        )
+        return broken(expected_seq, f"{missing}: the checkpoint covers {checkpoint.seq}")
+    return ChainReport(count, None, None, covered)
 
 
 def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def head(session: Session) -> ChainHead:
+    """The newest event's seq and hash, and how many events there are."""
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    if last is None:
+        return ChainHead(seq=0, hash=GENESIS_HASH, events=0)
+    return ChainHead(seq=last[0], hash=last[1], events=count(session))
+
+
+def list_events(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    actor: str | None = None,
+    subject: str | None = None,
+    limit: int = 100,
+) -> Sequence[AuditEvent]:
+    """Events newest first; ``subject`` is a subject id or ``type:id``."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if since is not None:
+        query = query.where(AuditEvent.occurred_at >= since)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if subject is not None:
+        subject_type, colon, subject_id = subject.partition(":")
+        if colon:
+            query = query.where(
+                AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id
+            )
+        else:
+            query = query.where(AuditEvent.subject_id == subject)
+    return session.scalars(query).all()

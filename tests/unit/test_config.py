@@ -144,3 +144,10 @@ def test_defaults(tmp_path: Path) -> None:
         None,
         True,
     )
+
+
+def test_audit_checkpoints_go_to_the_instance_folder_unless_set(tmp_path: Path) -> None:
+    assert load(tmp_path).audit_checkpoint_dir == tmp_path / "checkpoints"
+    elsewhere = tmp_path / "elsewhere"
+    given = load(tmp_path, LICENSING_AUDIT_CHECKPOINT_DIR=f" {elsewhere} ")
+    assert given.audit_checkpoint_dir == elsewhere

@@ -5,15 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import jobs
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ReplayNonce
+from licensing.runtime import EXTENSION_KEY
 from tests.factories import make_edition, make_license
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def context(app: Flask) -> jobs.JobContext:
+    runtime = app.extensions[EXTENSION_KEY]
+    return jobs.JobContext(settings=runtime.settings, sealer=runtime.sealer)
 
 
 def _activation(session: Session, license_id: uuid.UUID, *, silent_for: timedelta) -> Activation:
@@ -32,7 +41,7 @@ def _activation(session: Session, license_id: uuid.UUID, *, silent_for: timedelt
 
 
 def test_cull_releases_only_activations_silent_past_dead_after(
-    session: Session, sealer: Sealer
+    session: Session, sealer: Sealer, context: jobs.JobContext
 ) -> None:
     # 1 h interval x 3 intervals: silent for more than 3 h is dead.
     edition = make_edition(session, check_in_interval_seconds=3600, dead_after_intervals=3)
@@ -40,7 +49,7 @@ def test_cull_releases_only_activations_silent_past_dead_after(
     dead = _activation(session, issued.license.id, silent_for=timedelta(hours=3, seconds=1))
     alive = _activation(session, issued.license.id, silent_for=timedelta(hours=2, minutes=59))
 
-    results = jobs.run(session, now=NOW, only="cull-activations")
+    results = jobs.run(session, now=NOW, context=context, only="cull-activations")
 
     assert [(r.job, r.affected) for r in results] == [("cull-activations", 1)]
     session.expire_all()
@@ -59,7 +68,7 @@ def test_cull_is_idempotent(session: Session, sealer: Sealer) -> None:
     assert (first, second) == (1, 0)
 
 
-def test_prune_forgets_only_expired_nonces(session: Session) -> None:
+def test_prune_forgets_only_expired_nonces(session: Session, context: jobs.JobContext) -> None:
     session.add_all(
         [
             ReplayNonce(key_id="k" * 22, nonce="old" * 8, expires_at=NOW - timedelta(seconds=1)),
@@ -68,5 +77,5 @@ def test_prune_forgets_only_expired_nonces(session: Session) -> None:
     )
     session.flush()
 
-    assert jobs.run(session, now=NOW, only="prune-nonces")[0].affected == 1
+    assert jobs.run(session, now=NOW, context=context, only="prune-nonces")[0].affected == 1
     assert session.scalars(select(ReplayNonce.nonce)).all() == ["new" * 8]

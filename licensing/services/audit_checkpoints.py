@@ -1,0 +1,155 @@
+"""Signed checkpoints of the audit chain's head, so that a chain cut short is detectable.
+
+The hash chain shows that no event was altered, removed or inserted before the newest
+one, but removing the newest events leaves a shorter chain whose links all hold. A
+checkpoint records the head (seq, hash, event count) as an EdDSA JWT signed with the
+server's signing key; kept away from the database, it lets ``verify`` prove that the
+chain still reaches that head unchanged. Its ``typ`` differs from a lease's, and it
+carries no ``aud`` or ``sub``, so neither token can be taken for the other.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from sqlalchemy.orm import Session
+
+from licensing.crypto import server_keys as keygen
+from licensing.crypto.sealing import Sealer
+from licensing.errors import Conflict, InvalidRequest
+from licensing.models import ServerKey
+from licensing.services import audit, server_keys
+from licensing.services.audit import ChainHead
+
+CHECKPOINT_TYPE = "audit-checkpoint+jwt"
+HEAD_CLAIM = "audit_head"
+FILE_PREFIX = "audit-checkpoint-"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    head: ChainHead
+    issued_at: datetime
+    kid: str
+    token: str
+
+
+class CheckpointInvalid(InvalidRequest):
+    """A checkpoint that is not one, or whose signature does not verify."""
+
+    code = "CHECKPOINT_INVALID"
+
+
+def issue(session: Session, sealer: Sealer, *, issuer: str, now: datetime) -> Checkpoint:
+    """Sign the chain's current head. Writes no audit event: that would move the head."""
+    head = audit.head(session)
+    if head.events != head.seq:
+        raise Conflict(
+            f"the audit chain has {head.events} events up to event {head.seq}: "
+            "it is broken, run `licensing audit verify`"
+        )
+    key = server_keys.signing_key(session, sealer)
+    issued = int(now.timestamp())
+    claims = {
+        "iss": issuer,
+        "iat": issued,
+        HEAD_CLAIM: {"seq": head.seq, "hash": head.hash, "events": head.events},
+    }
+    token = jwt.encode(
+        claims,
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": CHECKPOINT_TYPE},
+    )
+    return Checkpoint(head, datetime.fromtimestamp(issued, UTC), key.kid, token)
+
+
+def read(session: Session, token: str) -> Checkpoint:
+    """Check a checkpoint's signature against every key the server ever had (retired too)."""
+    token = token.strip()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise CheckpointInvalid("not an audit checkpoint (not a signed token)") from None
+    kid = header.get("kid")
+    key = session.get(ServerKey, kid) if isinstance(kid, str) else None
+    if key is None or not isinstance(kid, str):
+        raise CheckpointInvalid("checkpoint signed by a key this server never had")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            keygen.load_public(key.public_key),
+            algorithms=["EdDSA"],
+            options={"require": ["iat", HEAD_CLAIM], "verify_iat": False},
+        )
+    except jwt.InvalidSignatureError:
+        raise CheckpointInvalid("checkpoint signature does not verify") from None
+    except jwt.PyJWTError as exc:
+        raise CheckpointInvalid(f"not an audit checkpoint ({exc})") from None
+    # typ is in the signed header: only now is it worth believing.
+    if header.get("typ") != CHECKPOINT_TYPE:
+        raise CheckpointInvalid(f"not an audit checkpoint (typ {header.get('typ')!r})")
+    return Checkpoint(_head(claims[HEAD_CLAIM]), _issued_at(claims["iat"]), kid, token)
+
+
+def write_to_directory(
+    session: Session, sealer: Sealer, directory: Path, *, issuer: str, now: datetime
+) -> int:
+    """The periodic job: one file per head, so a second run (or host) finds it written.
+
+    Returns 1 when it wrote a checkpoint, 0 when this head already has one.
+    """
+    head = audit.head(session)
+    path = directory / f"{FILE_PREFIX}{head.seq:012d}.jwt"
+    if path.exists():
+        return 0
+    checkpoint = issue(session, sealer, issuer=issuer, now=now)
+    path = directory / f"{FILE_PREFIX}{checkpoint.head.seq:012d}.jwt"
+    return 1 if write_file(path, checkpoint.token, replace=False) else 0
+
+
+def write_file(path: Path, token: str, *, replace: bool) -> bool:
+    """Write a checkpoint owner-only (0600), whole or not at all; False if kept as it was."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(token + "\n")
+        if replace:
+            os.replace(temporary, path)
+            return True
+        try:
+            os.link(temporary, path)  # fails if another run wrote this head first
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _head(value: object) -> ChainHead:
+    if not isinstance(value, dict):
+        raise CheckpointInvalid(f"not an audit checkpoint ({HEAD_CLAIM} is not an object)")
+    seq, digest, events = value.get("seq"), value.get("hash"), value.get("events")
+    if not (
+        isinstance(seq, int)
+        and isinstance(events, int)
+        and isinstance(digest, str)
+        and seq >= 0
+        and len(digest) == 64
+    ):
+        raise CheckpointInvalid(f"not an audit checkpoint ({HEAD_CLAIM} is malformed)")
+    return ChainHead(seq=seq, hash=digest, events=events)
+
+
+def _issued_at(value: object) -> datetime:
+    if not isinstance(value, int):
+        raise CheckpointInvalid("not an audit checkpoint (iat is not a number)")
+    return datetime.fromtimestamp(value, UTC)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
+from licensing.crypto.sealing import Sealer
 from licensing.models import AuditEvent
+from licensing.services import server_keys
 from tests.factories import make_customer, make_edition
-from tests.functional.cli.invoke import Licensing, fields
+from tests.functional.cli.invoke import Licensing, fields, table
 
 
 @pytest.fixture
@@ -76,3 +80,92 @@ def test_a_broken_chain_exits_1_naming_the_first_broken_event(
     text = licensing.run("audit", "verify")
     assert text.exit_code == 1
     assert fields(text.stdout)["first_broken_seq"] == "2"
+
+
+@pytest.fixture
+def signing_key(session: Session, sealer: Sealer, actor: str) -> None:
+    """The server's signing key (its creation is the chain's first event)."""
+    server_keys.ensure_active_key(session, sealer, actor=actor)
+
+
+def test_checkpoint_writes_an_owner_only_file_that_verify_accepts(
+    licensing: Licensing, session: Session, signing_key: None, events: int, tmp_path: Path
+) -> None:
+    file = tmp_path / "head.jwt"
+    written = licensing.json("audit", "checkpoint", "--output", str(file))
+
+    assert (written["seq"], written["events"], written["file"]) == (4, 4, str(file))
+    assert "checkpoint" not in written  # the token is in the file, not on the screen
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    licensing.ok("product", "add", "later", "--name", "Later")
+    assert licensing.json("audit", "verify", "--checkpoint", str(file)) == {
+        "intact": True,
+        "events": 5,
+        "first_broken_seq": None,
+        "problem": None,
+        "checkpoint_seq": 4,
+    }
+
+
+def test_verify_fails_when_events_the_checkpoint_covers_are_cut(
+    licensing: Licensing, session: Session, signing_key: None, events: int, tmp_path: Path
+) -> None:
+    file = tmp_path / "head.jwt"
+    file.write_text(licensing.ok("audit", "checkpoint"))  # printed, for `> FILE`
+    session.execute(delete(AuditEvent).where(AuditEvent.seq >= 3))
+    session.expire_all()
+    assert licensing.run("audit", "verify").exit_code == 0  # without it, nothing is seen
+
+    result = licensing.run("audit", "verify", "--checkpoint", str(file), "--json")
+
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert (report["first_broken_seq"], report["checkpoint_seq"]) == (3, 4)
+    assert report["problem"] == "events 3 to 4 are missing: the checkpoint covers 4"
+
+
+def test_verify_refuses_a_forged_checkpoint_in_one_line(
+    licensing: Licensing, signing_key: None, events: int, tmp_path: Path
+) -> None:
+    file = tmp_path / "head.jwt"
+    licensing.ok("audit", "checkpoint", "--output", str(file))
+    head, payload, signature = file.read_text().strip().split(".")
+    file.write_text(f"{head}.{payload}.{signature[:-4]}AAAA\n")
+
+    result = licensing.run("audit", "verify", "--checkpoint", str(file))
+
+    assert result.exit_code == 1
+    # One line, and no report: nothing was checked against a head nobody signed.
+    assert result.output.strip() == f"Error: {file}: checkpoint signature does not verify"
+
+
+def test_list_shows_events_newest_first_filtered(
+    licensing: Licensing, session: Session, events: int
+) -> None:
+    licensing.ok("product", "add", "from-the-cli", "--name", "From the CLI")
+    everything = licensing.json("audit", "list")
+
+    assert [e["seq"] for e in everything] == [4, 3, 2, 1]
+    assert set(everything[0]) == {
+        "seq",
+        "occurred_at",
+        "actor",
+        "action",
+        "subject_type",
+        "subject_id",
+        "data",
+    }
+    assert everything[0]["action"] == "product.added"
+    mine = licensing.json("audit", "list", "--actor", everything[0]["actor"])
+    assert [e["seq"] for e in mine] == [4]
+    product = everything[0]["subject_id"]
+    assert [e["seq"] for e in licensing.json("audit", "list", "--subject", product)] == [4]
+    assert [
+        e["seq"] for e in licensing.json("audit", "list", "--subject", f"product:{product}")
+    ] == [4]
+    assert licensing.json("audit", "list", "--subject", f"customer:{product}") == []
+    assert [e["seq"] for e in licensing.json("audit", "list", "--limit", "2")] == [4, 3]
+    assert [e["seq"] for e in licensing.json("audit", "list", "--since", "2999-01-01")] == []
+    rows = table(licensing.ok("audit", "list", "--since", "2000-01-01T00:00:00Z"))
+    assert [row["seq"] for row in rows] == ["4", "3", "2", "1"]
+    assert rows[0]["action"] == "product.added"

@@ -25,18 +25,32 @@ audit = AppGroup("audit", help="The append-only, hash-chained audit log.")
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A checkpoint from `licensing audit checkpoint`: the chain must still reach it.",
 )
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust only the keys of this saved JWK Set for the checkpoint, not the database's.",
+)
 @json_option
 @uses_database
-def audit_verify(checkpoint_file: Path | None, as_json: bool) -> None:
+def audit_verify(checkpoint_file: Path | None, jwks_file: Path | None, as_json: bool) -> None:
     """Check that no audit event was altered, removed or inserted; exit 1 if one was."""
     from licensing.services import audit as audit_log
     from licensing.services import audit_checkpoints
 
+    if jwks_file is not None and checkpoint_file is None:
+        raise click.UsageError("--jwks needs --checkpoint")
     head = None
     if checkpoint_file is not None:
         token = checkpoint_file.read_text(encoding="ascii", errors="replace")
+        trusted = None
+        if jwks_file is not None:
+            try:
+                trusted = audit_checkpoints.trusted_keys(_json_file(jwks_file))
+            except audit_checkpoints.CheckpointInvalid as exc:
+                raise click.ClickException(f"{jwks_file}: {exc.detail}") from None
         try:
-            head = audit_checkpoints.read(session(), token).head
+            head = audit_checkpoints.read(session(), token, trusted=trusted).head
         except audit_checkpoints.CheckpointInvalid as exc:
             raise click.ClickException(f"{checkpoint_file}: {exc.detail}") from None
     report = audit_log.verify(session(), checkpoint=head)
@@ -125,3 +139,12 @@ def audit_list(
         ["seq", "occurred_at", "actor", "action", "subject_type", "subject_id", "data"],
         as_json=as_json,
     )
+
+
+def _json_file(path: Path) -> object:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise click.ClickException(f"{path} is not a JSON file") from None

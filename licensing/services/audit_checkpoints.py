@@ -10,8 +10,10 @@ carries no ``aud`` or ``sub``, so neither token can be taken for the other.
 
 from __future__ import annotations
 
+import binascii
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ import jwt
 from sqlalchemy.orm import Session
 
 from licensing.crypto import server_keys as keygen
+from licensing.crypto.encoding import b64url_decode
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict, InvalidRequest
 from licensing.models import ServerKey
@@ -70,21 +73,28 @@ def issue(session: Session, sealer: Sealer, *, issuer: str, now: datetime) -> Ch
     return Checkpoint(head, datetime.fromtimestamp(issued, UTC), key.kid, token)
 
 
-def read(session: Session, token: str) -> Checkpoint:
-    """Check a checkpoint's signature against every key the server ever had (retired too)."""
+def read(session: Session, token: str, *, trusted: Mapping[str, bytes] | None = None) -> Checkpoint:
+    """Check a checkpoint's signature against every key the server ever had (retired too).
+
+    ``trusted`` (kid -> raw public key, from a JWK Set kept apart from the database)
+    replaces the database's keys: someone who can write to the database can add a key.
+    """
     token = token.strip()
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise CheckpointInvalid("not an audit checkpoint (not a signed token)") from None
     kid = header.get("kid")
-    key = session.get(ServerKey, kid) if isinstance(kid, str) else None
-    if key is None or not isinstance(kid, str):
-        raise CheckpointInvalid("checkpoint signed by a key this server never had")
+    if not isinstance(kid, str):
+        raise CheckpointInvalid("not an audit checkpoint (no kid)")
+    public_raw = _public_key(session, kid, trusted)
+    if public_raw is None:
+        where = "the given JWK Set" if trusted is not None else "this server"
+        raise CheckpointInvalid(f"checkpoint signed by a key {where} never had")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            keygen.load_public(key.public_key),
+            keygen.load_public(public_raw),
             algorithms=["EdDSA"],
             options={"require": ["iat", HEAD_CLAIM], "verify_iat": False},
         )
@@ -96,6 +106,29 @@ def read(session: Session, token: str) -> Checkpoint:
     if header.get("typ") != CHECKPOINT_TYPE:
         raise CheckpointInvalid(f"not an audit checkpoint (typ {header.get('typ')!r})")
     return Checkpoint(_head(claims[HEAD_CLAIM]), _issued_at(claims["iat"]), kid, token)
+
+
+def trusted_keys(jwks: object) -> dict[str, bytes]:
+    """The Ed25519 keys of a JWK Set (``/.well-known/jwks.json``), by kid."""
+    entries = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(entries, list):
+        raise CheckpointInvalid("not a JWK Set (no keys list)")
+    keys: dict[str, bytes] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or (entry.get("kty"), entry.get("crv")) != (
+            "OKP",
+            "Ed25519",
+        ):
+            continue
+        kid, x = entry.get("kid"), entry.get("x")
+        if isinstance(kid, str) and isinstance(x, str):
+            try:
+                keys[kid] = b64url_decode(x)
+            except (binascii.Error, ValueError):
+                keys[kid] = b""
+            if len(keys[kid]) != 32:
+                raise CheckpointInvalid(f"JWK Set key {kid!r} is not an Ed25519 public key")
+    return keys
 
 
 def write_to_directory(
@@ -132,6 +165,13 @@ def write_file(path: Path, token: str, *, replace: bool) -> bool:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _public_key(session: Session, kid: str, trusted: Mapping[str, bytes] | None) -> bytes | None:
+    if trusted is not None:
+        return trusted.get(kid)
+    key = session.get(ServerKey, kid)
+    return key.public_key if key is not None else None
 
 
 def _head(value: object) -> ChainHead:

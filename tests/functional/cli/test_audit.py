@@ -169,3 +169,29 @@ def test_list_shows_events_newest_first_filtered(
     rows = table(licensing.ok("audit", "list", "--since", "2000-01-01T00:00:00Z"))
     assert [row["seq"] for row in rows] == ["4", "3", "2", "1"]
     assert rows[0]["action"] == "product.added"
+
+
+def test_verify_can_trust_only_a_saved_jwk_set(
+    licensing: Licensing, session: Session, signing_key: None, events: int, tmp_path: Path
+) -> None:
+    """Someone who can write the database could add a key; a saved JWK Set cannot be."""
+    checkpoint, saved, other = tmp_path / "head.jwt", tmp_path / "jwks.json", tmp_path / "x.json"
+    licensing.ok("audit", "checkpoint", "--output", str(checkpoint))
+    saved.write_text(json.dumps(server_keys.jwks(session)))
+    other.write_text(json.dumps({"keys": [dict(server_keys.jwks(session)["keys"][0], kid="k")]}))
+
+    accepted = licensing.json(
+        "audit", "verify", "--checkpoint", str(checkpoint), "--jwks", str(saved)
+    )
+    assert (accepted["intact"], accepted["checkpoint_seq"]) == (True, 4)
+    refused = licensing.run(
+        "audit", "verify", "--checkpoint", str(checkpoint), "--jwks", str(other)
+    )
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        f"Error: {checkpoint}: checkpoint signed by a key the given JWK Set never had"
+    )
+    no_set = licensing.run(
+        "audit", "verify", "--checkpoint", str(checkpoint), "--jwks", str(checkpoint)
+    )
+    assert no_set.output.strip() == f"Error: {checkpoint} is not a JSON file"

@@ -126,6 +126,11 @@ ERROR_CASES = (
         env={"LICENSING_ENV": "production"},
     ),
     Case(
+        "not an audit checkpoint",
+        "audit verify --checkpoint {instance}/demo.json",
+        "demo.json: not an audit checkpoint (not a signed token)",
+    ),
+    Case(
         "unreachable PostgreSQL",
         "product list",
         "database unavailable: ",
@@ -153,7 +158,10 @@ def runs(instance: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every case and the help runs, in parallel, against the seeded instance."""
     demo = json.loads((instance / "demo.json").read_text(encoding="utf-8"))
     jobs = {
-        case.name: (shlex.split(case.command.format(license=demo["id"])), case.env)
+        case.name: (
+            shlex.split(case.command.format(license=demo["id"], instance=instance)),
+            case.env,
+        )
         for case in ERROR_CASES
     }
     jobs |= {name: (list(args), {}) for name, args in OTHER_RUNS.items()}

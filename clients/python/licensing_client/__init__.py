@@ -47,6 +47,7 @@ from licensing_client.models import (
     Status,
     Upgrade,
 )
+from licensing_client.offline import offline_status
 from licensing_client.partner import ApiKey, PartnerClient
 
 __all__ = [
@@ -84,5 +85,6 @@ __all__ = [
     "UnverifiedResponseError",
     "Upgrade",
     "__version__",
+    "offline_status",
     "verify_lease",
 ]

@@ -30,6 +30,7 @@ from licensing_client.models import (
     Release,
     Status,
 )
+from licensing_client.offline import offline_status
 from licensing_client.partner import PartnerClient
 
 PROG = "licensing-client"
@@ -42,6 +43,13 @@ _SETTINGS = {
     "state_dir": ("LICENSING_STATE_DIR", True),
     "jwks": ("LICENSING_JWKS", True),
     "version": ("LICENSING_PRODUCT_VERSION", False),
+}
+# status reads the state directory and the pinned keys; nothing else is needed offline.
+_STATUS_SETTINGS = {
+    "state_dir": ("LICENSING_STATE_DIR", True),
+    "jwks": ("LICENSING_JWKS", True),
+    "key": ("LICENSING_KEY", False),
+    "product": ("LICENSING_PRODUCT", False),
 }
 _PARTNER_SETTINGS = {
     "server": ("LICENSING_SERVER", True),
@@ -90,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("activate", "activate this instance (takes a seat, stores the lease)"),
         ("check-in", "heartbeat and usage report (refreshes the lease)"),
         ("deactivate", "release this instance's seat"),
-        ("status", "offline: is the stored lease valid now? (exit 3 if not)"),
+        (
+            "status",
+            "offline: is the stored lease valid now? (exit 3 if not); needs only "
+            "--state-dir and --jwks",
+        ),
     ):
         commands.add_parser(name, parents=[common], help=text, description=text)
     _add_partner_commands(commands)
@@ -129,7 +141,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(EXIT_USAGE, f"usage: {exc} (see {PROG} COMMAND --help)")
     if args.command == "partner":
         return _partner_main(args)
+    if args.command == "status":
+        return _status_main(args)
     return _instance_main(args)
+
+
+def _status_main(args: argparse.Namespace) -> int:
+    """Offline: no server address or license key needed, only the state and pinned keys."""
+    try:
+        settings = _settings(args, _STATUS_SETTINGS)
+        status = offline_status(
+            settings["state_dir"],
+            settings["jwks"],
+            product=settings["product"],
+            license_key=settings["key"],
+            fingerprint=args.fingerprint,
+        )
+    except UsageError as exc:
+        return _fail(EXIT_USAGE, f"usage: {exc} (see {PROG} status --help)")
+    except (ConfigurationError, MalformedKeyError) as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    except LicensingClientError as exc:
+        return _fail(EXIT_ERROR, str(exc))
+    print(json.dumps(to_json(status), indent=2) if args.json else _status_text(status))
+    return 0 if status.valid else EXIT_NOT_VALID
 
 
 def _instance_main(args: argparse.Namespace) -> int:
@@ -176,12 +211,9 @@ def _run(
     elif command == "check-in":
         check_in = client.check_in(usage=usage)
         result, text, valid = check_in, _check_in_text(check_in), check_in.valid
-    elif command == "deactivate":
+    else:  # deactivate; status runs offline, without a client
         released = client.deactivate()
         result, text = released, _deactivation_text(released)
-    else:
-        status = client.status()
-        result, text, valid = status, _status_text(status), status.valid
     print(json.dumps(to_json(result), indent=2) if as_json else text)
     return 0 if valid else EXIT_NOT_VALID
 

@@ -7,7 +7,6 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -34,6 +33,7 @@ from licensing_client.models import (
     next_check_in,
     server_time,
 )
+from licensing_client.offline import lease_status
 from licensing_client.signing import VerifiedAnswer
 from licensing_client.state import StateStore, StoredActivation, valid_fingerprint
 from licensing_client.transport import Clock, RetryPolicy, Sleep, Transport, default_sleep
@@ -252,38 +252,15 @@ class InstanceClient(SessionOwner):
         not passed: the grace period that keeps a product working while the server
         cannot be reached.
         """
-        now = self._clock()
-        checked_at = datetime.fromtimestamp(now, UTC)
-        stored = self._stored_activation()
-        token = self.state.load_lease()
-
-        def answer(valid: bool, code: str, detail: str, lease: Lease | None = None) -> Status:
-            return Status(
-                valid=valid,
-                code=code,
-                detail=detail,
-                fingerprint=self.fingerprint,
-                activation_id=stored.activation_id if stored else None,
-                lease=lease,
-                checked_at=checked_at,
-            )
-
-        if stored is None or token is None:
-            return answer(False, "NOT_ACTIVATED", "no activation with a lease is stored")
-        try:
-            lease = verify_lease(
-                token,
-                self.trusted_keys,
-                product=self.product,
-                fingerprint=self.fingerprint,
-                now=now,
-                issuer=self.issuer,
-            )
-        except LeaseError as exc:
-            return answer(False, exc.code, exc.detail, exc.lease)
-        if lease.activation_id != stored.activation_id:
-            return answer(False, "LEASE_INVALID", "the lease belongs to another activation")
-        return answer(True, "VALID", f"valid until {lease.expires_at:%Y-%m-%dT%H:%M:%SZ}", lease)
+        return lease_status(
+            self.state,
+            self.trusted_keys,
+            self._stored_activation(),
+            product=self.product,
+            fingerprint=self.fingerprint,
+            issuer=self.issuer,
+            now=self._clock(),
+        )
 
     # -- internals -----------------------------------------------------------------------
 

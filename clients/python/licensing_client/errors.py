@@ -59,12 +59,16 @@ class LicensingClientError(Exception):
         return kind(detail, **options)
 
     def __str__(self) -> str:
-        parts = [f"{self.code}: {self.detail}"]
+        parts = [f"{self.code}: {self.summary()}"]
         if self.status is not None:
             parts.append(f"status {self.status}")
         if self.request_id:
             parts.append(f"request id {self.request_id}")
         return parts[0] + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
+
+    def summary(self) -> str:
+        """The detail, as the one line of ``str()`` shows it."""
+        return self.detail
 
 
 class MalformedKeyError(LicensingClientError, ValueError):
@@ -132,6 +136,22 @@ class InvalidRequestError(LicensingClientError):
     """``422 INVALID_REQUEST``; ``errors`` maps field names to messages."""
 
     default_code = "INVALID_REQUEST"
+    # Enough to name what was refused on one line; the rest stays in ``errors``.
+    SHOWN_FIELDS = 3
+
+    def summary(self) -> str:
+        """The detail and the refused fields: ``...: server_name: Not a valid string.``"""
+        errors = self.errors
+        if not errors:
+            return self.detail
+        shown = [
+            f"{name}: {messages[0] if messages else 'refused'}"
+            for name, messages in list(errors.items())[: self.SHOWN_FIELDS]
+        ]
+        more = len(errors) - len(shown)
+        if more:
+            shown.append(f"and {more} more field{'s' if more > 1 else ''}")
+        return f"{self.detail.rstrip('.')}: {'; '.join(shown)}"
 
     @property
     def errors(self) -> dict[str, list[str]]:

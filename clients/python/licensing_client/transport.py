@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.auth
 
+from licensing_client._failures import describe_failure
 from licensing_client._version import __version__
 from licensing_client.errors import (
     ConfigurationError,
@@ -180,7 +181,7 @@ class Transport(_Retrying):
         try:
             response = self._send(request)
         except requests.RequestException as exc:
-            return ServerUnreachableError(f"{method} {path} failed: {exc}")
+            return ServerUnreachableError(describe_failure(exc, self.base_url, self._timeout))
         try:
             answer = verify_response(response, self._keys, nonce=nonce, now=self._clock())
         except ResponseVerificationError as exc:
@@ -276,7 +277,7 @@ class BearerTransport(_Retrying):
         try:
             response = self._send(request)
         except requests.RequestException as exc:
-            return ServerUnreachableError(f"{method} {path} failed: {exc}")
+            return ServerUnreachableError(describe_failure(exc, self.base_url, self._timeout))
         header_id = response.headers.get("X-Request-Id") or None
         parsed = _json_object(response.content)
         answer_id = parsed.get("request_id") if parsed is not None else None

@@ -13,6 +13,7 @@ from licensing_client import (
     NotActivatedError,
     SignatureRejectedError,
     UnexpectedResponseError,
+    offline_status,
 )
 
 
@@ -244,3 +245,17 @@ def test_product_version_is_required_somewhere(harness: Harness) -> None:
     client.activate(product_version="1.0.0")
     assert harness.server.seen[-1].json["product_version"] == "1.0.0"
     assert harness.server.seen[-1].json["product"] == PRODUCT
+
+
+def test_offline_status_needs_no_server_and_no_key(harness: Harness) -> None:
+    harness.activate()
+    jwks = {"keys": [harness.server.server_key.jwk]}
+    status = offline_status(harness.state_dir, jwks, clock=harness.clock)
+
+    assert status == harness.client.status()
+    assert (status.valid, status.code) == (True, "VALID")
+    harness.clock.now += GRACE
+    assert offline_status(harness.state_dir, jwks, clock=harness.clock).code == "LEASE_EXPIRED"
+    harness.state_dir.joinpath("fingerprint").write_text("another-instance-0123456789\n")
+    moved = offline_status(harness.state_dir, jwks, clock=harness.clock)
+    assert (moved.valid, moved.code) == (False, "NOT_ACTIVATED")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto import server_keys as keygen
 from licensing.crypto.encoding import b64url_decode
 from licensing.crypto.sealing import Sealer
-from licensing.errors import Conflict, InvalidRequest
+from licensing.errors import ConfigError, Conflict, InvalidRequest
 from licensing.models import ServerKey
 from licensing.services import audit, server_keys
 from licensing.services.audit import ChainHead
@@ -136,15 +136,24 @@ def write_to_directory(
 ) -> int:
     """The periodic job: one file per head, so a second run (or host) finds it written.
 
-    Returns 1 when it wrote a checkpoint, 0 when this head already has one.
+    Returns 1 when it wrote a checkpoint, 0 when this head already has one or when no
+    signing key exists yet (no server has started: there is nothing to vouch for).
     """
+    if server_keys.active_key(session) is None:
+        return 0
     head = audit.head(session)
     path = directory / f"{FILE_PREFIX}{head.seq:012d}.jwt"
     if path.exists():
         return 0
     checkpoint = issue(session, sealer, issuer=issuer, now=now)
     path = directory / f"{FILE_PREFIX}{checkpoint.head.seq:012d}.jwt"
-    return 1 if write_file(path, checkpoint.token, replace=False) else 0
+    try:
+        return 1 if write_file(path, checkpoint.token, replace=False) else 0
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write audit checkpoints to {directory} ({exc.strerror or exc}): "
+            "check LICENSING_AUDIT_CHECKPOINT_DIR"
+        ) from None
 
 
 def write_file(path: Path, token: str, *, replace: bool) -> bool:

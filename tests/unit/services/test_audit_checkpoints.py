@@ -19,7 +19,7 @@ from licensing import jobs
 from licensing.crypto.encoding import b64url
 from licensing.crypto.leases import LEASE_TYPE
 from licensing.crypto.sealing import Sealer
-from licensing.errors import Conflict
+from licensing.errors import ConfigError, Conflict
 from licensing.models import AuditEvent
 from licensing.runtime import EXTENSION_KEY
 from licensing.services import audit, audit_checkpoints, server_keys
@@ -215,3 +215,24 @@ def test_the_job_writes_one_owner_only_file_per_head(
     assert (newest.head.seq, newest.head.events) == (3, 3)
     session.execute(delete(AuditEvent).where(AuditEvent.seq == 3))
     assert not verify_with(session, files[-1].read_text(encoding="ascii")).intact
+
+
+def test_the_job_waits_for_a_signing_key(session: Session, sealer: Sealer, tmp_path: Path) -> None:
+    record_events(session, 1)
+    written = audit_checkpoints.write_to_directory(
+        session, sealer, tmp_path / "checkpoints", issuer=ISSUER, now=NOW
+    )
+    assert written == 0
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_an_unwritable_checkpoint_directory_is_one_line_naming_the_setting(
+    session: Session, sealer: Sealer, actor: str, tmp_path: Path
+) -> None:
+    server_keys.ensure_active_key(session, sealer, actor=actor)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+
+    with pytest.raises(ConfigError, match="LICENSING_AUDIT_CHECKPOINT_DIR") as refused:
+        audit_checkpoints.write_to_directory(session, sealer, not_a_folder, issuer=ISSUER, now=NOW)
+    assert str(not_a_folder) in refused.value.detail

@@ -208,6 +208,7 @@ def _embedded_database_holds_sealed_data(database_url: str) -> bool:
     Read-only and without SQLAlchemy: this runs before the application is built.
     """
     import sqlite3
+
     if not database_url.startswith("sqlite:///") or database_url == "sqlite:///:memory:":
         return False
     path = Path(database_url.removeprefix("sqlite:///").split("?", 1)[0])
@@ -256,6 +257,22 @@ def _development_secret(path: Path, make: Any) -> str:
         path.name,
     )
     return path.read_text(encoding="ascii").strip()
+
+
+def replace_key_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (mode 0600) so that a reader sees the old or the new key,
+    never a partial one: a temporary file beside it, flushed, then renamed over it."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _choice(values: Mapping[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:

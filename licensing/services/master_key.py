@@ -50,7 +50,8 @@ def stored_hash_keys(session: Session) -> dict[str, bytes]:
     """The sealed keyed-hash keys by purpose (none before the first rotation)."""
     if not inspect(session.connection()).has_table(HASH_KEYS_TABLE):  # an older schema
         return {}
-    return {row.purpose: row.sealed_key for row in session.execute(select(HashKey)).all()}
+    rows = session.execute(select(HashKey.purpose, HashKey.sealed_key)).all()
+    return {purpose: sealed for purpose, sealed in rows}
 
 
 def verify(session: Session, sealer: Sealer, *, source: str) -> None:

@@ -109,8 +109,8 @@ class Sealer:
         aead = self._aeads.get(key_id)
         if aead is None:
             raise SealBroken(
-                f"sealed secret in {table} row {row_id} was sealed under master key "
-                f"{key_id.hex()}, not under {self._held()}: set the master key that sealed it"
+                f"sealed secret in {table} row {row_id} does not open: it was sealed under "
+                f"master key {key_id.hex()}, not under {self._held()}"
             )
         nonce = sealed[_HEADER_BYTES : _HEADER_BYTES + _NONCE_BYTES]
         ciphertext = sealed[_HEADER_BYTES + _NONCE_BYTES :]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 from collections.abc import Callable, Mapping
 
 from cryptography.exceptions import InvalidTag
@@ -79,7 +78,6 @@ class Sealer:
             self._aeads[_key_id(self._previous)] = _aead(self._previous)
         self._stored_hash_keys = stored_hash_keys
         self._hash_keys: dict[str, bytes] | None = None
-        self._hash_keys_lock = threading.Lock()
 
     @property
     def key_id(self) -> str:
@@ -144,16 +142,16 @@ class Sealer:
 
     def _loaded_hash_keys(self) -> dict[str, bytes]:
         if self._hash_keys is None:
-            with self._hash_keys_lock:
-                if self._hash_keys is None:
-                    stored = self._stored_hash_keys() if self._stored_hash_keys else {}
-                    origin = self._origin()
-                    self._hash_keys = {
-                        purpose: self.open(stored[purpose], table=HASH_KEYS_TABLE, row_id=purpose)
-                        if purpose in stored
-                        else _subkey(origin, f"hash/{purpose}")
-                        for purpose in HASH_PURPOSES
-                    }
+            # No lock: two threads loading at once get the same keys, whereas one that
+            # waited here could hold the database lock the loading one needs (SQLite).
+            stored = self._stored_hash_keys() if self._stored_hash_keys else {}
+            origin = self._origin()
+            self._hash_keys = {
+                purpose: self.open(stored[purpose], table=HASH_KEYS_TABLE, row_id=purpose)
+                if purpose in stored
+                else _subkey(origin, f"hash/{purpose}")
+                for purpose in HASH_PURPOSES
+            }
         return self._hash_keys
 
     def _origin(self) -> bytes:

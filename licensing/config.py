@@ -219,12 +219,10 @@ def _embedded_database_holds_sealed_data(database_url: str) -> bool:
     except sqlite3.Error:
         return False
     try:
+        # Partner keys are keyed digests: a new key would make every one fail to match.
         return any(
-            connection.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608
-            for table in ("server_keys", "licenses")
+            _has_rows(connection, table) for table in ("server_keys", "licenses", "partner_keys")
         )
-    except sqlite3.Error:  # no such table yet: nothing sealed
-        return False
     finally:
         connection.close()
 
@@ -273,6 +271,15 @@ def replace_key_file(path: Path, text: str) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _has_rows(connection: Any, table: str) -> bool:
+    import sqlite3
+
+    try:
+        return connection.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None  # noqa: S608
+    except sqlite3.Error:  # no such table yet: nothing sealed in it
+        return False
 
 
 def _choice(values: Mapping[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -67,8 +67,11 @@ def readyz() -> Any:
     try:
         master_key.verify(session, runtime.sealer, source=runtime.settings.master_key_source)
     except SealBroken:
-        # The detail could name the key file's path: the probe says only which check.
-        return _not_ready("The master key does not open the server signing key or license keys.")
+        # The service's message names the key file's path: the probe names only the check.
+        return _not_ready(
+            f"The master key (id {runtime.sealer.key_id}) does not open the sealed data: "
+            "the server signing key, license keys or keyed-hash keys."
+        )
     body["master_key"] = _master_key_state(session, runtime.sealer)
     return body
 

@@ -47,9 +47,9 @@ class Settings:
     log_level: str
     log_json: bool
     # The old key-encryption key while a rotation re-seals under ``master_key``.
-    master_key_previous: bytes | None = None
+    master_key_previous: bytes | None
     # Where ``master_key`` came from: the environment variable's name or the key file.
-    master_key_source: str = MASTER_KEY_ENV
+    master_key_source: str
 
     @property
     def is_production(self) -> bool:

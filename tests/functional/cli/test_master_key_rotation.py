@@ -200,3 +200,12 @@ def test_rotate_master_reads_the_old_key_from_standard_input(
 
     assert result.exit_code == 0, result.output
     assert all(sealer_of(rotating).is_current(s) for _, _, s in sealed_rows(session))
+
+
+def test_rotate_master_with_the_same_key_as_previous_is_refused(
+    make_app: MakeApp, sealed_data: dict[str, Any]
+) -> None:
+    result = rotate_master(make_app(MASTER_KEY, previous=MASTER_KEY))
+
+    assert result.exit_code != 0
+    assert "the previous master key is the current one" in str(result.exception)

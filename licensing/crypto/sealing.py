@@ -172,9 +172,10 @@ class Sealer:
         )
 
     def _held(self) -> str:
-        held = f"master key {self.key_id} (LICENSING_MASTER_KEY)"
+        # Ids, not variable names: the key may have come from a file as well.
+        held = f"the current master key {self.key_id}"
         if self.previous_key_id is not None:
-            held += f" or {self.previous_key_id} (the previous one)"
+            held += f" or the previous one {self.previous_key_id}"
         return held
 
 

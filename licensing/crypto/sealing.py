@@ -120,6 +120,12 @@ class Sealer:
                 f"{key_id.hex()}: altered or moved data"
             ) from exc
 
+    def sealed_by(self, sealed: bytes) -> str | None:
+        """The id of the master key that sealed ``sealed`` (None: sealed before ids)."""
+        if sealed[:1] != _VERSION:
+            return None
+        return sealed[1:_HEADER_BYTES].hex()
+
     def is_current(self, sealed: bytes) -> bool:
         """Whether ``sealed`` is under the current master key (a rotation skips it)."""
         return sealed[:_HEADER_BYTES] == self._header

@@ -75,9 +75,13 @@ def verify(session: Session, sealer: Sealer, *, source: str) -> None:
         try:
             sealer.open(sealed, table=table, row_id=row_id)
         except SealBroken as exc:
+            sealed_by = sealer.sealed_by(sealed)
+            if sealed_by is not None and sealed_by in (sealer.key_id, sealer.previous_key_id):
+                raise  # the right key, so altered data: the sealer's detail says where
+            under = f", sealed under master key {sealed_by}" if sealed_by else ""
             raise SealBroken(
-                f"the master key from {source} (id {sealer.key_id}) does not open {what} "
-                f"({exc.detail}): restore the key that sealed the data, or set it as "
+                f"the master key from {source} (id {sealer.key_id}) does not open {what}"
+                f"{under}: restore the key that sealed the data, or set it as "
                 "LICENSING_MASTER_KEY"
             ) from exc
 

@@ -30,6 +30,7 @@ from licensing.services.licenses import TABLE as LICENSE_TABLE
 from tests import factories
 from tests.conftest import MASTER_KEY
 from tests.functional.conftest import MakeLicensed
+from tests.unit.crypto.test_sealing import legacy_seal
 
 OLD = base64.b64decode(MASTER_KEY)
 NEW_TEXT = base64.b64encode(bytes(range(100, 132))).decode("ascii")
@@ -54,8 +55,13 @@ def make_app(app: Flask, app_config: dict[str, Any]) -> MakeApp:
 def sealed_data(
     session: Session, sealer: Sealer, server_key: str, make_licensed: MakeLicensed
 ) -> dict[str, Any]:
-    """A signing key, three licenses and a partner key, all under the old master key."""
+    """A signing key, three licenses (one in the envelope without a key id) and a partner
+    key, all under the old master key."""
     issued = [make_licensed() for _ in range(3)]
+    # One sealed as before envelopes named their master key.
+    first = issued[0].license
+    normalised = licenses.reveal_key(session, sealer, first, actor="test:pytest").normalised
+    first.sealed_key = legacy_seal(OLD, normalised.encode(), table=LICENSE_TABLE, row_id=first.id)
     partner_key = factories.make_partner_key(session, sealer)
     session.commit()
     return {

@@ -92,6 +92,8 @@ def test_a_seal_names_the_master_key_that_made_it(sealer: Sealer) -> None:
     sealed = sealer.seal(SECRET, table="licenses", row_id=ROW)
     assert sealed[:1] == b"\x02"
     assert sealed[1:9].hex() == sealer.key_id
+    assert sealer.sealed_by(sealed) == sealer.key_id
+    assert sealer.sealed_by(legacy_seal(MASTER_KEY, SECRET, table="licenses", row_id=ROW)) is None
     assert sealer.is_current(sealed)
     assert not Sealer(NEW_KEY).is_current(sealed)
     assert sealer.key_id != Sealer(NEW_KEY).key_id

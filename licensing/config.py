@@ -50,6 +50,8 @@ class Settings:
     master_key_previous: bytes | None
     # Where ``master_key`` came from: the environment variable's name or the key file.
     master_key_source: str
+    # True when this process generated the development key file (it did not exist).
+    master_key_generated: bool
 
     @property
     def is_production(self) -> bool:
@@ -124,7 +126,7 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
     log_level = str(values.get("LICENSING_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("LICENSING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    master_key, master_key_source = _master_key(values, instance_path, database_url)
+    master_key, master_key_source, generated = _master_key(values, instance_path, database_url)
     return Settings(
         env=env,
         database_url=database_url,
@@ -141,6 +143,7 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         log_json=_boolean(values, "LICENSING_LOG_JSON", True),
         master_key_previous=_previous_master_key(values, instance_path, master_key_source),
         master_key_source=master_key_source,
+        master_key_generated=generated,
     )
 
 
@@ -169,21 +172,31 @@ def new_master_key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
+def lost_key_file(path: Path) -> ConfigError:
+    return ConfigError(
+        f"the master key file {path} is missing but the database holds data sealed "
+        f"under it: restore the key file or set {MASTER_KEY_ENV}"
+    )
+
+
 def _master_key(
     values: Mapping[str, Any], instance_path: Path, database_url: str
-) -> tuple[bytes, str]:
-    """The key-encryption key and where it came from (the variable or the key file)."""
+) -> tuple[bytes, str, bool]:
+    """The key-encryption key, where it came from (the variable or the key file), and
+    whether the key file was generated just now.
+
+    A new key would seal new data beside data that the lost key alone opens: an embedded
+    database is looked at here; any other is checked when a command first uses it.
+    """
     given = str(values.get(MASTER_KEY_ENV) or "")
     if given.strip():
-        return decode_master_key(given), MASTER_KEY_ENV
+        return decode_master_key(given), MASTER_KEY_ENV, False
     path = instance_path / MASTER_KEY_FILE
-    if not path.exists() and _embedded_database_holds_sealed_data(database_url):
-        # A new key would seal new data beside data the lost key alone opens.
-        raise ConfigError(
-            f"the master key file {path} is missing but the database holds data sealed "
-            f"under it: restore the key file or set {MASTER_KEY_ENV}"
-        )
-    return decode_master_key(_development_secret(path, new_master_key), str(path)), str(path)
+    existed = path.exists()
+    if not existed and _embedded_database_holds_sealed_data(database_url):
+        raise lost_key_file(path)
+    key = decode_master_key(_development_secret(path, new_master_key), str(path))
+    return key, str(path), not existed
 
 
 def _previous_master_key(

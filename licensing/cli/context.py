@@ -6,12 +6,14 @@ import functools
 import getpass
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 
+from licensing.config import lost_key_file
 from licensing.database import migrations_directory, schema_is_current
 from licensing.errors import ConfigError
 from licensing.extensions import db
@@ -61,6 +63,10 @@ def prepare_database(sealer: Sealer | None = None) -> None:
             session(), sealer or runtime().sealer, source=runtime().settings.master_key_source
         )
     except SealBroken as exc:
+        settings = runtime().settings
+        if settings.master_key_generated:  # the key file was lost: take back the new one
+            Path(settings.master_key_source).unlink(missing_ok=True)
+            raise lost_key_file(Path(settings.master_key_source)) from None
         raise ConfigError(exc.detail) from None
 
 

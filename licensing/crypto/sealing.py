@@ -58,7 +58,7 @@ class Sealer:
     """Seals under the current master key, opens under it or the previous one (rotation).
 
     ``stored_hash_keys`` returns the sealed keyed-hash keys by purpose; it is called
-    once, the first time a keyed hash is made.
+    the first time a keyed hash is made (again only if that failed).
     """
 
     def __init__(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -29,6 +31,7 @@ class Runtime:
     releases: TTLCache[uuid.UUID, tuple[ReleaseInfo, ...]] = field(init=False)
     signing_key: TTLCache[str, SigningKey] = field(init=False)
     check_ins: CheckInGroup = field(init=False, default_factory=check_in_group)
+    redis_probe: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         ttl = self.settings.cache_ttl
@@ -36,6 +39,8 @@ class Runtime:
         object.__setattr__(self, "releases", TTLCache(ttl))
         # The signing key changes only on rotation; a minute is soon enough everywhere.
         object.__setattr__(self, "signing_key", TTLCache(max(ttl, 60.0) if ttl else 0.0))
+        if self.settings.redis_url:
+            object.__setattr__(self, "redis_probe", _redis_probe(self.settings.redis_url))
 
 
 def build(settings: Settings) -> Runtime:
@@ -44,7 +49,34 @@ def build(settings: Settings) -> Runtime:
         replay = RedisReplayStore(settings.redis_url, settings.replay_window)
     else:
         replay = DatabaseReplayStore(settings.replay_window)
-    return Runtime(settings=settings, sealer=Sealer(settings.master_key), replay=replay)
+    return Runtime(
+        settings=settings, sealer=sealer_for(settings.master_key, settings), replay=replay
+    )
+
+
+def sealer_for(master_key: bytes, settings: Settings, previous: bytes | None = None) -> Sealer:
+    """A sealer under ``master_key`` whose keyed-hash keys come from the database."""
+    return Sealer(
+        master_key,
+        previous=previous or settings.master_key_previous,
+        stored_hash_keys=_stored_hash_keys,
+    )
+
+
+def _stored_hash_keys() -> Mapping[str, bytes]:
+    # Read once per process, on the first keyed hash, through the session of the
+    # request or command that makes it (a second connection could wait on its lock).
+    from licensing.extensions import db
+    from licensing.services.master_key import stored_hash_keys
+
+    return stored_hash_keys(db.session())
+
+
+def _redis_probe(url: str) -> Any:
+    """A client that only answers readiness probes: a down Redis fails it in a second."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 def install(app: Flask, runtime: Runtime) -> None:

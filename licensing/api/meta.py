@@ -8,12 +8,15 @@ from flask import Response, jsonify
 from flask_smorest import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from licensing import metrics
 from licensing.api.problems import problem_response
+from licensing.crypto.sealing import SealBroken, Sealer
 from licensing.database import schema_is_current
 from licensing.extensions import db
-from licensing.services import server_keys
+from licensing.runtime import current
+from licensing.services import master_key, server_keys
 
 blp = Blueprint("meta", __name__, description="Health, readiness, metrics and public keys.")
 
@@ -27,28 +30,63 @@ def healthz() -> dict[str, str]:
 
 @blp.route("/readyz")
 @blp.response(200, content_type="application/json")
-@blp.alt_response(503, description="Database unreachable or schema not at the latest migration.")
+@blp.alt_response(
+    503,
+    description="A check failed: the database, its schema, Redis (when configured), "
+    "or the master key opening the server signing key. The detail names it.",
+)
 def readyz() -> Any:
-    """Readiness: the database answers and its schema is at the latest migration."""
+    """Readiness: every dependency a check-in needs answers, and the master key opens
+    what is sealed. Nothing is cached: each probe runs every check (each is one query,
+    one AES open or one Redis PING with a one-second timeout)."""
     try:
         # Through the request's session: on SQLite a second connection would queue
         # behind any write lock the request already holds.
-        connection = db.session.connection()
-        connection.execute(text("SELECT 1"))
-        current = schema_is_current(connection)
+        session = db.session()
+        session.connection().execute(text("SELECT 1"))
+        current_schema = schema_is_current(session.connection())
     except SQLAlchemyError:
-        return problem_response(
-            status=503, code="NOT_READY", title="Not ready", detail="The database is unreachable."
+        return _not_ready("The database is unreachable.")
+    if not current_schema:
+        return _not_ready(
+            "The database schema is not at the latest migration: run `licensing db upgrade`."
         )
-    if not current:
-        return problem_response(
-            status=503,
-            code="NOT_READY",
-            title="Not ready",
-            detail="The database schema is not at the latest migration: "
-            "run `licensing db upgrade`.",
+    runtime = current()
+    body: dict[str, Any] = {"status": "ready", "database": "ok", "migrations": "current"}
+    if runtime.redis_probe is not None:
+        try:
+            runtime.redis_probe.ping()
+        except Exception:  # any failure to answer (refused, timed out, auth) is "unreachable"
+            return _not_ready("Redis (LICENSING_REDIS_URL) is unreachable.")
+        body["redis"] = "ok"
+    if server_keys.active_key(session) is None:
+        return _not_ready(
+            "There is no server signing key: start with `licensing serve` "
+            "or run `licensing keys rotate`."
         )
-    return {"status": "ready", "database": "ok", "migrations": "current"}
+    try:
+        master_key.verify(session, runtime.sealer, source=runtime.settings.master_key_source)
+    except SealBroken:
+        # The service's message names the key file's path: the probe names only the check.
+        return _not_ready(
+            f"The master key (id {runtime.sealer.key_id}) does not open the sealed data: "
+            "the server signing key, license keys or keyed-hash keys."
+        )
+    body["master_key"] = _master_key_state(session, runtime.sealer)
+    return body
+
+
+def _master_key_state(session: Session, sealer: Sealer) -> dict[str, Any]:
+    state: dict[str, Any] = {"id": sealer.key_id}
+    if sealer.previous_key_id is not None:
+        # A full count, so only while a previous key is configured (during a rotation).
+        state["previous_id"] = sealer.previous_key_id
+        state["sealed_under_other_keys"] = master_key.remaining(session, sealer)
+    return state
+
+
+def _not_ready(detail: str) -> Response:
+    return problem_response(status=503, code="NOT_READY", title="Not ready", detail=detail)
 
 
 @blp.route("/metrics")

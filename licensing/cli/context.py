@@ -6,16 +6,21 @@ import functools
 import getpass
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 
+from licensing.config import lost_key_file
 from licensing.database import migrations_directory, schema_is_current
 from licensing.errors import ConfigError
 from licensing.extensions import db
 from licensing.runtime import Runtime, current
+
+if TYPE_CHECKING:
+    from licensing.crypto.sealing import Sealer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,18 +42,32 @@ def actor() -> str:
         return "cli:unknown"
 
 
-def prepare_database() -> None:
-    """Migrate the embedded database on first use; refuse to run on an outdated server DB."""
+def prepare_database(sealer: Sealer | None = None) -> None:
+    """Migrate the embedded database on first use; refuse to run on an outdated server DB,
+    or with a master key (``sealer``'s, the runtime's by default) that does not open it.
+    """
     connection = session().connection()
-    if schema_is_current(connection):
-        return
-    if runtime().settings.uses_embedded_database:
+    if not schema_is_current(connection):
+        if not runtime().settings.uses_embedded_database:
+            raise ConfigError(
+                "the database schema is not at the latest migration: run `licensing db upgrade`"
+            )
         session().rollback()
         upgrade(directory=str(migrations_directory()))
-        return
-    raise ConfigError(
-        "the database schema is not at the latest migration: run `licensing db upgrade`"
-    )
+    from licensing.crypto.sealing import SealBroken
+    from licensing.services import master_key
+
+    # A command run under the wrong key would seal new data that key alone opens.
+    try:
+        master_key.verify(
+            session(), sealer or runtime().sealer, source=runtime().settings.master_key_source
+        )
+    except SealBroken as exc:
+        settings = runtime().settings
+        if settings.master_key_generated:  # the key file was lost: take back the new one
+            Path(settings.master_key_source).unlink(missing_ok=True)
+            raise lost_key_file(Path(settings.master_key_source)) from None
+        raise ConfigError(exc.detail) from None
 
 
 def uses_database(command: Callable[P, R]) -> Callable[P, R]:

@@ -1,8 +1,17 @@
 """Secrets at rest: AES-256-GCM under the key-encryption key, bound to their row.
 
-A sealed value is ``version (1 byte) || nonce (12) || ciphertext+tag``. The associated
-data names the table and the row's id, so a sealed value copied to another row or
-table does not open.
+A sealed value is ``version 2 (1 byte) || key id (8) || nonce (12) || ciphertext+tag``:
+the key id names the master key that sealed it, so during a rotation the value is
+opened by the right key and afterwards a value under any other key is told apart
+from tampered data. Values sealed before key ids existed are version 1 (no key id)
+and are tried under each key the sealer holds. The associated data names the table
+and the row's id (and, from version 2, the header), so a sealed value copied to
+another row or table does not open.
+
+Keyed hashes (HMAC-SHA256) use purpose-bound keys that must outlive a rotation of the
+master key (partner key digests and observation keys are compared with hashes made
+years ago). They are derived from the master key the first time and, once a rotation
+has run, kept sealed in the ``hash_keys`` table, which ``stored_hash_keys`` reads.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable, Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -18,8 +28,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from licensing.errors import LicensingError
 
-_VERSION = b"\x01"
+_LEGACY_VERSION = b"\x01"
+_VERSION = b"\x02"
+_KEY_ID_BYTES = 8
+_HEADER_BYTES = 1 + _KEY_ID_BYTES
 _NONCE_BYTES = 12
+
+HASH_KEYS_TABLE = "hash_keys"
+# Every purpose a keyed hash is made for: a rotation keeps each one's key.
+HASH_PURPOSES = ("ip", "observation", "partner-key", "server-name")
+
+StoredHashKeys = Callable[[], Mapping[str, bytes]]
 
 
 class SealBroken(LicensingError):
@@ -30,38 +49,148 @@ class SealBroken(LicensingError):
     title = "Sealed secret cannot be opened"
 
 
-class Sealer:
-    """Seals and opens secrets, and derives purpose-bound subkeys, from the master key."""
+def master_key_id(master_key: bytes) -> str:
+    """A short public name of a master key: it identifies the key, it reveals nothing."""
+    return _key_id(master_key).hex()
 
-    def __init__(self, master_key: bytes) -> None:
-        if len(master_key) != 32:
+
+class Sealer:
+    """Seals under the current master key, opens under it or the previous one (rotation).
+
+    ``stored_hash_keys`` returns the sealed keyed-hash keys by purpose; it is called
+    the first time a keyed hash is made (again only if that failed).
+    """
+
+    def __init__(
+        self,
+        master_key: bytes,
+        *,
+        previous: bytes | None = None,
+        stored_hash_keys: StoredHashKeys | None = None,
+    ) -> None:
+        if len(master_key) != 32 or (previous is not None and len(previous) != 32):
             raise ValueError("the key-encryption key must be 32 bytes")
-        self._aead = AESGCM(_subkey(master_key, "sealing"))
         self._master_key = master_key
-        self._hash_keys: dict[str, bytes] = {}
+        self._previous = previous if previous != master_key else None
+        self._header = _VERSION + _key_id(master_key)
+        self._aeads: dict[bytes, AESGCM] = {_key_id(master_key): _aead(master_key)}
+        if self._previous is not None:
+            self._aeads[_key_id(self._previous)] = _aead(self._previous)
+        self._stored_hash_keys = stored_hash_keys
+        self._hash_keys: dict[str, bytes] | None = None
+
+    @property
+    def key_id(self) -> str:
+        return master_key_id(self._master_key)
+
+    @property
+    def previous_key_id(self) -> str | None:
+        return master_key_id(self._previous) if self._previous is not None else None
+
+    @property
+    def header(self) -> bytes:
+        """The first bytes of every value sealed under the current key."""
+        return self._header
 
     def seal(self, plaintext: bytes, *, table: str, row_id: object) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, _aad(table, row_id))
+        aead = self._aeads[self._header[1:]]
+        header = self._header
+        return header + nonce + aead.encrypt(nonce, plaintext, header + _aad(table, row_id))
 
     def open(self, sealed: bytes, *, table: str, row_id: object) -> bytes:
+        if sealed[:1] == _LEGACY_VERSION:
+            return self._open_legacy(sealed, table=table, row_id=row_id)
         if sealed[:1] != _VERSION:
             raise SealBroken(f"unknown seal version in {table} row {row_id}")
-        nonce, ciphertext = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+        header, key_id = sealed[:_HEADER_BYTES], sealed[1:_HEADER_BYTES]
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            raise SealBroken(
+                f"sealed secret in {table} row {row_id} does not open: it was sealed under "
+                f"master key {key_id.hex()}, not under {self._held()}"
+            )
+        nonce = sealed[_HEADER_BYTES : _HEADER_BYTES + _NONCE_BYTES]
+        ciphertext = sealed[_HEADER_BYTES + _NONCE_BYTES :]
         try:
-            return self._aead.decrypt(nonce, ciphertext, _aad(table, row_id))
+            return aead.decrypt(nonce, ciphertext, header + _aad(table, row_id))
         except InvalidTag as exc:
             raise SealBroken(
-                f"sealed secret in {table} row {row_id} does not open: "
-                "wrong LICENSING_MASTER_KEY or altered data"
+                f"sealed secret in {table} row {row_id} does not open under master key "
+                f"{key_id.hex()}: altered or moved data"
             ) from exc
+
+    def sealed_by(self, sealed: bytes) -> str | None:
+        """The id of the master key that sealed ``sealed`` (None: sealed before ids)."""
+        if sealed[:1] != _VERSION:
+            return None
+        return sealed[1:_HEADER_BYTES].hex()
+
+    def is_current(self, sealed: bytes) -> bool:
+        """Whether ``sealed`` is under the current master key (a rotation skips it)."""
+        return sealed[:_HEADER_BYTES] == self._header
+
+    def reseal(self, sealed: bytes, *, table: str, row_id: object) -> bytes:
+        """``sealed`` opened (under either key) and sealed again under the current key."""
+        return self.seal(self.open(sealed, table=table, row_id=row_id), table=table, row_id=row_id)
 
     def keyed_hash(self, purpose: str, value: bytes) -> bytes:
         """HMAC-SHA256 under a subkey for ``purpose``: never an unkeyed hash of personal data."""
-        key = self._hash_keys.get(purpose)
-        if key is None:  # derived once per purpose: HKDF on every check-in would be waste
-            key = self._hash_keys[purpose] = _subkey(self._master_key, f"hash/{purpose}")
+        keys = self._loaded_hash_keys()
+        key = keys.get(purpose)
+        if key is None:  # a purpose not in HASH_PURPOSES: its key would not outlive a rotation
+            key = keys[purpose] = _subkey(self._origin(), f"hash/{purpose}")
         return hmac.new(key, value, hashlib.sha256).digest()
+
+    def hash_keys(self) -> Mapping[str, bytes]:
+        """Every purpose's hash key: stored ones opened, the others derived (once)."""
+        return dict(self._loaded_hash_keys())
+
+    def _loaded_hash_keys(self) -> dict[str, bytes]:
+        if self._hash_keys is None:
+            # No lock: two threads loading at once get the same keys, whereas one that
+            # waited here could hold the database lock the loading one needs (SQLite).
+            stored = self._stored_hash_keys() if self._stored_hash_keys else {}
+            origin = self._origin()
+            self._hash_keys = {
+                purpose: self.open(stored[purpose], table=HASH_KEYS_TABLE, row_id=purpose)
+                if purpose in stored
+                else _subkey(origin, f"hash/{purpose}")
+                for purpose in HASH_PURPOSES
+            }
+        return self._hash_keys
+
+    def _origin(self) -> bytes:
+        """The key unstored hash keys derive from: the one that sealed the data so far,
+        which during a rotation is the previous one."""
+        return self._previous or self._master_key
+
+    def _open_legacy(self, sealed: bytes, *, table: str, row_id: object) -> bytes:
+        nonce, ciphertext = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+        for aead in self._aeads.values():
+            try:
+                return aead.decrypt(nonce, ciphertext, _aad(table, row_id))
+            except InvalidTag:
+                continue
+        raise SealBroken(
+            f"sealed secret in {table} row {row_id} does not open under {self._held()}: "
+            "wrong master key or altered data"
+        )
+
+    def _held(self) -> str:
+        # Ids, not variable names: the key may have come from a file as well.
+        held = f"the current master key {self.key_id}"
+        if self.previous_key_id is not None:
+            held += f" or the previous one {self.previous_key_id}"
+        return held
+
+
+def _key_id(master_key: bytes) -> bytes:
+    return hmac.new(master_key, b"licensing/kek-id", hashlib.sha256).digest()[:_KEY_ID_BYTES]
+
+
+def _aead(master_key: bytes) -> AESGCM:
+    return AESGCM(_subkey(master_key, "sealing"))
 
 
 def _subkey(master_key: bytes, purpose: str) -> bytes:

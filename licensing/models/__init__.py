@@ -10,7 +10,7 @@ from licensing.models.audit import AuditEvent
 from licensing.models.base import Base
 from licensing.models.catalog import Edition, Product, Release
 from licensing.models.customers import Customer
-from licensing.models.keys import ReplayNonce, ServerKey
+from licensing.models.keys import HashKey, ReplayNonce, ServerKey
 from licensing.models.licenses import License, LicenseStatus
 from licensing.models.partners import (
     Disclosure,
@@ -30,6 +30,7 @@ __all__ = [
     "Customer",
     "Disclosure",
     "Edition",
+    "HashKey",
     "License",
     "LicenseStatus",
     "Partner",

@@ -1,4 +1,4 @@
-"""Server signing keys and the replay store's nonces."""
+"""Server signing keys, keyed-hash keys and the replay store's nonces."""
 
 from __future__ import annotations
 
@@ -35,3 +35,16 @@ class ReplayNonce(Base):
     key_id: Mapped[str] = mapped_column(String(22), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class HashKey(Base):
+    """A keyed-hash key, sealed, once a master-key rotation has made it outlive the key.
+
+    Until then each purpose's key is derived from the master key (crypto/sealing.py).
+    """
+
+    __tablename__ = "hash_keys"
+
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[created_at]

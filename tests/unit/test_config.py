@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -127,8 +128,36 @@ def test_development_generates_its_secrets_once_with_mode_0600(tmp_path: Path) -
 
 def test_a_corrupt_generated_master_key_is_refused(tmp_path: Path) -> None:
     (tmp_path / "master.key").write_text("garbage\n")
-    with pytest.raises(ConfigError, match="LICENSING_MASTER_KEY must decode to 32 bytes"):
+    with pytest.raises(ConfigError) as raised:
         load(tmp_path)
+    # The file is named: the operator never set the variable.
+    assert raised.value.detail == f"{tmp_path / 'master.key'} must decode to 32 bytes, not 5"
+
+
+def test_a_bad_previous_master_key_names_its_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^LICENSING_MASTER_KEY_PREVIOUS is not valid base64$"):
+        load(tmp_path, LICENSING_MASTER_KEY=MASTER_KEY, LICENSING_MASTER_KEY_PREVIOUS="!!")
+
+
+def test_a_missing_key_file_beside_a_database_with_sealed_rows_is_refused(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "licensing.sqlite3") as connection:
+        connection.execute("CREATE TABLE server_keys (kid TEXT)")
+        connection.execute("CREATE TABLE licenses (id TEXT)")
+        connection.execute("INSERT INTO licenses VALUES ('x')")
+    connection.close()
+
+    with pytest.raises(ConfigError, match="restore the key file or set LICENSING_MASTER_KEY"):
+        load(tmp_path)
+    assert not (tmp_path / "master.key").exists()
+
+
+def test_a_missing_key_file_beside_an_empty_database_is_generated(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "licensing.sqlite3") as connection:
+        connection.execute("CREATE TABLE licenses (id TEXT)")
+    connection.close()
+
+    assert len(load(tmp_path).master_key) == 32
+    assert (tmp_path / "master.key").is_file()
 
 
 def test_defaults(tmp_path: Path) -> None:

@@ -1,0 +1,217 @@
+"""``licensing keys rotate-master``: every sealed secret re-sealed under the new master key.
+
+The servers of a rotation run with the new key as ``LICENSING_MASTER_KEY`` and the old
+as ``LICENSING_MASTER_KEY_PREVIOUS``; each app here is built that way against the test's
+own connection, so it sees what the others sealed and committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import create_app
+from licensing.cli import keys as keys_cli
+from licensing.crypto.sealing import HASH_KEYS_TABLE, SealBroken, Sealer, master_key_id
+from licensing.extensions import db
+from licensing.models import HashKey, License, ServerKey
+from licensing.runtime import EXTENSION_KEY
+from licensing.services import licenses, master_key, partner_checks, server_keys
+from licensing.services.licenses import TABLE as LICENSE_TABLE
+from tests import factories
+from tests.conftest import MASTER_KEY
+from tests.functional.conftest import MakeLicensed
+from tests.unit.crypto.test_sealing import legacy_seal
+
+OLD = base64.b64decode(MASTER_KEY)
+NEW_TEXT = base64.b64encode(bytes(range(100, 132))).decode("ascii")
+NEW = base64.b64decode(NEW_TEXT)
+IP = b"192.0.2.10"
+
+MakeApp = Callable[..., Flask]
+
+
+@pytest.fixture
+def make_app(app: Flask, app_config: dict[str, Any]) -> MakeApp:
+    def make(current: str, previous: str | None = None) -> Flask:
+        config = {**app_config, "LICENSING_MASTER_KEY": current}
+        if previous is not None:
+            config["LICENSING_MASTER_KEY_PREVIOUS"] = previous
+        return create_app(config)
+
+    return make
+
+
+@pytest.fixture
+def sealed_data(
+    session: Session, sealer: Sealer, server_key: str, make_licensed: MakeLicensed
+) -> dict[str, Any]:
+    """A signing key, three licenses (one in the envelope without a key id) and a partner
+    key, all under the old master key."""
+    issued = [make_licensed() for _ in range(3)]
+    # One sealed as before envelopes named their master key.
+    first = issued[0].license
+    normalised = licenses.reveal_key(session, sealer, first, actor="test:pytest").normalised
+    first.sealed_key = legacy_seal(OLD, normalised.encode(), table=LICENSE_TABLE, row_id=first.id)
+    partner_key = factories.make_partner_key(session, sealer)
+    session.commit()
+    return {
+        "keys": {licensed.license.id: licensed.key for licensed in issued},
+        "partner_token": partner_key.token,
+        "ip_hash": sealer.keyed_hash("ip", IP),
+    }
+
+
+def rotate_master(app: Flask, *args: str, **options: Any) -> Result:
+    """``licensing keys rotate-master ARGS`` run by ``app`` (the runner alone would use the
+    test's app, whose context is pushed for the whole test)."""
+    with app.app_context():
+        return app.test_cli_runner().invoke(keys_cli.keys, ["rotate-master", *args], **options)
+
+
+def rotated(app: Flask, *args: str) -> Any:
+    result = rotate_master(app, *args, "--json")
+    assert result.exit_code == 0, f"{result.exception!r}\n{result.output}"
+    return json.loads(result.stdout)
+
+
+def sealer_of(app: Flask) -> Sealer:
+    sealer: Sealer = app.extensions[EXTENSION_KEY].sealer
+    return sealer
+
+
+def sealed_rows(session: Session) -> Iterator[tuple[str, object, bytes]]:
+    for kid, sealed in session.execute(select(ServerKey.kid, ServerKey.sealed_private_key)):
+        yield server_keys.TABLE, kid, sealed
+    for license_id, sealed in session.execute(select(License.id, License.sealed_key)):
+        yield LICENSE_TABLE, license_id, sealed
+    for purpose, sealed in session.execute(select(HashKey.purpose, HashKey.sealed_key)):
+        yield HASH_KEYS_TABLE, purpose, sealed
+
+
+def readiness(app: Flask) -> Any:
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_a_rotation_reseals_everything_and_the_old_key_opens_nothing(
+    make_app: MakeApp, session: Session, sealed_data: dict[str, Any]
+) -> None:
+    rotating = make_app(NEW_TEXT, previous=MASTER_KEY)
+
+    done = rotated(rotating, "--batch-size", "2")
+
+    assert done["master_key_id"] == master_key_id(NEW)
+    assert done["previous_key_id"] == master_key_id(OLD)
+    assert done["resealed"] == {"hash_keys": 4, "server_keys": 1, "licenses": 3}
+    assert done["remaining"] == 0
+    assert readiness(rotating)["master_key"] == {
+        "id": master_key_id(NEW),
+        "previous_id": master_key_id(OLD),
+        "sealed_under_other_keys": 0,
+    }
+    rows = list(sealed_rows(session))
+    assert len(rows) == 8
+    for table, row_id, sealed in rows:
+        with pytest.raises(SealBroken, match="sealed under master key"):
+            Sealer(OLD).open(sealed, table=table, row_id=row_id)
+
+    # The previous key removed: the new one alone opens every secret, hashes unchanged.
+    after = make_app(NEW_TEXT)
+    assert readiness(after)["master_key"] == {"id": master_key_id(NEW)}
+    with after.app_context():
+        new_sealer = sealer_of(after)
+        for license_id, key in sealed_data["keys"].items():
+            found = session.get(License, license_id)
+            assert found is not None
+            revealed = licenses.reveal_key(db.session(), new_sealer, found, actor="test:pytest")
+            assert revealed.display == key
+        assert new_sealer.keyed_hash("ip", IP) == sealed_data["ip_hash"]
+        principal = partner_checks.authenticate(
+            db.session(),
+            new_sealer,
+            sealed_data["partner_token"],
+            client_ip="192.0.2.1",
+            now=datetime.now(UTC),
+        )
+        assert principal is not None
+    # And the old key alone is no longer ready.
+    old_only = make_app(MASTER_KEY).test_client().get("/readyz")
+    assert old_only.status_code == 503
+
+
+def test_an_interrupted_rotation_leaves_both_keys_working_and_a_rerun_finishes(
+    make_app: MakeApp,
+    session: Session,
+    sealed_data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rotating = make_app(NEW_TEXT, previous=MASTER_KEY)
+    real_rotate = master_key.rotate
+
+    def power_cut(*args: Any, **kwargs: Any) -> Iterator[master_key.Batch]:
+        for batch in real_rotate(*args, **kwargs):
+            yield batch  # committed by the command before the generator resumes
+            if batch.table == LICENSE_TABLE:
+                raise RuntimeError("power cut")
+
+    monkeypatch.setattr(keys_cli.master_key, "rotate", power_cut)
+    result = rotate_master(rotating, "--batch-size", "1")
+    assert isinstance(result.exception, RuntimeError), result.output
+
+    new_sealer = sealer_of(rotating)
+    headers = [new_sealer.is_current(sealed) for _, _, sealed in sealed_rows(session)]
+    assert headers.count(True) == 4 + 1 + 1  # hash keys, the signing key, one license
+    assert headers.count(False) == 2
+    # Mid-rotation the servers still open everything and say how much is left.
+    assert readiness(rotating)["master_key"]["sealed_under_other_keys"] == 2
+    for table, row_id, sealed in sealed_rows(session):
+        new_sealer.open(sealed, table=table, row_id=row_id)
+
+    monkeypatch.setattr(keys_cli.master_key, "rotate", real_rotate)
+    done = rotated(rotating)
+
+    assert done["resealed"] == {"licenses": 2}
+    assert done["remaining"] == 0
+    assert all(new_sealer.is_current(sealed) for _, _, sealed in sealed_rows(session))
+    assert readiness(make_app(NEW_TEXT))["master_key"] == {"id": master_key_id(NEW)}
+
+
+def test_rotate_master_without_the_old_key_is_refused(
+    make_app: MakeApp, sealed_data: dict[str, Any]
+) -> None:
+    rotating = make_app(NEW_TEXT)  # the new key only: it opens nothing yet
+
+    result = rotate_master(rotating)
+    assert result.exit_code != 0
+    assert "LICENSING_MASTER_KEY_PREVIOUS" in str(result.exception)
+
+
+def test_rotate_master_reads_the_old_key_from_standard_input(
+    make_app: MakeApp, session: Session, sealed_data: dict[str, Any]
+) -> None:
+    rotating = make_app(NEW_TEXT)
+
+    result = rotate_master(rotating, "--previous-key-file", "-", input=MASTER_KEY + "\n")
+
+    assert result.exit_code == 0, result.output
+    assert all(sealer_of(rotating).is_current(s) for _, _, s in sealed_rows(session))
+
+
+def test_rotate_master_with_the_same_key_as_previous_is_refused(
+    make_app: MakeApp, sealed_data: dict[str, Any]
+) -> None:
+    result = rotate_master(make_app(MASTER_KEY, previous=MASTER_KEY))
+
+    assert result.exit_code != 0
+    assert "the previous master key is the current one" in str(result.exception)

@@ -43,6 +43,7 @@ class Settings:
     partner_rate_limit: str
     log_level: str
     log_json: bool
+    partner_auth_failure_limit: str = "10/minute"
 
     @property
     def is_production(self) -> bool:
@@ -80,6 +81,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
     ("LICENSING_PARTNER_RATE_LIMIT", "60/minute", "default requests per partner API key"),
     ("LICENSING_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     ("LICENSING_LOG_JSON", "true", "one JSON object per log line (false: plain text)"),
+    (
+        "LICENSING_PARTNER_AUTH_FAILURE_LIMIT",
+        "10/minute",
+        "failed partner authentications per client address before every request from it "
+        "is refused (429) until the window ends",
+    ),
 )
 
 
@@ -126,6 +133,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         partner_rate_limit=_rate_limit(values, "LICENSING_PARTNER_RATE_LIMIT", "60/minute"),
         log_level=log_level,
         log_json=_boolean(values, "LICENSING_LOG_JSON", True),
+        partner_auth_failure_limit=_rate_limit(
+            values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from licensing import create_app
 from licensing.crypto.sealing import Sealer
 from licensing.extensions import db
+from licensing.ratelimits import limiter
 from licensing.runtime import EXTENSION_KEY
 from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
 
@@ -87,6 +88,9 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     services it calls and the requests it makes all share one session.
     """
     with migrated_app.app_context():
+        # Rate-limit counters live outside the test's transaction (as in production,
+        # their own connection): each test starts with none.
+        limiter.reset()
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session

@@ -13,7 +13,7 @@ from licensing import metrics
 from licensing.api.problems import problem_response
 from licensing.database import schema_is_current
 from licensing.extensions import db
-from licensing.services import server_keys
+from licensing.services import activations, server_keys
 
 blp = Blueprint("meta", __name__, description="Health, readiness, metrics and public keys.")
 
@@ -55,7 +55,9 @@ def readyz() -> Any:
 @blp.response(200, content_type="text/plain")
 def prometheus_metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
-    payload, content_type = metrics.exposition()
+    payload, content_type = metrics.exposition(
+        activations=lambda: activations.count_by_status(db.session())
+    )
     return Response(payload, content_type=content_type)
 
 

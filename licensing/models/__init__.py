@@ -21,6 +21,7 @@ from licensing.models.partners import (
     PartnerStatus,
     Scope,
 )
+from licensing.models.ratelimits import RateLimitCounter
 
 __all__ = [
     "Activation",
@@ -38,6 +39,7 @@ __all__ = [
     "PartnerProduct",
     "PartnerStatus",
     "Product",
+    "RateLimitCounter",
     "Release",
     "ReleaseReason",
     "ReplayNonce",

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from licensing import metrics
 from licensing.database import configure_engine, engine_options
@@ -84,7 +84,9 @@ def init(
 
 def _counters_engine() -> Engine:
     """The application's database, or for SQLite the counters file in the instance folder."""
-    engine = db.engine
+    bind = db.session.get_bind()
+    # A session bound to a connection (a caller's transaction) counts on its engine.
+    engine = bind.engine if isinstance(bind, Connection) else bind
     if engine.dialect.name != "sqlite":
         return engine
     return _counters_file(Path(current_app.instance_path) / COUNTERS_FILE)
@@ -115,7 +117,7 @@ def refuse_if_throttled(client_ip: str | None) -> None:
     if limiter.limiter.test(limit, _AUTH_FAILURES, who):
         return
     reset_at = limiter.limiter.get_window_stats(limit, _AUTH_FAILURES, who).reset_time
-    retry_after = max(1, math.ceil(reset_at - time.time()))
+    retry_after = max(1, math.ceil(reset_at - rate_counters.clock()))
     request.environ[_RETRY_AFTER] = retry_after
     metrics.observe_partner_auth_throttled()
     raise AuthenticationThrottled(retry_after)

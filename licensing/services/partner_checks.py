@@ -61,7 +61,11 @@ class LicenseNotFound(NotFound):
 
 
 class PartnerKeyRefused(Unauthenticated):
-    """No valid partner key; ``reason`` (missing, invalid, revoked, expired) is for metrics."""
+    """No valid partner key; ``reason`` is for metrics.
+
+    ``missing``, ``malformed`` (not a partner key at all), ``invalid`` (unknown key or
+    wrong secret: the two are not told apart), ``revoked`` or ``expired``.
+    """
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -93,7 +97,8 @@ def authenticate(
     parsed = partners.parse_token(token or "")
     if parsed is None:
         raise PartnerKeyRefused(
-            "missing", "a partner API key is required: Authorization: Bearer lpk_..."
+            "malformed" if token else "missing",
+            "a partner API key is required: Authorization: Bearer lpk_...",
         )
     key_id, secret = parsed
     key = session.scalar(select(PartnerKey).where(PartnerKey.key_id == key_id))

@@ -50,6 +50,11 @@ _PRUNE = text("DELETE FROM rate_limit_counters WHERE expires_at <= :now")
 PRUNE_INTERVAL = 60.0
 
 
+def clock() -> float:
+    """The clock of every window: seconds since the epoch, as ``limits`` counts them."""
+    return time.time()
+
+
 class DatabaseCounters(Storage):
     """Fixed-window counters in ``rate_limit_counters`` (``licensing-database://``).
 
@@ -85,7 +90,7 @@ class DatabaseCounters(Storage):
         self._own.counts = {}
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        now = clock()
         params = {"name": key, "amount": amount, "expires_at": now + expiry, "now": now}
         row = self._run(lambda connection: connection.execute(_HIT, params).one())
         hits, expires_at = int(row[0]), float(row[1])
@@ -127,7 +132,7 @@ class DatabaseCounters(Storage):
         own = self._counts().get(key)
         if own is not None:
             return own
-        now = time.time()
+        now = clock()
         found = self._run(
             lambda connection: connection.execute(_READ, {"name": key, "now": now}).first()
         )

@@ -189,6 +189,12 @@ def test_failed_authentications_throttle_their_address_across_two_workers(
     answer = check(server, f"Bearer {roomy_key}", license_key, {"X-Forwarded-For": BYSTANDER})
     assert answer.status_code == 200, answer.text
     assert answer.json()["license"]["valid"] is True
+    # Both workers' counts, merged in one scrape; no address among the labels.
+    metrics = requests.get(server.base_url + "/metrics", timeout=10).text
+    invalid = f'licensing_partner_auth_failures_total{{reason="invalid"}} {FAILURE_LIMIT}.0'
+    assert invalid in metrics, metrics
+    assert f"licensing_partner_auth_throttled_total {GUESSES + 1}.0" in metrics, metrics
+    assert GUESSER not in metrics and BYSTANDER not in metrics
 
 
 def access_log(server: LiveServer, sender: str, expected: int) -> list[tuple[str, int]]:

@@ -94,6 +94,8 @@ def _counters_engine() -> Engine:
 
 @cache
 def _counters_file(path: Path) -> Engine:
+    # Owner-only whatever the umask; SQLite gives its -wal and -shm files the same mode.
+    path.touch(mode=0o600, exist_ok=True)
     url = f"sqlite:///{path}"
     engine = create_engine(url, **engine_options(url))
     configure_engine(engine)

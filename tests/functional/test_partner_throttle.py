@@ -7,7 +7,10 @@ shared by every worker (tests/interop/test_partner_rate_limits.py runs two).
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,3 +172,18 @@ def test_the_counters_hold_no_client_address(
 def test_the_failure_limit_must_be_a_rate_limit(app_config: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="LICENSING_PARTNER_AUTH_FAILURE_LIMIT"):
         create_app({**app_config, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT": "many"})
+
+
+def test_the_embedded_counters_file_is_the_owners_alone(tmp_path: Path) -> None:
+    path = tmp_path / ratelimits.COUNTERS_FILE
+    previous = os.umask(0o002)
+    try:
+        engine = ratelimits._counters_file.__wrapped__(path)  # not the cached one
+        storage = rate_counters.DatabaseCounters(engine=lambda: engine, create_table=True)
+        storage.incr("LIMITER/test/umask", 60)
+    finally:
+        os.umask(previous)
+
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes and set(modes.values()) == {0o600}, modes
+    engine.dispose()

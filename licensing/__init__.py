@@ -91,7 +91,13 @@ def _wire(app: Flask, settings: Any) -> None:
         "partnerApiKey",
         {"type": "http", "scheme": "bearer", "description": "A partner API key (lpk_...)."},
     )
-    ratelimits.init(app, storage_uri=settings.redis_url, default_limit=settings.partner_rate_limit)
+    ratelimits.init(
+        app,
+        storage_uri=settings.redis_url,
+        default_limit=settings.partner_rate_limit,
+        auth_failure_limit=settings.partner_auth_failure_limit,
+        embedded=settings.uses_embedded_database,
+    )
     api.register_blueprint(meta.blp)
     api.register_blueprint(instance.blp)
     api.register_blueprint(partner.blp)

@@ -53,6 +53,7 @@ class Settings:
     master_key_source: str
     # True when this process generated the development key file (it did not exist).
     master_key_generated: bool
+    partner_auth_failure_limit: str = "10/minute"
 
     @property
     def is_production(self) -> bool:
@@ -99,6 +100,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "LICENSING_MASTER_KEY_PREVIOUS",
         "(unset; <instance>/master.key.previous in development)",
         "the old key-encryption key while `licensing keys rotate-master` re-seals",
+    ),
+    (
+        "LICENSING_PARTNER_AUTH_FAILURE_LIMIT",
+        "10/minute",
+        "failed partner authentications per client address before every request from it "
+        "is refused (429) until the window ends",
     ),
 )
 
@@ -153,6 +160,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         master_key_previous=_previous_master_key(values, instance_path, master_key_source),
         master_key_source=master_key_source,
         master_key_generated=generated,
+        partner_auth_failure_limit=_rate_limit(
+            values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -12,6 +13,35 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# Business figures. Every label takes values from a closed set the code defines (verdict
+# codes, rejection codes, reasons): never a key, key id, address, name or fingerprint.
+CHECK_INS = Counter(
+    "licensing_check_ins",
+    "Check-ins answered, by verdict code (VALID, EXPIRED, NOT_ACTIVATED, ...).",
+    ["code"],
+)
+SIGNATURE_FAILURES = Counter(
+    "licensing_signature_failures",
+    "Instance requests whose signature was rejected, by rejection code (PROTOCOL.md §2).",
+    ["code"],
+)
+PARTNER_CHECKS = Counter(
+    "licensing_partner_checks",
+    "Partner license checks answered, by result (a verdict code or LICENSE_NOT_FOUND).",
+    ["result"],
+)
+PARTNER_AUTH_FAILURES = Counter(
+    "licensing_partner_auth_failures",
+    "Partner requests refused for want of a valid API key, by reason.",
+    ["reason"],
+)
+PARTNER_AUTH_THROTTLED = Counter(
+    "licensing_partner_auth_throttled",
+    "Partner requests refused because their address failed authentication too often.",
 )
 
 HTTP_REQUESTS = Counter(
@@ -41,10 +71,54 @@ def observe_check_in_batch(size: int) -> None:
     CHECK_IN_BATCH.observe(size)
 
 
-def exposition() -> tuple[bytes, str]:
-    """The text exposition format, merging every worker's values under gunicorn."""
+def observe_check_in(code: str) -> None:
+    CHECK_INS.labels(code=code).inc()
+
+
+def observe_signature_failure(code: str) -> None:
+    SIGNATURE_FAILURES.labels(code=code).inc()
+
+
+def observe_partner_check(result: str) -> None:
+    PARTNER_CHECKS.labels(result=result).inc()
+
+
+def observe_partner_auth_failure(reason: str) -> None:
+    PARTNER_AUTH_FAILURES.labels(reason=reason).inc()
+
+
+def observe_partner_auth_throttled() -> None:
+    PARTNER_AUTH_THROTTLED.inc()
+
+
+class _Activations(Collector):
+    """Activations by status, counted in the database when scraped (not per process)."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        gauge = GaugeMetricFamily(
+            "licensing_activations", "Activations on record, by status.", labels=["status"]
+        )
+        for status, count in sorted(self._counts().items()):
+            gauge.add_metric([status], count)
+        yield gauge
+
+
+def exposition(activations: Callable[[], Mapping[str, int]] | None = None) -> tuple[bytes, str]:
+    """The text exposition format, merging every worker's values under gunicorn.
+
+    ``activations`` gives the activations by status, read once per scrape: a figure of
+    the database, the same whichever worker answers, so it is not kept per process.
+    """
+    registry: CollectorRegistry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    payload = generate_latest(registry)
+    if activations is not None:
+        database = CollectorRegistry()
+        database.register(_Activations(activations))
+        payload += generate_latest(database)
+    return payload, CONTENT_TYPE_LATEST

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from licensing import create_app
 from licensing.crypto.sealing import Sealer
 from licensing.extensions import db
+from licensing.ratelimits import limiter
 from licensing.runtime import EXTENSION_KEY
 from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
 
@@ -73,6 +74,9 @@ def migrated_app(app_config: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(app_config)
     with app.app_context():
         flask_migrate.upgrade()
+    # Flask-Limiter keeps one storage per process, re-pointed by every app built; tests
+    # that build their own app (say with a Redis URL) must not leave theirs to the rest.
+    app.extensions["licensing.test_rate_storage"] = (limiter._storage, limiter._limiter)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -87,6 +91,12 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     services it calls and the requests it makes all share one session.
     """
     with migrated_app.app_context():
+        # Rate-limit counters live outside the test's transaction (as in production,
+        # their own connection): each test starts with none.
+        limiter._storage, limiter._limiter = migrated_app.extensions[
+            "licensing.test_rate_storage"
+        ]
+        limiter.reset()
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session

@@ -10,8 +10,10 @@ from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
+from licensing import metrics
 from licensing.api import callhome
 from licensing.api.problems import from_licensing_error, problem_response
+from licensing.crypto.httpsig import SignatureRejected
 from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.runtime import current
@@ -45,7 +47,11 @@ def _problem_doc(status: int, description: str) -> Any:
 
 @blp.before_request
 def _authenticate() -> None:
-    callhome.authenticate()
+    try:
+        callhome.authenticate()
+    except SignatureRejected as rejected:
+        metrics.observe_signature_failure(rejected.code)
+        raise
 
 
 @blp.after_request
@@ -58,6 +64,7 @@ def _commit(response: Response) -> Response:
         callhome.settle_nonce()
     except NonceReplayed as replayed:
         db.session.rollback()
+        metrics.observe_signature_failure(replayed.code)
         return from_licensing_error(replayed)
     if not db.session().in_transaction():  # e.g. a check-in its group commit wrote
         return response
@@ -121,21 +128,26 @@ def activate(payload: dict[str, Any]) -> Response:
 def check_in(payload: dict[str, Any]) -> Response:
     """Heartbeat and usage report; answers the verdict and a fresh lease."""
     call = callhome.current_call()
-    answer = conversations.check_in(
-        db.session(),
-        callhome.environment(current()),
-        call.state,
-        CheckIn(
-            activation_id=payload.get("activation_id"),
-            fingerprint=payload.get("fingerprint"),
-            server_name=payload["server_name"],
-            product_version=payload["product_version"],
-            usage=payload.get("usage", {}),
-            ip=call.client_ip,
-        ),
-        now=call.now,
-        nonce=callhome.take_nonce(),
-    )
+    try:
+        answer = conversations.check_in(
+            db.session(),
+            callhome.environment(current()),
+            call.state,
+            CheckIn(
+                activation_id=payload.get("activation_id"),
+                fingerprint=payload.get("fingerprint"),
+                server_name=payload["server_name"],
+                product_version=payload["product_version"],
+                usage=payload.get("usage", {}),
+                ip=call.client_ip,
+            ),
+            now=call.now,
+            nonce=callhome.take_nonce(),
+        )
+    except NonceReplayed as replayed:  # the check-in statement found the nonce used
+        metrics.observe_signature_failure(replayed.code)
+        raise
+    metrics.observe_check_in(str(answer.verdict.code))
     if answer.verdict.code == "NOT_ACTIVATED":
         return _refusal(answer, status=404)
     if answer.verdict.valid:

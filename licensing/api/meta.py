@@ -16,7 +16,7 @@ from licensing.crypto.sealing import SealBroken, Sealer
 from licensing.database import schema_is_current
 from licensing.extensions import db
 from licensing.runtime import current
-from licensing.services import master_key, server_keys
+from licensing.services import activations, master_key, server_keys
 
 blp = Blueprint("meta", __name__, description="Health, readiness, metrics and public keys.")
 
@@ -93,7 +93,9 @@ def _not_ready(detail: str) -> Response:
 @blp.response(200, content_type="text/plain")
 def prometheus_metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
-    payload, content_type = metrics.exposition()
+    payload, content_type = metrics.exposition(
+        activations=lambda: activations.count_by_status(db.session())
+    )
     return Response(payload, content_type=content_type)
 
 

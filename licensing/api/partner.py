@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 
-from licensing import ratelimits
+from licensing import metrics, ratelimits
 from licensing.api import callhome
 from licensing.api.requests import request_id
 from licensing.errors import PROBLEM_CONTENT_TYPE
@@ -18,7 +18,7 @@ from licensing.ratelimits import limiter
 from licensing.runtime import current
 from licensing.schemas import partner as schemas
 from licensing.services import partner_checks
-from licensing.services.partner_checks import LicenseCheck, PartnerPrincipal
+from licensing.services.partner_checks import LicenseCheck, PartnerKeyRefused, PartnerPrincipal
 from licensing.timeutil import rfc3339
 
 blp = Blueprint(
@@ -30,7 +30,8 @@ blp = Blueprint(
 _PROBLEMS = {
     401: "Missing, unknown, expired or revoked API key (UNAUTHENTICATED).",
     403: "Missing scope, address outside the allow-list, or partner suspended (FORBIDDEN).",
-    429: "Rate limit reached (RATE_LIMITED); see Retry-After.",
+    429: "Rate limit of the key reached, or too many failed authentications from the "
+    "client's address (RATE_LIMITED); see Retry-After.",
 }
 
 
@@ -44,14 +45,18 @@ def _authenticate() -> None:
     runtime = current()
     header = request.headers.get("Authorization", "")
     token = header[7:] if header[:7].lower() == "bearer " else None
-    g.partner = partner_checks.authenticate(
-        db.session(),
-        runtime.sealer,
-        token,
-        # Behind trusted proxies (LICENSING_TRUSTED_PROXY_HOPS), the address they saw.
-        client_ip=callhome.client_ip(runtime.settings.trusted_proxy_hops),
-        now=datetime.now(UTC),
-    )
+    # Behind trusted proxies (LICENSING_TRUSTED_PROXY_HOPS), the address they saw.
+    client_ip = callhome.client_ip(runtime.settings.trusted_proxy_hops)
+    ratelimits.begin_request()
+    ratelimits.refuse_if_throttled(client_ip)
+    try:
+        g.partner = partner_checks.authenticate(
+            db.session(), runtime.sealer, token, client_ip=client_ip, now=datetime.now(UTC)
+        )
+    except PartnerKeyRefused as refused:
+        metrics.observe_partner_auth_failure(refused.reason)
+        ratelimits.count_failure(client_ip)
+        raise
 
 
 @blp.after_request

@@ -21,6 +21,7 @@ from licensing.models.partners import (
     PartnerStatus,
     Scope,
 )
+from licensing.models.ratelimits import RateLimitCounter
 
 __all__ = [
     "Activation",
@@ -39,6 +40,7 @@ __all__ = [
     "PartnerProduct",
     "PartnerStatus",
     "Product",
+    "RateLimitCounter",
     "Release",
     "ReleaseReason",
     "ReplayNonce",

@@ -103,6 +103,16 @@ def deactivate(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def count_by_status(session: Session) -> dict[str, int]:
+    """Every status with its number of activations (zero included); one grouped count."""
+    counts = dict.fromkeys((str(status) for status in ActivationStatus), 0)
+    rows = session.execute(
+        select(Activation.status, func.count()).group_by(Activation.status)
+    ).all()
+    counts.update({str(status): int(count) for status, count in rows})
+    return counts
+
+
 def count_active(session: Session, license_id: uuid.UUID) -> int:
     return (
         session.scalar(

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from licensing import metrics
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, NotFound, Unauthenticated
@@ -59,6 +60,18 @@ class LicenseNotFound(NotFound):
         super().__init__("No license with this key among the products you are registered for.")
 
 
+class PartnerKeyRefused(Unauthenticated):
+    """No valid partner key; ``reason`` is for metrics.
+
+    ``missing``, ``malformed`` (not a partner key at all), ``invalid`` (unknown key or
+    wrong secret: the two are not told apart), ``revoked`` or ``expired``.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class PartnerPrincipal:
     partner_id: uuid.UUID
@@ -83,17 +96,20 @@ def authenticate(
     """The partner behind a bearer token: 401 for any bad key, 403 for a bad address."""
     parsed = partners.parse_token(token or "")
     if parsed is None:
-        raise Unauthenticated("a partner API key is required: Authorization: Bearer lpk_...")
+        raise PartnerKeyRefused(
+            "malformed" if token else "missing",
+            "a partner API key is required: Authorization: Bearer lpk_...",
+        )
     key_id, secret = parsed
     key = session.scalar(select(PartnerKey).where(PartnerKey.key_id == key_id))
     # Compare a digest even for an unknown key id, so timing does not tell them apart.
     expected = key.digest if key is not None else bytes(32)
     if not hmac.compare_digest(expected, partners.secret_digest(sealer, secret)) or key is None:
-        raise Unauthenticated("the API key is not valid")
+        raise PartnerKeyRefused("invalid", "the API key is not valid")
     if key.revoked_at is not None:
-        raise Unauthenticated("the API key was revoked")
+        raise PartnerKeyRefused("revoked", "the API key was revoked")
     if key.expires_at is not None and key.expires_at <= now:
-        raise Unauthenticated("the API key has expired")
+        raise PartnerKeyRefused("expired", "the API key has expired")
     partner = key.partner
     if partner.status != PartnerStatus.ACTIVE:
         raise Forbidden("the partner account is suspended")
@@ -131,6 +147,7 @@ def check_license(
     target = parse_version(target_version, field="target_version") if target_version else None
     state = load_license_state(session, sealer, key.key_id)
     if state is None or state.product_id not in principal.product_ids:
+        metrics.observe_partner_check(LicenseNotFound.code)
         raise LicenseNotFound()
     releases = load_releases(session, state.product_id)
     verdict = license_verdict(state, product_code=None, version=None, releases=releases, now=now)
@@ -155,6 +172,7 @@ def check_license(
         )
     )
     session.flush()
+    metrics.observe_partner_check(str(verdict.code))
     return LicenseCheck(state, verdict, count_active(session, state.id), upgrade)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,3 +230,38 @@ def make_caller(
         activation_id=activated.body["activation"]["id"],
         environ=dict(environ or {}),
     )
+
+
+def hostile_requests(caller: Caller) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
+    """The corpus, as ``(target name, body, Caller.send options)``.
+
+    Hostile text keeps the member's legitimate value around the hostile character, so
+    that whatever might log the refused value would log the client's own data.
+    """
+    for name in BODY_TARGETS:
+        valid = caller.valid_body(TARGETS[name])
+        yield name, DEEP.encode(), {}
+        yield name, with_member(valid, "usage", DEEP), {}
+        for member in TEXT_MEMBERS[name]:
+            kept = str(valid.get(member, "probe"))
+            yield name, with_member(valid, member, json.dumps(kept + "\x00")), {}
+            yield name, with_member(valid, member, json.dumps(kept)[:-1] + '\\ud800"'), {}
+        for member in NUMBER_MEMBERS[name]:
+            yield name, with_member(valid, member, HUGE_INTEGER), {}
+    for name, target in TARGETS.items():
+        body = json_body(target.body(caller)) if target.body else b'{"a": 1}'
+        yield name, body, {"content_type": "text/plain"}
+        yield name, body + b" " * LIMIT, {}
+        yield (
+            name,
+            body + b" " * LIMIT,
+            {
+                "headers": {"Transfer-Encoding": "chunked"},
+                "environ": {"wsgi.input_terminated": True},
+            },
+        )
+        yield name, b"", {"method": "OPTIONS"}
+    yield "releases", b"", {"path": f"/v1/partner/products/{caller.product_code}%00/releases"}
+    check_in = json_body(caller.valid_body(TARGETS["check-in"]))
+    for path in ("/v1/instance//check-ins", "/v1/instance/check-ins/", "/v1/instance/./check-ins"):
+        yield "check-in", check_in, {"path": path}

@@ -59,7 +59,7 @@ class Request(flask.Request):
 
     @cached_property
     def stream(self) -> IO[bytes]:
-        if self.content_length is not None or "HTTP_TRANSFER_ENCODING" not in self.environ:
+        if "HTTP_TRANSFER_ENCODING" not in self.environ or self.content_length is not None:
             return super().stream
         if not self.environ.get("wsgi.input_terminated"):
             # The server leaves the chunked framing to us: nothing reads it safely.
@@ -126,6 +126,8 @@ def _check_request() -> None:
 
 
 def _declares_json() -> bool:
+    if request.environ.get("CONTENT_TYPE") == JSON:  # as every client of ours spells it
+        return True
     return request.mimetype == JSON and request.mimetype_params.get("charset", "utf-8").lower() in (
         _UTF8
     )

@@ -44,7 +44,9 @@ class _StrictJson:
 
     @staticmethod
     def loads(data: str | bytes, **_: Any) -> Any:
-        return documents.decode(data.encode("utf-8") if isinstance(data, str) else data)
+        if isinstance(data, str):  # a surrogate survives encoding, to be refused as text
+            data = data.encode("utf-8", "surrogatepass")
+        return documents.decode(data)
 
 
 class Request(flask.Request):
@@ -55,7 +57,15 @@ class Request(flask.Request):
     byte more than the limit is read, and a body that has it is ``413`` like a sized one.
     """
 
-    json_module = _StrictJson
+    @property
+    def json_module(self) -> Any:
+        return _StrictJson
+
+    @json_module.setter
+    def json_module(self, _: Any) -> None:
+        # Flask hands each request the application's JSON provider; a body is read by
+        # the strict decoder whichever way a view asks for it (request.get_json too).
+        pass
 
     @cached_property
     def stream(self) -> IO[bytes]:
@@ -138,7 +148,8 @@ def _relative_redirect() -> None:
     if isinstance(redirect, RequestRedirect):
         # Werkzeug spells the target with the Host header the client sent.
         target = urlsplit(redirect.new_url)
-        relative = target.path + (f"?{target.query}" if target.query else "")
+        # One leading slash: "//host/..." would be read as another host's address.
+        relative = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
         request.routing_exception = RequestRedirect(relative)
 
 

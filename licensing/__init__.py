@@ -55,6 +55,9 @@ def _configure_flask(app: Flask, settings: Any) -> None:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=64 * 1024,
+        # flask-smorest does not forward a route's provide_automatic_options: no route
+        # answers OPTIONS by itself (an instance path answers a signed 405).
+        PROVIDE_AUTOMATIC_OPTIONS=False,
         **openapi_config(__version__),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -62,7 +65,7 @@ def _configure_flask(app: Flask, settings: Any) -> None:
 
 def _wire(app: Flask, settings: Any) -> None:
     from licensing import ratelimits
-    from licensing.api import callhome, instance, meta, partner, problems, requests
+    from licensing.api import callhome, edge, instance, meta, partner, problems, requests
     from licensing.api.openapi import api, register_docs
     from licensing.database import configure_engine, migrations_directory
     from licensing.extensions import db, migrate
@@ -74,6 +77,7 @@ def _wire(app: Flask, settings: Any) -> None:
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(migrations_directory()))
     requests.register(app)
+    edge.register(app)
     problems.register(app)
     app.after_request(callhome.sign_instance_response)
     api.init_app(app)

@@ -45,10 +45,15 @@ def schema_is_current(connection: Connection) -> bool:
 
 
 def engine_options(database_url: str) -> dict[str, Any]:
+    # Statement parameters are customers' data (server names, addresses, e-mails): an
+    # error's text, and so any traceback logged, shows the SQL without them.
     if database_url.startswith("sqlite"):
         # Parallel writers queue on the busy timeout instead of failing at once.
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}
+        return {
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+            "hide_parameters": True,
+        }
+    return {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800, "hide_parameters": True}
 
 
 def configure_engine(engine: Engine) -> None:

@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from licensing import metrics
 from licensing.api import callhome
+from licensing.api.edge import Blueprint
 from licensing.api.problems import from_licensing_error, problem_response
 from licensing.crypto.httpsig import SignatureRejected
 from licensing.errors import PROBLEM_CONTENT_TYPE
@@ -32,7 +32,8 @@ blp = Blueprint(
     description="Calls from installed product instances, signed with RFC 9421 both ways.",
 )
 # Instance answers are signed JSON (PROTOCOL.md §3); Flask's automatic OPTIONS answer is
-# an empty body, so these routes answer OPTIONS with a signed 405 problem instead.
+# an empty body, so these routes answer OPTIONS with a signed 405 problem instead (the
+# application provides no automatic OPTIONS: PROVIDE_AUTOMATIC_OPTIONS in create_app).
 
 
 def _problem_doc(status: int, description: str) -> Any:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
-from flask_smorest import Blueprint
 
 from licensing import metrics, ratelimits
 from licensing.api import callhome
+from licensing.api.edge import Blueprint
 from licensing.api.requests import request_id
 from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db

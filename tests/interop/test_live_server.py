@@ -14,9 +14,10 @@ from typing import Any
 
 import jwt
 import pytest
+import requests
 
 from tests.live import ISSUER, LiveAnswer, LiveServer, call, live_server, send_signed
-from tests.signing import Credentials, json_body, verify_lease
+from tests.signing import Credentials, json_body, sign, verify_lease, verify_response
 
 ACTIVATIONS = "/v1/instance/activations"
 CHECK_INS = "/v1/instance/check-ins"
@@ -189,3 +190,57 @@ def test_the_jwks_lists_ed25519_signing_keys(jwks: dict[str, Any]) -> None:
             "EdDSA",
         )
         assert len(key["kid"]) == 43
+
+
+def send_chunked(
+    server: LiveServer, credentials: Credentials, path: str, body: bytes, jwks: dict[str, Any]
+) -> LiveAnswer:
+    """A signed POST whose body goes out chunked (requests does so for an iterator)."""
+    signed = sign(credentials, "POST", path, body, base_url=server.base_url)
+    pieces = iter([body[i : i + 4096] for i in range(0, len(body), 4096)])
+    response = requests.post(
+        server.base_url + path, data=pieces, headers=signed.headers, timeout=30
+    )
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    verified = verify_response(
+        response.status_code,
+        list(response.headers.items()),
+        response.content,
+        jwks,
+        nonce=signed.nonce,
+    )
+    return LiveAnswer(response.status_code, verified.body, signed)
+
+
+def test_a_chunked_body_is_read_whole_and_bounded_like_a_sized_one(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    body = json_body(activation_body(license, fingerprint()))
+    accepted = send_chunked(server, credentials, ACTIVATIONS, body, jwks)
+    assert accepted.status == 201, accepted.body
+
+    oversized = body[:-1] + b', "padding": "' + b"x" * (64 * 1024) + b'"}'
+    refused = send_chunked(server, credentials, ACTIVATIONS, oversized, jwks)
+    assert (refused.status, refused.code) == (413, "REQUEST_ENTITY_TOO_LARGE"), refused.body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("OPTIONS", CHECK_INS, 405),
+        ("POST", "/v1/instance//check-ins", 404),
+        ("POST", CHECK_INS + "/", 404),
+    ],
+)
+# (Dot segments are tested in-process: requests removes them before sending.)
+def test_odd_methods_and_paths_are_signed_problems(
+    server: LiveServer,
+    credentials: Credentials,
+    jwks: dict[str, Any],
+    method: str,
+    path: str,
+    status: int,
+) -> None:
+    answer = call(server, credentials, method, path, {} if method == "POST" else None, jwks=jwks)
+    assert answer.status == status, answer.body
+    assert answer.body["nonce"] == answer.request.nonce

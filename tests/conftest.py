@@ -93,9 +93,7 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     with migrated_app.app_context():
         # Rate-limit counters live outside the test's transaction (as in production,
         # their own connection): each test starts with none.
-        limiter._storage, limiter._limiter = migrated_app.extensions[
-            "licensing.test_rate_storage"
-        ]
+        limiter._storage, limiter._limiter = migrated_app.extensions["licensing.test_rate_storage"]
         limiter.reset()
         connection = db.engine.connect()
         outer = connection.begin()

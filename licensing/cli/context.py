@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import click
-from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 
 from licensing.database import migrations_directory, schema_is_current
@@ -43,6 +42,8 @@ def prepare_database() -> None:
     if schema_is_current(connection):
         return
     if runtime().settings.uses_embedded_database:
+        from flask_migrate import upgrade
+
         session().rollback()
         upgrade(directory=str(migrations_directory()))
         return

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import getpass
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -45,11 +47,29 @@ def prepare_database() -> None:
         from flask_migrate import upgrade
 
         session().rollback()
-        upgrade(directory=str(migrations_directory()))
+        with _quiet_migrations():
+            upgrade(directory=str(migrations_directory()))
         return
     raise ConfigError(
         "the database schema is not at the latest migration: run `licensing db upgrade`"
     )
+
+
+@contextmanager
+def _quiet_migrations() -> Iterator[None]:
+    """The automatic upgrade of the embedded database narrates only at DEBUG level.
+
+    Its lines would run into the output of the command that triggered it (``licensing
+    demo``); `licensing db upgrade`, asked for by name, still narrates at INFO.
+    """
+    alembic = logging.getLogger("alembic")
+    previous = alembic.level
+    if not alembic.isEnabledFor(logging.DEBUG):
+        alembic.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic.setLevel(previous)
 
 
 def uses_database(command: Callable[P, R]) -> Callable[P, R]:

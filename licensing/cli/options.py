@@ -24,6 +24,9 @@ class Reason(click.ParamType[str, Any]):
 
 REASON = Reason()
 
+license_reference = click.argument("reference", metavar="LICENSE")
+license_reference_help = "LICENSE is a license id, key id, or the license key itself."
+
 
 def reason_option(*, required: bool = True) -> Callable[[F], F]:
     """``--reason TEXT``: required unless told otherwise, never empty when given."""
@@ -36,6 +39,15 @@ yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for conf
 
 
 def confirm(question: str, *, yes: bool) -> None:
-    """Ask ``question`` unless ``--yes`` was given; anything but yes aborts the command."""
-    if not yes:
-        click.confirm(question, abort=True, err=True)
+    """Ask ``question`` unless ``--yes`` was given; anything but yes changes nothing."""
+    if yes:
+        return
+    try:
+        agreed = click.confirm(question, err=True)
+    except click.Abort:  # no answer at all: standard input is closed (a script, CI)
+        click.echo(err=True)  # end the unanswered question's line
+        raise click.ClickException(
+            "this needs confirmation: answer the question, or pass --yes"
+        ) from None
+    if not agreed:
+        raise click.ClickException("not confirmed; nothing was changed")

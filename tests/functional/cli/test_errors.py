@@ -47,6 +47,7 @@ def run(
     return subprocess.run(
         [licensing_command(), *args],
         env=environment,
+        stdin=subprocess.DEVNULL,  # as in a script: nobody answers a question
         capture_output=True,
         text=True,
         timeout=120,
@@ -112,6 +113,17 @@ ERROR_CASES = (
         "invalid transition",
         "license reinstate {license} --reason 'all good'",
         "cannot reinstate a license that is active",
+    ),
+    Case(
+        "blank reason",
+        "license suspend {license} --reason ' '",
+        "Invalid value for '--reason': must not be empty",
+        exit_code=2,
+    ),
+    Case(
+        "e-mail of another customer",
+        "customer add --name Other --email DEMO-Customer@example.com",
+        "already has that e-mail address",
     ),
     Case(
         "master key not base64",
@@ -204,6 +216,7 @@ def test_license_help(runs: dict[str, subprocess.CompletedProcess[str]]) -> None
     assert completed.stdout.startswith("Usage: licensing license [OPTIONS] COMMAND")
     assert listed_commands(completed.stdout) == {
         *("issue", "show", "list", "suspend", "reinstate", "revoke", "renew", "extend"),
+        *("activations", "release-seat", "usage"),
     }
     assert completed.stderr == ""
 

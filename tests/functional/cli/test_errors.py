@@ -38,16 +38,23 @@ def licensing_command() -> str:
 
 
 def run(
-    instance: Path, *args: str, env: Mapping[str, str] | None = None
+    instance: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``licensing ARGS`` with only the given ``LICENSING_*`` settings (nothing inherited)."""
+    """``licensing ARGS`` with only the given ``LICENSING_*`` settings (nothing inherited).
+
+    Standard input is ``input``, or closed as in a script where nobody answers a question.
+    """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
     environment |= {"LICENSING_INSTANCE_PATH": str(instance), "LICENSING_LOG_JSON": "false"}
     environment |= dict(env or {})
     return subprocess.run(
         [licensing_command(), *args],
         env=environment,
-        stdin=subprocess.DEVNULL,  # as in a script: nobody answers a question
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         capture_output=True,
         text=True,
         timeout=120,

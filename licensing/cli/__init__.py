@@ -106,10 +106,11 @@ class LicensingGroup(click.Group):
         limit = formatter.width - 6 - max(len(name) for name in names)
         rows = []
         for name in names:
+            summary: click.Command | None
             if name in COMMANDS:
                 summary = click.Command(name, help=COMMANDS[name][2])
             else:
-                summary = super().get_command(ctx, name)  # type: ignore[assignment]
+                summary = super().get_command(ctx, name)
             if summary is not None and not summary.hidden:
                 rows.append((name, summary.get_short_help_str(limit)))
         with formatter.section("Commands"):

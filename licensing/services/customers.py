@@ -96,18 +96,13 @@ def _address(session: Session, email: str, *, customer: Customer | None) -> str:
 
 
 def get_customer(session: Session, reference: str) -> Customer:
-    """A customer by id, or by e-mail when exactly one customer has it."""
+    """A customer by id, or by e-mail (one customer per address, whatever its case)."""
     try:
         customer = session.get(Customer, uuid.UUID(reference))
     except ValueError:
-        matches = session.scalars(
-            select(Customer).where(func.lower(Customer.email) == reference.strip().lower()).limit(2)
-        ).all()
-        if len(matches) > 1:
-            raise InvalidRequest(
-                "several customers share that e-mail; use the customer id"
-            ) from None
-        customer = matches[0] if matches else None
+        customer = session.scalar(
+            select(Customer).where(func.lower(Customer.email) == reference.strip().lower())
+        )
     if customer is None:
         raise NotFound(f"no customer {reference!r}")
     return customer

@@ -70,16 +70,21 @@ def license_release_seat(reference: str, activation_ref: str, reason: str, as_js
 @with_appcontext
 @uses_database
 def license_usage(reference: str, days: int, as_json: bool) -> None:
-    """What a license's instances reported, per day: check-ins, versions, counters."""
+    """What a license's instances reported, per day: check-ins, addresses, versions, counters."""
     found = licenses.find(session(), reference)
     rows: list[dict[str, Any]] = [
         {
             "day": summary.day.isoformat(),
             "activations": summary.activations,
             "check_ins": summary.check_ins,
+            "addresses": summary.addresses,
             "versions": summary.versions,
             "usage": summary.usage,
         }
         for summary in usage.usage_by_day(session(), found, days=days, now=utcnow())
     ]
-    emit_records(rows, ["day", "activations", "check_ins", "versions", "usage"], as_json=as_json)
+    emit_records(
+        rows,
+        ["day", "activations", "check_ins", "addresses", "versions", "usage"],
+        as_json=as_json,
+    )

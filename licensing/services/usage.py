@@ -18,7 +18,9 @@ from licensing.versions import parse_version
 
 @dataclass(slots=True)
 class UsageDay:
-    """One UTC day of a license: who checked in, how often, on which versions.
+    """One UTC day of a license: who checked in, how often, from how many network
+    addresses (counted by their keyed hash; none for a restricted license), on which
+    versions.
 
     ``usage`` adds up, per counter, each activation's latest report of the day (the
     stored counters of an observation are its latest non-empty report).
@@ -27,6 +29,7 @@ class UsageDay:
     day: date
     activations: int = 0
     check_ins: int = 0
+    addresses: int = 0
     versions: list[str] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
 
@@ -40,6 +43,7 @@ def usage_by_day(
         select(
             UsageObservation.day,
             UsageObservation.activation_id,
+            UsageObservation.ip_hash,
             UsageObservation.product_version,
             UsageObservation.count,
             UsageObservation.usage,
@@ -49,10 +53,13 @@ def usage_by_day(
     ).all()
     by_day: dict[date, UsageDay] = {}
     activations: dict[date, set[uuid.UUID]] = {}
+    addresses: dict[date, set[bytes]] = {}
     latest: dict[tuple[date, uuid.UUID], dict[str, int]] = {}
-    for day, activation_id, version, count, counters in rows:
+    for day, activation_id, ip_hash, version, count, counters in rows:
         summary = by_day.setdefault(day, UsageDay(day))
         activations.setdefault(day, set()).add(activation_id)
+        if ip_hash is not None:
+            addresses.setdefault(day, set()).add(ip_hash)
         summary.check_ins += count
         if version not in summary.versions:
             summary.versions.append(version)
@@ -64,6 +71,7 @@ def usage_by_day(
             totals[name] = totals.get(name, 0) + int(value)
     for day, summary in by_day.items():
         summary.activations = len(activations[day])
+        summary.addresses = len(addresses.get(day, ()))
         summary.versions.sort(key=_version_order)
     return [by_day[day] for day in sorted(by_day)]
 

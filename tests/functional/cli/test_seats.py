@@ -143,6 +143,7 @@ def test_usage_per_day(
             "day": (today - timedelta(days=3)).isoformat(),
             "activations": 1,
             "check_ins": 1,
+            "addresses": 1,
             "versions": ["1.0.0"],
             "usage": {"mailboxes": 3, "domains": 1},
         },
@@ -150,6 +151,7 @@ def test_usage_per_day(
             "day": today.isoformat(),
             "activations": 1,
             "check_ins": 2,
+            "addresses": 1,
             "versions": ["2.0.0"],
             "usage": {"mailboxes": 7},  # the latest report of the day
         },
@@ -162,6 +164,7 @@ def test_usage_per_day(
         "day": today.isoformat(),
         "activations": "1",
         "check_ins": "2",
+        "addresses": "1",
         "versions": "2.0.0",
         "usage": "mailboxes=7",
     }
@@ -171,11 +174,12 @@ def test_usage_adds_up_the_servers_of_a_day(
     licensing: Licensing, session: Session, instance: Instance, licensed: Licensed
 ) -> None:
     instance.activate(usage={"mailboxes": 5})
-    instance.other(version="1.0.0").activate(usage={"mailboxes": 3})
+    elsewhere = instance.other(version="1.0.0", environ={"REMOTE_ADDR": "192.0.2.7"})
+    elsewhere.activate(usage={"mailboxes": 3})
 
     (today,) = licensing.json("license", "usage", licensed.key)
 
-    assert (today["activations"], today["check_ins"]) == (2, 2)
+    assert (today["activations"], today["check_ins"], today["addresses"]) == (2, 2, 2)
     assert today["versions"] == ["1.0.0", "2.0.0"]
     assert today["usage"] == {"mailboxes": 8}
     assert len(session.scalars(select(Activation)).all()) == 2

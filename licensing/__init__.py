@@ -4,28 +4,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from licensing.config import load_settings
-
-try:
-    __version__ = version("licensing")
-except PackageNotFoundError:  # running from a checkout that is not installed
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from flask import Flask
 
 PREFIX = "LICENSING_"
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("licensing")
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        return "0.0.0"
+
+
+def __getattr__(name: str) -> str:
+    # Looked up on use: reading package metadata costs every CLI start-up otherwise.
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, serves_http: bool = True) -> Flask:
     """Build the application: the only place that wires settings, extensions and routes.
 
     ``config`` takes the ``LICENSING_*`` names of the environment (they win over it)
-    and any Flask setting (``TESTING``, ...).
+    and any Flask setting (``TESTING``, ...). ``serves_http=False`` (CLI commands that
+    do not serve) leaves out the HTTP API: routes, OpenAPI, rate limits.
     """
+    from flask import Flask
+
+    from licensing.config import load_settings
+
     overrides = dict(config or {})
     values = {k: v for k, v in os.environ.items() if k.startswith(PREFIX)}
     values.update({k: v for k, v in overrides.items() if k.startswith(PREFIX)})
@@ -38,14 +52,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from licensing.logs import configure_logging
 
     configure_logging(settings.log_level, as_json=settings.log_json)
-    _configure_flask(app, settings)
+    _configure_flask(app, settings, serves_http=serves_http)
     app.config.update({k: v for k, v in overrides.items() if not k.startswith(PREFIX)})
-    _wire(app, settings)
+    _wire(app, settings, serves_http=serves_http)
     return app
 
 
-def _configure_flask(app: Flask, settings: Any) -> None:
-    from licensing.api.openapi import openapi_config
+def _configure_flask(app: Flask, settings: Any, *, serves_http: bool) -> None:
     from licensing.database import engine_options
 
     if settings.uses_embedded_database:
@@ -58,15 +71,15 @@ def _configure_flask(app: Flask, settings: Any) -> None:
         # flask-smorest does not forward a route's provide_automatic_options: no route
         # answers OPTIONS by itself (an instance path answers a signed 405).
         PROVIDE_AUTOMATIC_OPTIONS=False,
-        **openapi_config(__version__),
     )
+    if serves_http:
+        from licensing.api.openapi import openapi_config
+
+        app.config.update(openapi_config(_version()))
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
 
-def _wire(app: Flask, settings: Any) -> None:
-    from licensing import ratelimits
-    from licensing.api import callhome, edge, instance, meta, partner, problems, requests
-    from licensing.api.openapi import api, register_docs
+def _wire(app: Flask, settings: Any, *, serves_http: bool) -> None:
     from licensing.database import configure_engine, migrations_directory
     from licensing.extensions import db, migrate
     from licensing.runtime import build, install
@@ -76,6 +89,15 @@ def _wire(app: Flask, settings: Any) -> None:
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(migrations_directory()))
+    if serves_http:
+        _wire_http(app, settings)
+
+
+def _wire_http(app: Flask, settings: Any) -> None:
+    from licensing import ratelimits
+    from licensing.api import callhome, edge, instance, meta, partner, problems, requests
+    from licensing.api.openapi import api, register_docs
+
     requests.register(app)
     edge.register(app)
     problems.register(app)

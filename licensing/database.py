@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import Connection
 
@@ -27,9 +26,35 @@ def migrations_directory() -> Path:
 
 @cache
 def head_revisions() -> frozenset[str]:
-    config = Config(str(migrations_directory() / "alembic.ini"))
-    config.set_main_option("script_location", str(migrations_directory()))
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
+    """The revisions no other revision builds on.
+
+    Read from the revision files' ``revision`` and ``down_revision`` literals, not
+    through Alembic: every command asks this, and importing Alembic costs a fifth of
+    a command's start-up (tests/unit/test_database.py checks the answer is Alembic's).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (migrations_directory() / "versions").glob("*.py"):
+        values = _revision_literals(path)
+        if isinstance(values.get("revision"), str):
+            revisions.add(values["revision"])
+            down = values.get("down_revision")
+            parents.update([down] if isinstance(down, str) else (down or ()))
+    return frozenset(revisions - parents)
+
+
+def _revision_literals(path: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            values[target.id] = ast.literal_eval(value)
+    return values
 
 
 def current_revisions(connection: Connection) -> frozenset[str]:

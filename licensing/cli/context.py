@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import getpass
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
-from flask_migrate import upgrade
 from sqlalchemy.orm import Session
 
 from licensing.config import lost_key_file
@@ -52,8 +53,11 @@ def prepare_database(sealer: Sealer | None = None) -> None:
             raise ConfigError(
                 "the database schema is not at the latest migration: run `licensing db upgrade`"
             )
+        from flask_migrate import upgrade
+
         session().rollback()
-        upgrade(directory=str(migrations_directory()))
+        with _quiet_migrations():
+            upgrade(directory=str(migrations_directory()))
     from licensing.crypto.sealing import SealBroken
     from licensing.services import master_key
 
@@ -68,6 +72,23 @@ def prepare_database(sealer: Sealer | None = None) -> None:
             Path(settings.master_key_source).unlink(missing_ok=True)
             raise lost_key_file(Path(settings.master_key_source)) from None
         raise ConfigError(exc.detail) from None
+
+
+@contextmanager
+def _quiet_migrations() -> Iterator[None]:
+    """The automatic upgrade of the embedded database narrates only at DEBUG level.
+
+    Its lines would run into the output of the command that triggered it (``licensing
+    demo``); `licensing db upgrade`, asked for by name, still narrates at INFO.
+    """
+    alembic = logging.getLogger("alembic")
+    previous = alembic.level
+    if not alembic.isEnabledFor(logging.DEBUG):
+        alembic.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic.setLevel(previous)
 
 
 def uses_database(command: Callable[P, R]) -> Callable[P, R]:

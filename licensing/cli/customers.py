@@ -34,3 +34,39 @@ def customer_list(as_json: bool) -> None:
     """List customers."""
     rows = [records.customer(c) for c in customers.list_customers(session())]
     emit_records(rows, ["id", "name", "email", "company"], as_json=as_json)
+
+
+@customer.command("show")
+@click.argument("reference", metavar="CUSTOMER")
+@json_option
+@uses_database
+def customer_show(reference: str, as_json: bool) -> None:
+    """Show a customer (by id or e-mail) with the key ids of its licenses."""
+    found = customers.get_customer(session(), reference)
+    record = records.customer(found)
+    record["licenses"] = [lic.key_id for lic in customers.customer_licenses(session(), found)]
+    emit_record(record, as_json=as_json)
+
+
+@customer.command("update")
+@click.argument("reference", metavar="CUSTOMER")
+@click.option("--name", default=None, help="New contact name.")
+@click.option("--email", default=None, help="New contact e-mail (unique, ignoring case).")
+@click.option("--company", default=None, help='New company name ("" clears it).')
+@json_option
+@uses_database
+def customer_update(
+    reference: str, name: str | None, email: str | None, company: str | None, as_json: bool
+) -> None:
+    """Change a customer's name, e-mail or company (audited: which fields, not values)."""
+    if name is None and email is None and company is None:
+        raise click.UsageError("give at least one of --name, --email, --company")
+    updated = customers.update_customer(
+        session(),
+        customers.get_customer(session(), reference),
+        actor=actor(),
+        name=name,
+        email=email,
+        company=company,
+    )
+    emit_record(records.customer(updated), as_json=as_json)

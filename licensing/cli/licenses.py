@@ -7,16 +7,17 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from licensing.cli import records
+from licensing.cli import records, seats
 from licensing.cli.context import UTC_DATE, actor, runtime, session, uses_database
+from licensing.cli.options import confirm, reason_option, yes_option
+from licensing.cli.options import license_reference as reference
+from licensing.cli.options import license_reference_help as reference_help
 from licensing.cli.output import emit_record, emit_records, json_option
 from licensing.errors import InvalidRequest
 from licensing.models import License, LicenseStatus
 from licensing.services import catalog, customers, licenses
 
 license = AppGroup("license", help="Issue licenses, look them up, change their state.")
-reference = click.argument("reference", metavar="LICENSE")
-reference_help = "LICENSE is a license id, key id, or the license key itself."
 
 
 def _show(lic: License, *, as_json: bool) -> None:
@@ -101,7 +102,7 @@ def license_list(product_code: str | None, status: str | None, as_json: bool) ->
 
 @license.command("suspend", epilog=reference_help)
 @reference
-@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@reason_option()
 @json_option
 @uses_database
 def license_suspend(reference: str, reason: str, as_json: bool) -> None:
@@ -114,28 +115,29 @@ def license_suspend(reference: str, reason: str, as_json: bool) -> None:
 
 @license.command("reinstate", epilog=reference_help)
 @reference
-@click.option("--reason", default="", help="Why (kept in the audit log).")
+@reason_option(required=False)
 @json_option
 @uses_database
-def license_reinstate(reference: str, reason: str, as_json: bool) -> None:
+def license_reinstate(reference: str, reason: str | None, as_json: bool) -> None:
     """Reinstate a suspended license."""
     found = licenses.reinstate(
-        session(), licenses.find(session(), reference), reason=reason, actor=actor()
+        session(), licenses.find(session(), reference), reason=reason or "", actor=actor()
     )
     _show(found, as_json=as_json)
 
 
 @license.command("revoke", epilog=reference_help)
 @reference
-@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@reason_option()
+@yes_option
 @json_option
 @uses_database
-def license_revoke(reference: str, reason: str, as_json: bool) -> None:
-    """Revoke a license for good (cannot be undone)."""
-    found = licenses.revoke(
-        session(), licenses.find(session(), reference), reason=reason, actor=actor()
-    )
-    _show(found, as_json=as_json)
+def license_revoke(reference: str, reason: str, yes: bool, as_json: bool) -> None:
+    """Revoke a license for good (cannot be undone); asks first unless --yes."""
+    found = licenses.find(session(), reference)
+    licenses.check_revocable(found)
+    confirm(f"Revoke license {found.key_id} for good? This cannot be undone.", yes=yes)
+    _show(licenses.revoke(session(), found, reason=reason, actor=actor()), as_json=as_json)
 
 
 @license.command("renew", epilog=reference_help)
@@ -172,3 +174,7 @@ def license_extend(reference: str, days: int | None, until: datetime | None, as_
         session(), licenses.find(session(), reference), actor=actor(), days=days, until=until
     )
     _show(found, as_json=as_json)
+
+
+for _seat_command in (seats.license_activations, seats.license_release_seat, seats.license_usage):
+    license.add_command(_seat_command)

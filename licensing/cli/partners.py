@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -53,9 +54,10 @@ def _key(k: PartnerKey) -> dict[str, Any]:
     }
 
 
-def _disclosure(d: Disclosure) -> dict[str, Any]:
+def _disclosure(d: Disclosure, partner_names: dict[uuid.UUID, str]) -> dict[str, Any]:
     return {
         "disclosed_at": d.disclosed_at,
+        "partner": partner_names.get(d.partner_id),
         "partner_id": d.partner_id,
         "license_id": d.license_id,
         "key_id": d.partner_key_id,
@@ -243,8 +245,9 @@ def partner_disclosures(
 ) -> None:
     """What was disclosed to partners about licenses, newest first."""
     db = session()
+    names = {p.id: p.name for p in partners.list_partners(db)}
     rows = [
-        _disclosure(d)
+        _disclosure(d, names)
         for d in partner_checks.list_disclosures(
             db,
             partner_id=partners.find_partner(db, partner_ref_).id if partner_ref_ else None,
@@ -254,5 +257,5 @@ def partner_disclosures(
         )
     ]
     emit_records(
-        rows, ["disclosed_at", "partner_id", "license_id", "purpose", "request_id"], as_json=as_json
+        rows, ["disclosed_at", "partner", "license_id", "purpose", "request_id"], as_json=as_json
     )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from licensing.models import Customer, Edition, License, Product, Release, ServerKey
+from licensing.models import (
+    Activation,
+    Customer,
+    Edition,
+    License,
+    Product,
+    Release,
+    ServerKey,
+)
 from licensing.models.base import utcnow
 
 
@@ -61,6 +69,22 @@ def license(lic: License, *, activations_used: int | None = None) -> dict[str, A
     if activations_used is not None:
         record["activations"] = {"used": activations_used, "allowed": lic.max_activations}
     return record
+
+
+def activation(a: Activation) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "fingerprint": a.fingerprint,
+        "server_name": a.server_name,
+        "product_version": a.product_version,
+        "platform": a.platform,
+        "status": a.status,
+        "activated_at": a.activated_at,
+        "last_check_in_at": a.last_check_in_at,
+        "released_at": a.released_at,
+        "release_reason": a.release_reason,
+        "migration_until": a.migration_until,
+    }
 
 
 def server_key(k: ServerKey) -> dict[str, Any]:

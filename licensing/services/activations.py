@@ -8,13 +8,16 @@ lock from ``BEGIN IMMEDIATE``). Counting and inserting then happen under that lo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from licensing.errors import NotFound
 from licensing.models import Activation, ActivationStatus, License, ReleaseReason
+from licensing.services import audit
 from licensing.services.license_state import LicenseState
 from licensing.services.verdicts import TOO_MANY_ACTIVATIONS, VALID, Verdict
 
@@ -86,19 +89,30 @@ def activate(
 def deactivate(
     session: Session, state: LicenseState, activation_id: uuid.UUID, *, now: datetime
 ) -> bool:
-    """Release a live activation of this license; False if there is none."""
+    """The instance gives its seat back; False if it holds no live one."""
+    return release(session, state.id, activation_id, reason=ReleaseReason.DEACTIVATED, now=now)
+
+
+def release(
+    session: Session,
+    license_id: uuid.UUID,
+    activation_id: uuid.UUID,
+    *,
+    reason: ReleaseReason,
+    now: datetime,
+) -> bool:
+    """Release a live activation of this license; False if there is none.
+
+    One conditional statement, so a seat is released once however many ask at once.
+    """
     result = session.execute(
         update(Activation)
         .where(
             Activation.id == activation_id,
-            Activation.license_id == state.id,
+            Activation.license_id == license_id,
             Activation.status == ActivationStatus.ACTIVE,
         )
-        .values(
-            status=ActivationStatus.RELEASED,
-            released_at=now,
-            release_reason=ReleaseReason.DEACTIVATED,
-        )
+        .values(status=ActivationStatus.RELEASED, released_at=now, release_reason=reason)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -111,6 +125,56 @@ def count_by_status(session: Session) -> dict[str, int]:
     ).all()
     counts.update({str(status): int(count) for status, count in rows})
     return counts
+
+
+def release_seat(
+    session: Session,
+    license: License,
+    reference: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> Activation:
+    """Staff free a seat (a server gone for good); the instance must activate again."""
+    activation = find_activation(session, license, reference)
+    if not release(session, license.id, activation.id, reason=ReleaseReason.STAFF, now=now):
+        raise NotFound(f"activation {activation.id} does not hold a seat (it was released)")
+    session.refresh(activation)
+    audit.record(
+        session,
+        actor=actor,
+        action="activation.released",
+        subject_type="license",
+        subject_id=license.id,
+        data={"activation_id": str(activation.id), "reason": reason},
+    )
+    return activation
+
+
+def list_activations(session: Session, license: License) -> Sequence[Activation]:
+    """Every activation of the license, live and released, oldest first."""
+    return session.scalars(
+        select(Activation)
+        .where(Activation.license_id == license.id)
+        .order_by(Activation.activated_at, Activation.id)
+    ).all()
+
+
+def find_activation(session: Session, license: License, reference: str) -> Activation:
+    """An activation of this license by its id, or the live one of a fingerprint."""
+    try:
+        by_reference = Activation.id == uuid.UUID(reference)
+    except ValueError:
+        by_reference = Activation.fingerprint == reference
+    found = session.scalars(
+        select(Activation)
+        .where(Activation.license_id == license.id, by_reference)
+        .order_by(Activation.status == ActivationStatus.ACTIVE, Activation.activated_at)
+    ).all()
+    if not found:
+        raise NotFound(f"license {license.key_id} has no activation {reference!r}")
+    return found[-1]  # a fingerprint's live activation, else its latest
 
 
 def count_active(session: Session, license_id: uuid.UUID) -> int:

@@ -170,8 +170,13 @@ def reinstate(session: Session, license: License, *, reason: str, actor: str) ->
     )
 
 
-def revoke(session: Session, license: License, *, reason: str, actor: str) -> License:
+def check_revocable(license: License) -> None:
+    """Raise unless ``license`` can be revoked (before asking anyone to confirm it)."""
     _require(license, {LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED}, "revoke")
+
+
+def revoke(session: Session, license: License, *, reason: str, actor: str) -> License:
+    check_revocable(license)
     return _change_status(
         session, license, LicenseStatus.REVOKED, reason=reason, actor=actor, verb="revoked"
     )

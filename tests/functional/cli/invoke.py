@@ -24,26 +24,27 @@ class Licensing:
     def __init__(self, runner: FlaskCliRunner) -> None:
         self.runner = runner
 
-    def run(self, *args: str) -> Result:
-        return self.runner.invoke(cli, list(args))
+    def run(self, *args: str, input: str | None = None) -> Result:
+        """``licensing ARGS``; ``input`` is what the operator types (answers to prompts)."""
+        return self.runner.invoke(cli, list(args), input=input)
 
-    def ok(self, *args: str) -> str:
+    def ok(self, *args: str, input: str | None = None) -> str:
         """Run a command that must succeed; what it printed on standard output."""
-        result = self.run(*args)
+        result = self.run(*args, input=input)
         assert result.exit_code == 0, (
             f"licensing {' '.join(args)} exited {result.exit_code}: "
             f"{result.exception!r}\n{result.output}"
         )
         return result.stdout
 
-    def json(self, *args: str) -> Any:
+    def json(self, *args: str, input: str | None = None) -> Any:
         """Run a command that must succeed, with ``--json``; its parsed output."""
         end = args.index("--") if "--" in args else len(args)  # options go before a '--'
-        return json.loads(self.ok(*args[:end], "--json", *args[end:]))
+        return json.loads(self.ok(*args[:end], "--json", *args[end:], input=input))
 
-    def fails(self, *args: str) -> BaseException:
+    def fails(self, *args: str, input: str | None = None) -> BaseException:
         """Run a command that must fail; the exception that ``main()`` would print."""
-        result = self.run(*args)
+        result = self.run(*args, input=input)
         assert result.exit_code != 0, f"licensing {' '.join(args)} succeeded:\n{result.output}"
         assert result.exception is not None
         return result.exception

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto import license_keys
 from licensing.models import Customer, Edition, License, Product, Release, ServerKey
 from tests.functional.cli.invoke import Licensing, fields
+from tests.functional.cli.test_errors import describe, run, without_traceback
 
 
 def count(session: Session, model: type) -> int:
@@ -53,3 +56,23 @@ def test_demo_twice_reuses_the_catalog_and_issues_a_second_license(
     ]
     assert count(session, License) == 2
     assert count(session, ServerKey) == 1
+
+
+def test_demo_on_a_fresh_instance_prints_only_its_output(tmp_path: Path) -> None:
+    """The embedded database is created on this first use; its migrations say nothing."""
+    completed = without_traceback(run(tmp_path, "demo", "--json"))
+
+    assert completed.returncode == 0, describe(completed)
+    assert json.loads(completed.stdout)["product"] == "demo-mailserver"
+    assert "alembic" not in completed.stderr
+    assert "Running upgrade" not in completed.stderr
+
+
+def test_the_automatic_migration_narrates_at_debug_level(tmp_path: Path) -> None:
+    completed = without_traceback(
+        run(tmp_path, "demo", "--json", env={"LICENSING_LOG_LEVEL": "DEBUG"})
+    )
+
+    assert completed.returncode == 0, describe(completed)
+    assert json.loads(completed.stdout)["product"] == "demo-mailserver"
+    assert "Running upgrade" in completed.stderr

@@ -38,15 +38,23 @@ def licensing_command() -> str:
 
 
 def run(
-    instance: Path, *args: str, env: Mapping[str, str] | None = None
+    instance: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``licensing ARGS`` with only the given ``LICENSING_*`` settings (nothing inherited)."""
+    """``licensing ARGS`` with only the given ``LICENSING_*`` settings (nothing inherited).
+
+    Standard input is ``input``, or closed as in a script where nobody answers a question.
+    """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LICENSING_")}
     environment |= {"LICENSING_INSTANCE_PATH": str(instance), "LICENSING_LOG_JSON": "false"}
     environment |= dict(env or {})
     return subprocess.run(
         [licensing_command(), *args],
         env=environment,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         capture_output=True,
         text=True,
         timeout=120,
@@ -112,6 +120,17 @@ ERROR_CASES = (
         "invalid transition",
         "license reinstate {license} --reason 'all good'",
         "cannot reinstate a license that is active",
+    ),
+    Case(
+        "blank reason",
+        "license suspend {license} --reason ' '",
+        "Invalid value for '--reason': must not be empty",
+        exit_code=2,
+    ),
+    Case(
+        "e-mail of another customer",
+        "customer add --name Other --email DEMO-Customer@example.com",
+        "already has that e-mail address",
     ),
     Case(
         "master key not base64",
@@ -212,6 +231,7 @@ def test_license_help(runs: dict[str, subprocess.CompletedProcess[str]]) -> None
     assert completed.stdout.startswith("Usage: licensing license [OPTIONS] COMMAND")
     assert listed_commands(completed.stdout) == {
         *("issue", "show", "list", "suspend", "reinstate", "revoke", "renew", "extend"),
+        *("activations", "release-seat", "usage"),
     }
     assert completed.stderr == ""
 

@@ -322,7 +322,9 @@ def test_suspend_reinstate_revoke_with_reasons(
     assert (reinstated["status"], reinstated["status_reason"]) == ("active", "paid")
     assert latest_event(session).data == {"from": "suspended", "to": "active", "reason": "paid"}
 
-    revoked = licensing.json("license", "revoke", "--reason", "refunded", "--", issued.key.key_id)
+    revoked = licensing.json(
+        "license", "revoke", "--reason", "refunded", "--yes", "--", issued.key.key_id
+    )
     assert (revoked["status"], revoked["status_reason"]) == ("revoked", "refunded")
     assert revoked["activations"] == {"used": 0, "allowed": 2}
     assert latest_event(session).action == "license.revoked"
@@ -349,7 +351,7 @@ def test_state_changes_the_current_state_does_not_allow(
     assert isinstance(error, InvalidTransition)
     assert error.detail == "cannot reinstate a license that is active"
 
-    revoked = fields(licensing.ok("license", "revoke", reference, "--reason", "fraud"))
+    revoked = fields(licensing.ok("license", "revoke", reference, "--reason", "fraud", "--yes"))
     assert (revoked["status"], revoked["status_reason"]) == ("revoked", "fraud")
     for command in ("suspend", "revoke"):
         error = licensing.fails("license", command, reference, "--reason", "again")
@@ -457,3 +459,61 @@ def test_extend_needs_exactly_one_of_days_or_until_and_a_term(
     perpetual = licensing.fails("license", "extend", str(issued.license.id), "--days", "5")
     assert isinstance(perpetual, InvalidTransition)
     assert "perpetual" in perpetual.detail
+
+
+def test_revoke_asks_first_and_a_no_changes_nothing(
+    licensing: Licensing, session: Session, issued: IssuedLicense
+) -> None:
+    reference = str(issued.license.id)
+
+    declined = licensing.run("license", "revoke", reference, "--reason", "fraud", input="n\n")
+    assert declined.exit_code == 1
+    assert f"Revoke license {issued.key.key_id} for good?" in declined.stderr
+    assert "not confirmed; nothing was changed" in declined.stderr
+    session.refresh(issued.license)
+    assert issued.license.status == "active"
+
+    no_answer = licensing.run("license", "revoke", reference, "--reason", "fraud", input="")
+    assert no_answer.exit_code == 1
+    assert "pass --yes" in no_answer.stderr
+    session.refresh(issued.license)
+    assert issued.license.status == "active"
+
+    revoked = licensing.json("license", "revoke", reference, "--reason", "fraud", input="y\n")
+    assert revoked["status"] == "revoked"
+    assert latest_event(session).action == "license.revoked"
+
+
+def test_revoking_a_revoked_license_fails_before_asking(
+    licensing: Licensing, issued: IssuedLicense
+) -> None:
+    reference = str(issued.license.id)
+    licensing.ok("license", "revoke", reference, "--reason", "fraud", "--yes")
+
+    result = licensing.run("license", "revoke", reference, "--reason", "again", input="y\n")
+
+    assert isinstance(result.exception, InvalidTransition)
+    assert "Revoke license" not in result.stderr
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\t"], ids=["empty", "spaces", "tab"])
+@pytest.mark.parametrize("command", ["suspend", "reinstate", "revoke"])
+def test_a_reason_cannot_be_blank(
+    licensing: Licensing, session: Session, issued: IssuedLicense, command: str, reason: str
+) -> None:
+    events = len(session.scalars(select(AuditEvent)).all())
+
+    result = licensing.run("license", command, str(issued.license.id), "--reason", reason)
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--reason': must not be empty" in result.output
+    assert len(session.scalars(select(AuditEvent)).all()) == events
+
+
+def test_a_reason_is_kept_without_its_surrounding_blanks(
+    licensing: Licensing, session: Session, issued: IssuedLicense
+) -> None:
+    suspended = licensing.json("license", "suspend", str(issued.license.id), "--reason", " late ")
+
+    assert suspended["status_reason"] == "late"
+    assert latest_event(session).data["reason"] == "late"

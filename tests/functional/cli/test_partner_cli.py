@@ -385,6 +385,7 @@ def test_disclosures_newest_first(
     row = next(row for row in listed if row["request_id"] == ids[3])
     assert row == {
         "disclosed_at": row["disclosed_at"],
+        "partner": "First",
         "partner_id": str(disclosed.first.partner.id),
         "license_id": str(disclosed.license_a),
         "key_id": disclosed.first.issued.key.key_id,
@@ -396,7 +397,14 @@ def test_disclosures_newest_first(
     assert "license.valid" in row["fields"]
     rows = table(licensing.ok("partner", "disclosures"))
     assert {r["request_id"] for r in rows} == set(ids)
-    assert set(rows[0]) == {"disclosed_at", "partner_id", "license_id", "purpose", "request_id"}
+    assert set(rows[0]) == {"disclosed_at", "partner", "license_id", "purpose", "request_id"}
+    # People read partners by name; the id stays in --json.
+    assert {r["request_id"]: r["partner"] for r in rows} == {
+        ids[0]: "First",
+        ids[1]: "First",
+        ids[2]: "Second",
+        ids[3]: "First",
+    }
 
 
 def test_disclosures_filtered(licensing: Licensing, disclosed: Disclosed) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from licensing.errors import InvalidRequest, NotFound
+from licensing.errors import Conflict, InvalidRequest, NotFound
 from licensing.services import customers
 from tests.factories import latest_event, make_customer
 
@@ -48,11 +48,11 @@ def test_get_customer_by_id_or_unique_email(session: Session) -> None:
     assert customers.get_customer(session, "Grace@Example.com") == customer
 
 
-def test_a_shared_email_needs_the_id(session: Session) -> None:
-    make_customer(session, email="shared@example.com")
-    make_customer(session, email="shared@example.com")
-    with pytest.raises(InvalidRequest, match="customer id"):
-        customers.get_customer(session, "shared@example.com")
+def test_an_email_belongs_to_one_customer_whatever_its_case(session: Session) -> None:
+    first = make_customer(session, email="shared@example.com")
+    with pytest.raises(Conflict, match=f"customer {first.id} already has that e-mail address"):
+        make_customer(session, email="Shared@Example.com")
+    assert customers.get_customer(session, "SHARED@example.com") == first
 
 
 def test_an_unknown_customer_is_not_found(session: Session) -> None:

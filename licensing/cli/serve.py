@@ -31,7 +31,7 @@ def default_workers(*, embedded_database: bool) -> int:
 
 def default_threads(*, embedded_database: bool) -> int:
     """4 threads per worker on PostgreSQL, where concurrent check-ins share one commit
-    (services/group_commit.py); 1 (sync workers) on the embedded database.
+    (services/group_commit.py); 1 on the embedded database, which writes one at a time.
 
     More threads share more commits but queue longer for the worker's one interpreter
     lock: with 8, p99 at 16 connections was 24-29 ms; with 4, 21-23 ms at about the same
@@ -41,7 +41,10 @@ def default_threads(*, embedded_database: bool) -> int:
 
 
 def worker_connections(threads: int) -> int:
-    """Connections a gthread worker holds at most: one per thread, and as many idle ones.
+    """Connections a worker serves at most: one per thread, and as many idle ones.
+
+    Connections whose request is still arriving are not counted: the worker reads them
+    in its event loop, up to a bound of their own (licensing/gunicorn_worker.py).
 
     gunicorn's default (1,000) lets the worker that wakes first take every keep-alive
     connection there is; its threads and interpreter lock then serve them all while
@@ -62,8 +65,7 @@ def worker_connections(threads: int) -> int:
 @click.option(
     "--threads",
     type=click.IntRange(1, 64),
-    help="Threads per worker; more than 1 selects gthread workers"
-    " [default: 4; 1 on the embedded database].",
+    help="Threads per worker [default: 4; 1 on the embedded database].",
 )
 @click.option(
     "--timeout",
@@ -97,6 +99,9 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, timeou
         "python:licensing.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
+        # Reads each request whole before a thread takes it: slow clients hold no thread.
+        "--worker-class",
+        "licensing.gunicorn_worker.BufferingWorker",
         "--workers",
         str(workers),
         "--threads",

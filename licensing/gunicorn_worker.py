@@ -17,22 +17,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import selectors
+import socket
 import time
+from collections.abc import Callable
 from enum import Enum
 from functools import partial
 from typing import Any
 
+from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-# A head larger than this is refused (431); gunicorn's own limits apply below it.
-HEAD_LIMIT = 32 * 1024
-# The application refuses larger bodies (MAX_CONTENT_LENGTH): no need to read further.
-BODY_LIMIT = 64 * 1024
+from licensing.gunicorn_framing import Reading, RequestBuffer
+
 # Seconds a request may take from the moment the worker waits for it to its last byte.
 REQUEST_DEADLINE = 10.0
 # Connections one worker reads at once; beyond them, new ones wait in the listen queue.
 READING_LIMIT = 500
+# A new connection that has sent nothing yet counts against --worker-connections for this
+# long: most clients send their request with the handshake, so the cap still keeps one
+# worker from taking every new connection; one that stays silent stops counting.
+FRESH_SECONDS = 0.05
 RECV_SIZE = 64 * 1024
+# A closed connection is read from until the client closes too, for at most this long
+# and this many bytes (as gunicorn's own graceful close).
+LINGER_SECONDS = 2.0
+LINGER_DRAIN = 64 * 1024
 
 HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -42,142 +51,35 @@ HEAD_TOO_LARGE = (
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-class Reading(Enum):
-    INCOMPLETE = "incomplete"
-    # Whole, or malformed in a way gunicorn's parser refuses from the bytes at hand.
-    WHOLE = "whole"
-    # The body is larger than the application accepts: it refuses it without reading on.
-    BODY_TOO_LARGE = "body-too-large"
-    HEAD_TOO_LARGE = "head-too-large"
-
-
 class Step(Enum):
+    """Where a connection goes after the event loop read from it."""
+
     READING = "reading"
     SERVE = "serve"
     CLOSE = "close"
 
 
-class RequestBuffer:
-    """The bytes of one request as they arrive, and whether they are all there yet.
-
-    It reads only the framing (end of head, Content-Length, chunked sizes), never judges
-    a request: anything it cannot frame is passed on for gunicorn's parser to refuse.
-    """
-
-    def __init__(self, *, head_limit: int = HEAD_LIMIT, body_limit: int = BODY_LIMIT) -> None:
-        self.data = bytearray()
-        self.head_limit = head_limit
-        self.body_limit = body_limit
-        self.expects_continue = False
-        self._body_start = -1
-        self._length: int | None = None  # Content-Length; None for a chunked body
-        self._chunk_at = 0  # where the next chunk-size line starts
-        self._payload = 0  # chunk bytes complete so far
-        self._in_trailer = False
-
-    @property
-    def started(self) -> bool:
-        return bool(self.data)
-
-    @property
-    def head_complete(self) -> bool:
-        return self._body_start >= 0
-
-    def feed(self, data: bytes) -> Reading:
-        scanned = len(self.data)
-        self.data += data
-        if self._body_start < 0:
-            end = self.data.find(b"\r\n\r\n", max(0, scanned - 3))
-            bare = self.data.find(b"\n\n", max(0, scanned - 1))
-            if bare >= 0 and (end < 0 or bare < end):
-                return Reading.WHOLE  # a bare LF: gunicorn refuses it
-            if end < 0:
-                if len(self.data) > self.head_limit:
-                    return Reading.HEAD_TOO_LARGE
-                return Reading.INCOMPLETE
-            self._body_start = self._chunk_at = end + 4
-            framed = self._frame(bytes(self.data[:end]))
-            if framed is not None:
-                return framed
-        return self._body()
-
-    def _frame(self, head: bytes) -> Reading | None:
-        """Read the body's framing from the head; a verdict if the head settles it."""
-        lengths: list[bytes] = []
-        codings: list[bytes] = []
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                lengths.append(value.strip())
-            elif name == b"transfer-encoding":
-                codings.extend(c.strip().lower() for c in value.split(b","))
-            elif name == b"expect" and value.strip().lower() == b"100-continue":
-                self.expects_continue = head.split(b"\r\n", 1)[0].endswith(b"HTTP/1.1")
-        if codings:
-            if lengths or codings[-1] != b"chunked":
-                return Reading.WHOLE  # refused by the parser
-            return None
-        if not lengths:
-            self._length = 0
-        elif len(lengths) == 1 and lengths[0].isdigit():
-            self._length = int(lengths[0])
-            if self._length > self.body_limit:
-                return Reading.BODY_TOO_LARGE
-        else:
-            return Reading.WHOLE  # refused by the parser
-        return None
-
-    def _body(self) -> Reading:
-        if self._length is not None:
-            if len(self.data) - self._body_start >= self._length:
-                return Reading.WHOLE
-            return Reading.INCOMPLETE
-        return self._chunks()
-
-    def _chunks(self) -> Reading:
-        while (eol := self.data.find(b"\r\n", self._chunk_at)) >= 0:
-            verdict = self._trailer_line(eol) if self._in_trailer else self._chunk(eol)
-            if verdict is not None:
-                return verdict
-        if len(self.data) - self._chunk_at > self.head_limit:
-            return Reading.WHOLE  # no line end in sight: refused by the parser
-        return Reading.INCOMPLETE
-
-    def _trailer_line(self, eol: int) -> Reading | None:
-        if eol == self._chunk_at:  # the empty line after the last chunk
-            return Reading.WHOLE
-        self._chunk_at = eol + 2
-        return None
-
-    def _chunk(self, eol: int) -> Reading | None:
-        try:
-            size = int(bytes(self.data[self._chunk_at : eol]).split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            return Reading.WHOLE  # refused by the parser
-        if size == 0:
-            self._in_trailer = True
-            self._chunk_at = eol + 2
-            return None
-        end = eol + 2 + size + 2
-        if len(self.data) < end:
-            received = self._payload + len(self.data) - (eol + 2)
-            return Reading.BODY_TOO_LARGE if received > self.body_limit else Reading.INCOMPLETE
-        self._payload += size
-        self._chunk_at = end
-        return Reading.BODY_TOO_LARGE if self._payload > self.body_limit else None
-
-
 class BufferedConn(TConn):  # type: ignore[misc]
     """A client connection, with the request the event loop is reading on it."""
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, linger: Callable[[BufferedConn], None]) -> None:
         super().__init__(*args)
+        self.linger = linger
         self.buffer: RequestBuffer | None = None
         self.deadline = 0.0
         self.whole: bytes | None = None  # read by the event loop, for the parser
         self.body_unread = False  # the body was too large to read whole
         self.continued = False  # the event loop answered "100 Continue"
+        self.drained = 0  # bytes read after the answer, while closing
+
+    def close(self, graceful: bool = False) -> None:
+        """gthread closes gracefully in its event loop, where waiting for the client to
+        close its side (up to 2 s) would stop the loop: the worker lingers without waiting.
+        """
+        if graceful:
+            self.linger(self)
+        else:
+            super().close()
 
 
 class BufferingWorker(ThreadWorker):  # type: ignore[misc]
@@ -185,16 +87,21 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.reading: dict[BufferedConn, None] = {}  # in deadline order
+        self.fresh: dict[BufferedConn, float] = {}  # silent so far: until when they count
+        self.lingering: dict[BufferedConn, float] = {}  # answered and closing: until when
         self._serving_cap = 0
         super().__init__(*args, **kwargs)
 
     # gthread accepts while nr_conns < worker_connections: connections still being read
-    # are not counted against the cap, only against READING_LIMIT.
+    # are not counted against the cap (unless fresh), only against READING_LIMIT.
     @property
     def worker_connections(self) -> int:
         if len(self.reading) >= READING_LIMIT:
             return 0
-        return self._serving_cap + len(self.reading)
+        now = time.monotonic()
+        while self.fresh and next(iter(self.fresh.values())) <= now:
+            del self.fresh[next(iter(self.fresh))]
+        return self._serving_cap + len(self.reading) - len(self.fresh)
 
     @worker_connections.setter
     def worker_connections(self, value: int) -> None:
@@ -208,7 +115,8 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
-        self.enqueue_req(BufferedConn(self.cfg, client, address, listener.getsockname()))
+        conn = BufferedConn(self.cfg, client, address, listener.getsockname(), linger=self._linger)
+        self.enqueue_req(conn)
 
     def enqueue_req(self, conn: BufferedConn) -> None:
         """Every way to a thread passes here: the event loop reads the request first."""
@@ -219,12 +127,15 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         # Bytes of this request read with the last one, or already waiting on the socket.
         step = self._received(conn, leftover) if leftover else self._read(conn)
         if step is Step.READING:
+            if not conn.buffer.started:
+                self.fresh[conn] = time.monotonic() + FRESH_SECONDS
             self.reading[conn] = None
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._readable, conn))
         else:
             self._leave(conn, step)
 
     def _readable(self, conn: BufferedConn, _sock: Any) -> None:
+        self.fresh.pop(conn, None)
         step = self._read(conn)
         if step is not Step.READING:
             del self.reading[conn]
@@ -271,18 +182,66 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         with contextlib.suppress(OSError):
             conn.sock.send(data)  # a few bytes: they fit the socket's buffer
 
+    def _linger(self, conn: BufferedConn) -> None:
+        """Close after the answer (RFC 9112 §9.6): half-close, then read what the client
+        still sends until it closes, so that the kernel does not reset the connection
+        under the answer. The reading happens in the event loop, as the client sends.
+        """
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            conn.sock.setblocking(False)
+        except OSError:
+            util.close(conn.sock)
+            return
+        if self._drained(conn):
+            util.close(conn.sock)
+            return
+        self.lingering[conn] = time.monotonic() + LINGER_SECONDS
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._lingering, conn))
+
+    def _lingering(self, conn: BufferedConn, _sock: Any) -> None:
+        if self._drained(conn):
+            del self.lingering[conn]
+            self.poller.unregister(conn.sock)
+            util.close(conn.sock)
+
+    def _drained(self, conn: BufferedConn) -> bool:
+        """Read what has arrived; True once the client closed (or sent too much)."""
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+        conn.drained += len(data)
+        return not data or conn.drained >= LINGER_DRAIN
+
     def murder_pending(self) -> None:
         """Drop requests past their deadline (and, when stopping, connections still silent)."""
         super().murder_pending()
         now = time.monotonic()
+        for conn, until in list(self.lingering.items()):
+            if until > now:
+                break
+            del self.lingering[conn]
+            self.poller.unregister(conn.sock)
+            util.close(conn.sock)
         for conn in list(self.reading):
             silent = conn.buffer is not None and not conn.buffer.started
             if conn.deadline <= now or (silent and not self.alive):
                 del self.reading[conn]
+                self.fresh.pop(conn, None)
                 self.poller.unregister(conn.sock)
                 self._leave(conn, Step.CLOSE)
             elif self.alive:
                 break  # the rest have later deadlines
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """Wake when a fresh connection stops counting: the worker may accept again."""
+        if self.fresh:
+            until = next(iter(self.fresh.values())) - time.monotonic()
+            timeout = min(timeout, max(until, 0.0))
+        super().wait_for_and_dispatch_events(timeout)
 
     def handle(self, conn: BufferedConn) -> Any:
         """In a thread: hand the bytes the event loop read to gunicorn's parser."""

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from licensing.config import load_settings
+from licensing.instance import refuse_a_file
 
 try:
     __version__ = version("licensing")
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # running from a checkout that is not installed
     __version__ = "0.0.0"
 
 PREFIX = "LICENSING_"
+OWNER_ONLY = 0o077  # umask: directories 0700, files 0600
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -26,6 +28,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` takes the ``LICENSING_*`` names of the environment (they win over it)
     and any Flask setting (``TESTING``, ...).
     """
+    # The instance folder holds keys and data, some written by libraries (SQLite's -wal and
+    # -shm, the metric files): whatever this process creates is for its owner only. The
+    # mask is inherited by what the process runs (``licensing serve`` execs gunicorn).
+    os.umask(OWNER_ONLY)
     overrides = dict(config or {})
     values = {k: v for k, v in os.environ.items() if k.startswith(PREFIX)}
     values.update({k: v for k, v in overrides.items() if k.startswith(PREFIX)})
@@ -33,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None
     )
+    refuse_a_file(Path(app.instance_path))
     settings = load_settings(values, Path(app.instance_path))
 
     from licensing.logs import configure_logging
@@ -47,9 +54,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _configure_flask(app: Flask, settings: Any) -> None:
     from licensing.api.openapi import openapi_config
     from licensing.database import engine_options
+    from licensing.instance import instance_folder
 
     if settings.uses_embedded_database:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        instance_folder(Path(app.instance_path))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

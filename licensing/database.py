@@ -12,6 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import Connection
 
+from licensing.errors import ConfigError
+
 VERSION_TABLE = "alembic_version"
 
 
@@ -48,7 +50,19 @@ def engine_options(database_url: str) -> dict[str, Any]:
     if database_url.startswith("sqlite"):
         # Parallel writers queue on the busy timeout instead of failing at once.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    _require_psycopg()
     return {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}
+
+
+def _require_psycopg() -> None:
+    """The PostgreSQL driver is an extra: say which one when it is missing."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "LICENSING_DATABASE_URL is a PostgreSQL URL but its driver (psycopg) is not"
+            ' installed: pip install "licensing[postgres]"'
+        ) from None
 
 
 def configure_engine(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from licensing.cli.context import actor, prepare_database, runtime, session
 
 EMBEDDED_WORKERS = 2
 THREADS = 4
+KEEP_ALIVE = 2
 
 
 def default_workers(*, embedded_database: bool) -> int:
@@ -54,6 +55,17 @@ def worker_connections(threads: int) -> int:
     return 2 * threads
 
 
+def keep_alive(threads: int) -> int:
+    """Seconds an idle connection is kept open after an answer; none with one thread.
+
+    A worker with one thread that keeps a connection alive serves that client again
+    before the connections waiting to be accepted, which then wait for seconds
+    (bench/README.md). Closing after each answer keeps them in arrival order, as
+    gunicorn's sync worker did; with more threads, gunicorn's 2 s default.
+    """
+    return 0 if threads == 1 else KEEP_ALIVE
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -79,6 +91,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, timeou
     """Run the server with gunicorn; migrates the embedded database first."""
     from licensing.services import server_keys
 
+    _refuse_an_address_in_use(host, port)
     embedded = runtime().settings.uses_embedded_database
     if workers is None:
         workers = default_workers(embedded_database=embedded)
@@ -98,7 +111,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, timeou
         "--config",
         "python:licensing.gunicorn_conf",
         "--bind",
-        f"{host}:{port}",
+        f"{_url_host(host)}:{port}",
         # Reads each request whole before a thread takes it: slow clients hold no thread.
         "--worker-class",
         "licensing.gunicorn_worker.BufferingWorker",
@@ -108,6 +121,8 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, timeou
         str(threads),
         "--worker-connections",
         str(worker_connections(threads)),
+        "--keep-alive",
+        str(keep_alive(threads)),
         "--timeout",
         str(timeout),
         "licensing.wsgi:app",
@@ -121,9 +136,51 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, timeou
     os.execve(sys.executable, argv, env)  # noqa: S606 - replaces this process with gunicorn
 
 
+def where_next(base_url: str) -> str:
+    """What a new operator looks at once the server is up."""
+    return "\n".join(
+        [
+            f"licensing: ready on {base_url}",
+            f"  API documentation  {base_url}/docs/",
+            f"  health check       {base_url}/healthz",
+            "  the client         pip install ./clients/python, then: licensing-client --help",
+        ]
+    )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _refuse_an_address_in_use(host: str, port: int) -> None:
+    """Fail in one line now, rather than in gunicorn's five seconds of retried tracebacks."""
+    import errno
+    import socket
+
+    address = f"{_url_host(host)}:{port}"
+    try:
+        first, *_ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {address}: {exc.strerror}") from None
+    family, kind, proto, _, sockaddr = first
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"{address} is already in use by another process:"
+                    " stop it, or choose another --port"
+                ) from None
+            raise click.ClickException(f"cannot listen on {address}: {exc.strerror}") from None
+
+
 def _fresh_metrics_dir(instance: Path) -> Path:
     """Each server start gets an empty directory for the workers' shared metric files."""
-    directory = instance / "prometheus"
+    from licensing.instance import instance_folder
+
+    directory = instance_folder(instance) / "prometheus"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return directory

@@ -32,8 +32,9 @@ class RedactClientDetails(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _CLIENT.sub("Invalid request: ", message)
-        redacted = _QUOTED.sub("'[redacted]'", redacted)
+        redacted, about_a_request = _CLIENT.subn("Invalid request: ", message)
+        if about_a_request:  # only these quote the client: "Can't connect to ..." stays
+            redacted = _QUOTED.sub("'[redacted]'", redacted)
         redacted = _REQUEST_TARGET.sub(r"\1 [redacted]", redacted)
         if redacted != message:
             record.msg, record.args = redacted, None

@@ -173,6 +173,10 @@ def test_slow_clients_do_not_stop_the_server(server: LiveServer) -> None:
     finally:
         trickler.stop()
 
+    # Shown with -s, or when the test fails:
+    print(
+        f"p99 /healthz {p99(healthz):.3f} s, check-ins {p99(check_ins):.3f} s, {len(healthz)} each"
+    )
     assert trickling
     assert len(healthz) >= 20, f"only {len(healthz)} rounds in {MEASURE_SECONDS} s"
     assert p99(healthz) < P99_LIMIT, sorted(healthz)[-5:]

@@ -11,7 +11,6 @@ from typing import Any
 from flask import Flask
 
 from licensing.config import load_settings
-from licensing.instance import refuse_a_file
 
 try:
     __version__ = version("licensing")
@@ -39,6 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None
     )
+    from licensing.instance import refuse_a_file
+
     refuse_a_file(Path(app.instance_path))
     settings = load_settings(values, Path(app.instance_path))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from licensing.errors import ConfigError
@@ -26,6 +25,8 @@ def instance_folder(path: Path) -> Path:
         raise ConfigError(
             f"the instance folder {path} cannot be created ({exc.strerror}): {FIX}"
         ) from None
+    import tempfile  # only when a folder is written to
+
     try:
         with tempfile.TemporaryFile(dir=path):
             pass

@@ -79,6 +79,15 @@ def test_an_instance_path_that_cannot_be_created() -> None:
     assert INSTANCE_FIX in line, line
 
 
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs here")
+def test_an_instance_folder_no_one_can_write() -> None:
+    path = Path("/sys/kernel")  # a folder, read-only even for root
+
+    line = one_error_line(run(path, "product", "list"))
+    assert f"the instance folder {path} is not writable" in line, line
+    assert INSTANCE_FIX in line, line
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_instance_folder(tmp_path: Path) -> None:
     path = tmp_path / "instance"

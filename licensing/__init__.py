@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 PREFIX = "LICENSING_"
+OWNER_ONLY = 0o077  # umask: directories 0700, files 0600
 
 
 def _version() -> str:
@@ -36,6 +37,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, serves_http: bool = T
     and any Flask setting (``TESTING``, ...). ``serves_http=False`` (CLI commands that
     do not serve) leaves out the HTTP API: routes, OpenAPI, rate limits.
     """
+    # The instance folder holds keys and data, some written by libraries (SQLite's -wal and
+    # -shm, the metric files): whatever this process creates is for its owner only. The
+    # mask is inherited by what the process runs (``licensing serve`` execs gunicorn).
+    os.umask(OWNER_ONLY)
     from flask import Flask
 
     from licensing.config import load_settings
@@ -47,6 +52,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, serves_http: bool = T
     app = Flask(
         __name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None
     )
+    from licensing.instance import refuse_a_file
+
+    refuse_a_file(Path(app.instance_path))
     settings = load_settings(values, Path(app.instance_path))
 
     from licensing.logs import configure_logging
@@ -60,9 +68,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, serves_http: bool = T
 
 def _configure_flask(app: Flask, settings: Any, *, serves_http: bool) -> None:
     from licensing.database import engine_options
+    from licensing.instance import instance_folder
 
     if settings.uses_embedded_database:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        instance_folder(Path(app.instance_path))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from licensing.errors import ConfigError
+from licensing.instance import instance_folder
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ def _development_secret(path: Path, make: Any) -> str:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    instance_folder(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first: use theirs

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import Connection
 
+from licensing.errors import ConfigError
+
 VERSION_TABLE = "alembic_version"
 
 
@@ -78,7 +80,19 @@ def engine_options(database_url: str) -> dict[str, Any]:
             "connect_args": {"timeout": 30, "check_same_thread": False},
             "hide_parameters": True,
         }
+    _require_psycopg()
     return {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800, "hide_parameters": True}
+
+
+def _require_psycopg() -> None:
+    """The PostgreSQL driver is an extra: say which one when it is missing."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "LICENSING_DATABASE_URL is a PostgreSQL URL but its driver (psycopg) is not"
+            ' installed: pip install "licensing[postgres]"'
+        ) from None
 
 
 def configure_engine(engine: Engine) -> None:

@@ -25,4 +25,6 @@ def test_serve_passes_workers_threads_and_connection_cap_to_gunicorn(
     assert options["--threads"] == "5"
     assert options["--worker-connections"] == "10"
     assert options["--bind"] == "127.0.0.1:8123"
+    assert options["--worker-class"] == "licensing.gunicorn_worker.BufferingWorker"
+    assert options["--keep-alive"] == "2"
     assert argv[-1] == "licensing.wsgi:app"

@@ -7,7 +7,7 @@ import pytest
 from licensing.cli import serve
 
 
-def test_the_embedded_database_gets_two_sync_workers() -> None:
+def test_the_embedded_database_gets_two_workers_of_one_thread() -> None:
     assert serve.default_workers(embedded_database=True) == 2
     assert serve.default_threads(embedded_database=True) == 1
 
@@ -29,3 +29,10 @@ def test_a_worker_holds_a_connection_per_thread_and_as_many_idle_ones(
     threads: int, connections: int
 ) -> None:
     assert serve.worker_connections(threads) == connections
+
+
+@pytest.mark.parametrize(("threads", "seconds"), [(1, 0), (2, 2), (4, 2)])
+def test_one_thread_workers_close_each_connection_after_its_answer(
+    threads: int, seconds: int
+) -> None:
+    assert serve.keep_alive(threads) == seconds

@@ -139,7 +139,9 @@ def assert_rate_limited(response: requests.Response) -> dict[str, Any]:
     return body
 
 
-def test_the_limit_holds_across_two_workers(server: LiveServer, api_key: str) -> None:
+def test_the_limit_holds_across_two_workers(
+    server: LiveServer, api_key: str, request: pytest.FixtureRequest
+) -> None:
     license_key = server.licenses[0]["license_key"]
 
     responses = at_once(REQUESTS, lambda: check(server, f"Bearer {api_key}", license_key))
@@ -154,7 +156,12 @@ def test_the_limit_holds_across_two_workers(server: LiveServer, api_key: str) ->
         else:
             assert response.json()["license"]["valid"] is True
     remaining = sorted(int(r.headers["RateLimit-Remaining"]) for r in responses if r.ok)
-    assert remaining == list(range(LIMIT)), remaining  # one shared count: 4, 3, 2, 1, 0
+    if request.node.callspec.params["server"] == "redis":
+        # Flask-Limiter reads Redis's figure after the hit, in a second round trip: two
+        # requests at once may read the same one. The count itself is exact (above).
+        assert remaining[0] == 0 and all(0 <= r < LIMIT for r in remaining), remaining
+    else:  # the database storage answers the figure of its own hit: 4, 3, 2, 1, 0
+        assert remaining == list(range(LIMIT)), remaining
     # Both workers answered some of the checks (gunicorn logs the answering pid).
     answered = access_log(server, "-", REQUESTS)
     assert sorted(status for _, status in answered) == statuses, answered

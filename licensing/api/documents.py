@@ -25,7 +25,11 @@ from licensing.errors import InvalidRequest
 MAX_DEPTH = 16
 MAX_INTEGER_DIGITS = 64
 # A JSON string (escapes included) or one structural character: enough to follow nesting.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]', re.DOTALL)
+# A string token ends at its closing quote or at the end of the text, so every match
+# succeeds where it starts: an unclosed string is one token to the end, never a failed
+# match retried from each quote inside it (which made the scan quadratic in the body).
+# Possessive quantifiers: nothing is ever given back, so no input can make it backtrack.
+_TOKEN = re.compile(r'"(?:[^"\\]++|\\.?)*+(?:"|\Z)|[{}\[\],:]', re.DOTALL)
 _ROOT = "_schema"
 
 

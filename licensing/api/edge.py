@@ -4,8 +4,9 @@ One mechanism for all endpoints, in this order (docs/protocol.md, decision 17):
 
 1. Routing answers first: an unknown path is ``404``, a wrong method ``405`` (also
    ``OPTIONS``: no automatic answers), and the URL map merges no slashes, so a path is
-   served only as it is spelt. The one redirect left (``/docs`` to ``/docs/``) carries a
-   relative ``Location``: it never echoes the ``Host`` header.
+   served only as it is spelt, in the raw request target too: a leading ``//`` or a
+   percent-escape of a letter, digit or ``/`` is ``404``. The one redirect left
+   (``/docs`` to ``/docs/``) carries a relative ``Location``: it never echoes ``Host``.
 2. Path parameters that may not be stored (a NUL, a lone surrogate) are ``422``.
 3. The body is read once, never past ``MAX_CONTENT_LENGTH``, chunked or not: ``413``.
 4. A body is JSON or nothing: ``415`` naming ``application/json``.
@@ -20,6 +21,7 @@ after the signature table, where every other ``422`` is answered too.
 from __future__ import annotations
 
 import io
+import re
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -27,7 +29,12 @@ import flask
 import flask_smorest
 from flask import Flask, request
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import LengthRequired, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import (
+    LengthRequired,
+    NotFound,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 from werkzeug.routing import RequestRedirect
 from werkzeug.utils import cached_property
 
@@ -120,6 +127,8 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
 
 
 def _check_request() -> None:
+    if _spelt_otherwise():
+        raise NotFound()
     if request.routing_exception is not None:
         _relative_redirect()
         return  # routing answers: 404, 405, or the redirect
@@ -133,6 +142,32 @@ def _check_request() -> None:
     # A GET or HEAD body means nothing (RFC 9110 §9.3.1): it is never read at all.
     if request.method not in _BODILESS and request.get_data(cache=True) and not _declares_json():
         raise UnsupportedMediaType(f"The body must be {JSON} (UTF-8).")
+
+
+# A character a route may spell literally (RFC 3986 unreserved) or the segment separator.
+_LITERAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _spelt_otherwise() -> bool:
+    """Whether the path was sent in another spelling than the one routed (and signed).
+
+    The server decodes percent-escapes and drops leading slashes before routing, so
+    ``//v1/instance/check-ins``, ``/v1/instance/%63heck-ins`` and ``/v1%2Finstance/...``
+    would reach the endpoint whose ``@path`` differs from the one the client signed.
+    The raw request target decides: a leading ``//``, or an escape of a character a
+    path spells as itself, is not this server's path. An escape of anything else (a NUL,
+    a byte that is not UTF-8) can only be part of a path parameter, checked next.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return False  # a server that keeps no raw target: the routed path is all there is
+    path = raw.split("?", 1)[0]
+    if not path.startswith("/"):  # absolute form: "http://host/path"
+        path = urlsplit(path).path or "/"
+    if path.startswith("//"):
+        return True
+    return any(chr(int(code, 16)) in _LITERAL for code in _ESCAPE.findall(path))
 
 
 def _declares_json() -> bool:

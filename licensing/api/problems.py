@@ -38,13 +38,26 @@ def problem_response(
 
 def from_licensing_error(error: LicensingError) -> Response:
     if error.status >= 500:
+        # The client learns nothing of a server-side failure (PROTOCOL.md §7): not its
+        # type, title or code, which would tell a broken seal from a bad configuration.
         log.error("server error %s: %s", error.code, error.detail)
+        return internal_error()
     return problem_response(
         status=error.status,
         code=error.code,
         title=error.title,
-        detail=error.detail if error.status < 500 else "The server could not complete the request.",
+        detail=error.detail,
         errors=error.errors or ({} if error.status == 422 else None),
+    )
+
+
+def internal_error() -> Response:
+    """The one answer to every server-side failure: ``500 INTERNAL_ERROR``, nothing more."""
+    return problem_response(
+        status=500,
+        code="INTERNAL_ERROR",
+        title="Internal server error",
+        detail="The server could not complete the request.",
     )
 
 
@@ -71,12 +84,7 @@ def from_unexpected(error: Exception) -> Response:
     original = getattr(error, "original_exception", None) or error
     if not isinstance(original, InternalServerError):
         log.error("unhandled error", exc_info=original)
-    return problem_response(
-        status=500,
-        code="INTERNAL_ERROR",
-        title="Internal server error",
-        detail="The server could not complete the request.",
-    )
+    return internal_error()
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:

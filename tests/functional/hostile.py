@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -113,7 +114,8 @@ class Caller:
             environ_overrides=dict(environ or {}),
         )
         data = response.get_data()
-        if path.startswith("/v1/instance/"):
+        # Signed under /v1/instance/ as the server routes it: escapes decoded, one "/".
+        if ("/" + unquote(path).lstrip("/")).startswith("/v1/instance/"):
             payload = verify_response(
                 response.status_code,
                 list(response.headers.items()),

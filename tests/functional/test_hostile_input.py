@@ -9,6 +9,7 @@ Instance requests are signed correctly, so what is refused is the input, not the
 from __future__ import annotations
 
 import io
+from urllib.parse import unquote
 
 import pytest
 from flask.testing import FlaskClient
@@ -290,6 +291,44 @@ def test_an_odd_path_elsewhere_is_a_404(caller: Caller, name: str, path: str) ->
     body = json_body(target.body(caller)) if target.body else b""
     reply = caller.send(target, body, path=path)
     assert (reply.status, reply.code) == (404, "NOT_FOUND"), reply.body
+
+
+# Spellings the server would decode before routing; the raw request target decides.
+SPELT_OTHERWISE = [
+    "//v1/instance/check-ins",
+    "///v1/instance/check-ins",
+    "/v1/instance/%63heck-ins",
+    "/v1/instance/check%2Dins",
+    "/v1/instance/check%2dins?x=1",
+    "/v1%2Finstance%2Fcheck-ins",
+]
+
+
+def raw_target(path: str) -> dict[str, str]:
+    """The environ of a server that keeps the request target as sent (gunicorn does)."""
+    return {"RAW_URI": path, "REQUEST_URI": path, "PATH_INFO": unquote(path.partition("?")[0])}
+
+
+@pytest.mark.parametrize("path", SPELT_OTHERWISE)
+def test_a_path_spelt_otherwise_is_a_signed_404(caller: Caller, path: str) -> None:
+    target = TARGETS["check-in"]
+    body = json_body(caller.valid_body(target))
+    reply = caller.send(target, body, path=path, environ=raw_target(path))
+    assert (reply.status, reply.code) == (404, "NOT_FOUND"), reply.body
+
+
+@pytest.mark.parametrize("path", ["//healthz", "//docs", "/%64ocs", "/healthz%2F"])
+def test_a_path_spelt_otherwise_elsewhere_is_a_404(client: FlaskClient, path: str) -> None:
+    response = client.get("/", environ_overrides=raw_target(path))
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert "Location" not in response.headers
+
+
+def test_the_raw_target_as_routed_is_served(caller: Caller) -> None:
+    path = TARGETS["healthz"].path(caller) + "?probe=1"
+    reply = caller.send(TARGETS["healthz"], path=path, environ=raw_target(path))
+    assert reply.status == 200, reply.body
 
 
 @pytest.mark.parametrize("path", ["/docs", "/docs?x=1"])

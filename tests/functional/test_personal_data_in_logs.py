@@ -163,6 +163,27 @@ def test_a_database_error_logs_its_statement_without_the_parameters(
     assert_nothing_personal(output, personal_values(caller))
 
 
+def test_a_constraint_violation_logs_no_value_the_database_quotes(
+    caller: Caller, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL quotes the conflicting value (``DETAIL:  Key (email)=(...)``) in its error."""
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        db.session.execute(text("CREATE TEMPORARY TABLE privacy_probe (email VARCHAR(200) UNIQUE)"))
+        for _ in range(2):
+            db.session.execute(text("INSERT INTO privacy_probe VALUES (:email)"), {"email": EMAIL})
+        raise AssertionError("the second insert should have failed")
+
+    monkeypatch.setattr(conversations, "activate", failing)
+    answer = caller.instance.activate()
+    assert (answer.status, answer.code) == (500, "INTERNAL_ERROR"), answer.body
+
+    output = captured.getvalue()
+    assert "privacy_probe" in output, output  # the traceback was logged, with its SQL
+    assert "IntegrityError" in output, output
+    assert_nothing_personal(output, personal_values(caller))
+
+
 def test_database_errors_never_show_their_parameters(migrated_app: Flask) -> None:
     """Any text of any error, wherever it ends up (logs, a debugger, an error tracker).
 

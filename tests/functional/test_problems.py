@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from licensing import create_app
+from licensing.crypto.sealing import SealBroken
 from licensing.errors import ConfigError, Conflict
 
 MEMBERS = {"type", "title", "status", "detail", "code", "request_id"}
@@ -58,7 +60,12 @@ def failing_app(app_config: dict[str, Any]) -> Flask:
 
     app.add_url_rule("/boom", view_func=crash)
     app.add_url_rule("/conflict", view_func=conflict)
+
+    def seal_broken() -> str:
+        raise SealBroken("the master key opens no sealed value")
+
     app.add_url_rule("/misconfigured", view_func=misconfigured)
+    app.add_url_rule("/seal-broken", view_func=seal_broken)
     return app
 
 
@@ -78,8 +85,25 @@ def test_a_domain_error_keeps_its_status_code_and_detail(failing_app: Flask) -> 
     assert (body["code"], body["detail"]) == ("CONFLICT", "product 'mail' already exists")
 
 
-def test_a_server_side_domain_error_hides_its_detail(failing_app: Flask) -> None:
-    response = failing_app.test_client().get("/misconfigured")
+GENERIC = {
+    "type": "/problems/internal-error",
+    "title": "Internal server error",
+    "detail": "The server could not complete the request.",
+    "code": "INTERNAL_ERROR",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [("/misconfigured", "CONFIGURATION_ERROR"), ("/seal-broken", "SEAL_BROKEN")],
+)
+def test_a_server_side_domain_error_is_the_generic_500(
+    failing_app: Flask, caplog: pytest.LogCaptureFixture, path: str, code: str
+) -> None:
+    response = failing_app.test_client().get(path)
     body = problem(response, 500)
-    assert body["code"] == "CONFIGURATION_ERROR"
+    assert {member: body[member] for member in GENERIC} == GENERIC
     assert "LICENSING_MASTER_KEY" not in response.get_data(as_text=True)
+    assert "seal" not in response.get_data(as_text=True).lower()
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and code in r.getMessage()]
+    assert logged, "the operator still learns which failure it was"

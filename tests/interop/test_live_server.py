@@ -7,10 +7,12 @@ the server. What passes here passes for a client written from PROTOCOL.md alone.
 
 from __future__ import annotations
 
+import http.client
 import secrets
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -244,3 +246,62 @@ def test_odd_methods_and_paths_are_signed_problems(
     answer = call(server, credentials, method, path, {} if method == "POST" else None, jwks=jwks)
     assert answer.status == status, answer.body
     assert answer.body["nonce"] == answer.request.nonce
+
+
+def send_raw(
+    server: LiveServer, credentials: Credentials, target: str, body: bytes, jwks: dict[str, Any]
+) -> LiveAnswer:
+    """A signed POST with the request target exactly as given (``requests`` would tidy it)."""
+    signed = sign(credentials, "POST", target, body, base_url=server.base_url)
+    host, port = urlsplit(server.base_url).netloc.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("POST", target, body=body, headers=signed.headers)
+        response = connection.getresponse()
+        content = response.read()
+    finally:
+        connection.close()
+    verified = verify_response(
+        response.status, list(response.getheaders()), content, jwks, nonce=signed.nonce
+    )
+    return LiveAnswer(response.status, verified.body, signed)
+
+
+def test_a_check_in_path_spelt_otherwise_is_a_signed_404(
+    server: LiveServer, license: dict[str, Any], credentials: Credentials, jwks: dict[str, Any]
+) -> None:
+    mine = fingerprint()
+    activated = call(
+        server, credentials, "POST", ACTIVATIONS, activation_body(license, mine), jwks=jwks
+    )
+    assert activated.status == 201, activated.body
+    report = json_body(
+        {"fingerprint": mine, "server_name": "mail01.example.com", "product_version": "2.1.0"}
+    )
+    served = send_raw(server, credentials, CHECK_INS, report, jwks)
+    assert (served.status, served.code) == (200, "VALID"), served.body
+    for target in (
+        "//v1/instance/check-ins",
+        "///v1/instance/check-ins",
+        "/v1/instance/%63heck-ins",
+        "/v1/instance/check%2Dins",
+        "/v1%2Finstance%2Fcheck-ins",
+    ):
+        answer = send_raw(server, credentials, target, report, jwks)
+        assert (answer.status, answer.code) == (404, "NOT_FOUND"), (target, answer.body)
+        assert answer.body["nonce"] == answer.request.nonce
+
+
+@pytest.mark.parametrize("target", ["//healthz", "//docs", "/%68ealthz"])
+def test_a_path_spelt_otherwise_elsewhere_is_a_404(server: LiveServer, target: str) -> None:
+    host, port = urlsplit(server.base_url).netloc.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", target)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 404
+    assert response.getheader("Content-Type") == "application/problem+json"
+    assert response.getheader("Location") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -90,3 +91,45 @@ def test_request_get_json_reads_through_the_same_decoder(migrated_app: Flask) ->
         pytest.raises(InvalidRequest),
     ):
         request.get_json()
+
+
+def _not_json(errors: dict[str, list[str]]) -> bool:
+    return list(errors) == ["_schema"] and errors["_schema"][0].startswith("not JSON:")
+
+
+# 64 KB bodies a hostile client writes to make the depth scan slow: quotes that open a
+# string never closed, escaped quotes, brackets inside strings. The scan must stay linear.
+_DEEP_AT_1 = ".".join(["1"] + ["0"] * (MAX_DEPTH - 1))
+ADVERSARIAL = {
+    "unclosed-string-of-escaped-quotes": (b'"' + b'\\"' * 32000 + b"[" * 17, _not_json),
+    "escaped-quotes-outside-a-string": (b'\\"' * 32000 + b"[" * 17, _not_json),
+    "unclosed-string-ending-in-a-backslash": (b'"' + b'\\"' * 32000 + b"[" * 17 + b"\\", _not_json),
+    "unclosed-member-of-brackets-and-quotes": (b'{"a": "' + b'[\\"' * 21000, _not_json),
+    "closed-strings-then-an-unclosed-one": (
+        b"[" + b'"\\"[",' * 9000 + b'"' + b'\\"' * 5000,
+        _not_json,
+    ),
+    "deep-after-a-long-string": (
+        b'["' + b'\\"' * 30000 + b'", ' + nested(MAX_DEPTH + 1) + b"]",
+        lambda errors: list(errors) == [_DEEP_AT_1],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_adversarial_bodies_are_refused_in_linear_time(name: str) -> None:
+    body, expected = ADVERSARIAL[name]
+    assert len(body) >= 60_000
+    started = time.perf_counter()
+    errors = refusal(body)
+    elapsed = time.perf_counter() - started
+    assert expected(errors), errors
+    assert elapsed < 1.0, f"{elapsed:.2f} s"  # linear: milliseconds; quadratic: ~20 s
+
+
+def test_brackets_inside_long_strings_are_accepted_in_linear_time() -> None:
+    body = b'["' + b'[{\\"' * 16000 + b'", {"a": "' + b"]" * 1000 + b'"}]'
+    started = time.perf_counter()
+    document = decode(body)
+    assert time.perf_counter() - started < 1.0
+    assert document == ['[{"' * 16000, {"a": "]" * 1000}]

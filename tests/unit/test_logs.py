@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from licensing.logs import RedactLicenseKeys
+from licensing.logs import RedactLicenseKeys, configure_logging
 
 KEY = "01234-56789-ABCDE-FGHJK-MNPQ9"
 KEY_ID = "3xey3BYlYKn16aeoMxLQ1P"
@@ -42,3 +43,37 @@ def test_text_without_a_key_is_left_alone() -> None:
 def test_longer_tokens_are_not_mistaken_for_keys() -> None:
     request_id = "0123456789abcdef0123456789abcdef"  # 32 characters, one word
     assert filtered("request %s", request_id).getMessage() == f"request {request_id}"
+
+
+# What psycopg raises for a unique violation, as SQLAlchemy wraps it.
+DRIVER_TEXT = (
+    'duplicate key value violates unique constraint "customers_email_key"\n'
+    "DETAIL:  Key (email)=(someone.private@example.org) already exists."
+)
+
+
+def _database_error() -> BaseException:
+    try:
+        try:
+            raise ValueError(DRIVER_TEXT)
+        except ValueError as driver:
+            raise IntegrityError("INSERT INTO customers ...", None, driver) from driver
+    except IntegrityError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_a_database_error_is_logged_without_the_value_it_quotes(
+    as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", as_json=as_json)
+    try:
+        error = _database_error()
+        logging.getLogger("licensing.test").error("commit failed", exc_info=error)
+        logging.getLogger("licensing.test").error("commit failed: %s", error)
+    finally:
+        configure_logging("INFO", as_json=False)
+    output = capsys.readouterr().err
+    assert "IntegrityError" in output and "customers_email_key" in output, output
+    assert "someone.private" not in output, output
+    assert "DETAIL" not in output, output

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -188,10 +190,17 @@ def list_events(
         query = query.where(AuditEvent.actor == actor)
     if subject is not None:
         subject_type, colon, subject_id = subject.partition(":")
+        if not colon:
+            subject_id = subject
+        query = query.where(AuditEvent.subject_id.in_(_spellings(subject_id)))
         if colon:
-            query = query.where(
-                AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id
-            )
-        else:
-            query = query.where(AuditEvent.subject_id == subject)
+            query = query.where(AuditEvent.subject_type == subject_type)
     return session.scalars(query).all()
+
+
+def _spellings(subject_id: str) -> set[str]:
+    """The id as given, and as recorded if it is a UUID (``str(uuid)``, lower case)."""
+    spellings = {subject_id}
+    with contextlib.suppress(ValueError):
+        spellings.add(str(uuid.UUID(subject_id)))
+    return spellings

@@ -45,6 +45,26 @@ def head_revisions() -> frozenset[str]:
     return frozenset(revisions - parents)
 
 
+@cache
+def revisions_since(revision: str) -> frozenset[str]:
+    """``revision`` and every revision that builds on it, up to the heads."""
+    parents: dict[str, tuple[str, ...]] = {}
+    for path in (migrations_directory() / "versions").glob("*.py"):
+        values = _revision_literals(path)
+        if isinstance(values.get("revision"), str):
+            down = values.get("down_revision")
+            parents[values["revision"]] = (down,) if isinstance(down, str) else tuple(down or ())
+    if revision not in parents:
+        raise RuntimeError(f"no migration has revision {revision!r}")
+    since = {revision}
+    grew = True
+    while grew:
+        later = {child for child, ups in parents.items() if since.intersection(ups)}
+        grew = not later <= since
+        since |= later
+    return frozenset(since)
+
+
 def _revision_literals(path: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -69,6 +89,12 @@ def current_revisions(connection: Connection) -> frozenset[str]:
 
 def schema_is_current(connection: Connection) -> bool:
     return current_revisions(connection) == head_revisions()
+
+
+def schema_is_at_least(connection: Connection, revision: str) -> bool:
+    """Whether the database is at ``revision`` or a later one."""
+    current = current_revisions(connection)
+    return bool(current) and current <= revisions_since(revision)
 
 
 def engine_options(database_url: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, jsonify
@@ -18,6 +20,7 @@ from licensing.extensions import db
 from licensing.runtime import current
 from licensing.services import activations, master_key, server_keys
 
+log = logging.getLogger(__name__)
 blp = Blueprint("meta", __name__, description="Health, readiness, metrics and public keys.")
 
 
@@ -93,8 +96,20 @@ def _not_ready(detail: str) -> Response:
 @blp.response(200, content_type="text/plain")
 def prometheus_metrics() -> Response:
     """Prometheus metrics in the text exposition format."""
+    session = db.session()
+    try:
+        by_status: Mapping[str, int] | None = activations.count_by_status(session)
+    except SQLAlchemyError as exc:
+        # The process's counters matter most during an outage: serve them without it.
+        session.rollback()
+        # The class only: a driver's message can name the database host.
+        log.warning(
+            "metrics: activations by status left out, the database failed (%s)",
+            type(exc).__name__,
+        )
+        by_status = None
     payload, content_type = metrics.exposition(
-        activations=lambda: activations.count_by_status(db.session())
+        activations=None if by_status is None else (lambda: by_status)
     )
     return Response(payload, content_type=content_type)
 

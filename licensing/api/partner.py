@@ -40,6 +40,11 @@ def _partner_limit() -> str:
     return principal.rate_limit or str(current_app.config["LICENSING_PARTNER_DEFAULT_LIMIT"])
 
 
+# One budget per key across every partner endpoint, as the documentation states it: a
+# limit on each view would give a key its figure once per endpoint.
+_per_key = limiter.shared_limit(_partner_limit, scope="partner-key")
+
+
 @blp.before_request
 def _authenticate() -> None:
     runtime = current()
@@ -87,7 +92,7 @@ def _documented(func: Any) -> Any:
 
 
 @blp.route("/license-checks", methods=["POST"], provide_automatic_options=False)
-@limiter.limit(_partner_limit)
+@_per_key
 @blp.arguments(schemas.LicenseCheckRequest())
 @blp.response(200, schemas.LicenseCheckAnswer)
 @_problem_doc(404, "LICENSE_NOT_FOUND.")
@@ -109,7 +114,7 @@ def license_check(payload: dict[str, Any]) -> Response:
 
 
 @blp.route("/products/<string:code>/releases", methods=["GET"], provide_automatic_options=False)
-@limiter.limit(_partner_limit)
+@_per_key
 @blp.response(200, schemas.ReleasesAnswer)
 @_problem_doc(404, "Unknown product, or one you are not registered for (NOT_FOUND).")
 @_documented

@@ -81,8 +81,11 @@ def audit_checkpoint(output: Path | None, as_json: bool) -> None:
     from licensing.services import audit_checkpoints
 
     settings = runtime().settings
+    # Asked for by hand, so the whole chain is verified, and it must still reach the
+    # newest checkpoint the periodic job wrote.
+    previous = audit_checkpoints.newest_in_directory(session(), settings.audit_checkpoint_dir)
     checkpoint = audit_checkpoints.issue(
-        session(), runtime().sealer, issuer=settings.issuer, now=utcnow()
+        session(), runtime().sealer, issuer=settings.issuer, now=utcnow(), previous=previous
     )
     if output is not None:
         audit_checkpoints.write_file(output, checkpoint.token, replace=True)

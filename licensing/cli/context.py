@@ -9,14 +9,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from licensing.config import lost_key_file
-from licensing.database import migrations_directory, schema_is_current
-from licensing.errors import ConfigError
+from licensing.database import migrations_directory, schema_is_at_least, schema_is_current
+from licensing.errors import ConfigError, LicensingError
 from licensing.extensions import db
 from licensing.runtime import Runtime, current
 
@@ -43,21 +44,24 @@ def actor() -> str:
         return "cli:unknown"
 
 
-def prepare_database(sealer: Sealer | None = None) -> None:
+def prepare_database(sealer: Sealer | None = None, *, runs_from: str | None = None) -> None:
     """Migrate the embedded database on first use; refuse to run on an outdated server DB,
     or with a master key (``sealer``'s, the runtime's by default) that does not open it.
+
+    A command whose tables look the same at every revision since ``runs_from`` also runs
+    on a schema that is only that far: among them the commands an upgrade that stopped
+    asks the operator to run (the migration's message names them).
     """
     connection = session().connection()
     if not schema_is_current(connection):
+        behind_but_enough = runs_from is not None and schema_is_at_least(connection, runs_from)
         if not runtime().settings.uses_embedded_database:
-            raise ConfigError(
-                "the database schema is not at the latest migration: run `licensing db upgrade`"
-            )
-        from flask_migrate import upgrade
-
-        session().rollback()
-        with _quiet_migrations():
-            upgrade(directory=str(migrations_directory()))
+            if not behind_but_enough:
+                raise ConfigError(
+                    "the database schema is not at the latest migration: run `licensing db upgrade`"
+                )
+        else:
+            _upgrade_embedded_database(tolerate_failure=behind_but_enough)
     from licensing.crypto.sealing import SealBroken
     from licensing.services import master_key
 
@@ -72,6 +76,22 @@ def prepare_database(sealer: Sealer | None = None) -> None:
             Path(settings.master_key_source).unlink(missing_ok=True)
             raise lost_key_file(Path(settings.master_key_source)) from None
         raise ConfigError(exc.detail) from None
+
+
+def _upgrade_embedded_database(*, tolerate_failure: bool) -> None:
+    from flask_migrate import upgrade
+
+    session().rollback()
+    try:
+        with _quiet_migrations():
+            upgrade(directory=str(migrations_directory()))
+    except (LicensingError, SQLAlchemyError) as exc:
+        if not tolerate_failure:
+            raise
+        session().rollback()
+        # The command still runs on the schema it found; the operator learns why it stayed.
+        detail = exc.detail if isinstance(exc, LicensingError) else type(exc).__name__
+        click.echo(f"warning: the database was not upgraded: {detail}", err=True)
 
 
 @contextmanager
@@ -91,17 +111,34 @@ def _quiet_migrations() -> Iterator[None]:
         alembic.setLevel(previous)
 
 
-def uses_database(command: Callable[P, R]) -> Callable[P, R]:
-    """Ready the database before the command, commit once after it succeeds."""
+@overload
+def uses_database(command: Callable[P, R], /) -> Callable[P, R]: ...
 
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        prepare_database()
-        result = command(*args, **kwargs)
-        session().commit()
-        return result
 
-    return wrapper
+@overload
+def uses_database(*, runs_from: str) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def uses_database(
+    command: Callable[P, R] | None = None, /, *, runs_from: str | None = None
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Ready the database before the command, commit once after it succeeds.
+
+    ``runs_from``: the oldest revision at which every table the command uses already
+    looks as it does now; the command then also runs on a schema that far behind.
+    """
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            prepare_database(runs_from=runs_from)
+            result = command(*args, **kwargs)
+            session().commit()
+            return result
+
+        return wrapper
+
+    return decorate if command is None else decorate(command)
 
 
 class UtcDate(click.ParamType[datetime, Any]):

@@ -7,12 +7,13 @@ lock from ``BEGIN IMMEDIATE``). Counting and inserting then happen under that lo
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from licensing.errors import NotFound
@@ -163,10 +164,10 @@ def list_activations(session: Session, license: License) -> Sequence[Activation]
 
 def find_activation(session: Session, license: License, reference: str) -> Activation:
     """An activation of this license by its id, or the live one of a fingerprint."""
-    try:
-        by_reference = Activation.id == uuid.UUID(reference)
-    except ValueError:
-        by_reference = Activation.fingerprint == reference
+    by_reference = Activation.fingerprint == reference
+    with contextlib.suppress(ValueError):
+        # A fingerprint of 32 hex characters also reads as a UUID: try both.
+        by_reference = or_(Activation.id == uuid.UUID(reference), by_reference)
     found = session.scalars(
         select(Activation)
         .where(Activation.license_id == license.id, by_reference)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,44 +97,67 @@ def event_hash(event: AuditEvent) -> str:
 
 
 def verify(
-    session: Session, *, batch: int = 1000, checkpoint: ChainHead | None = None
+    session: Session,
+    *,
+    batch: int = 1000,
+    checkpoint: ChainHead | None = None,
+    since: ChainHead | None = None,
 ) -> ChainReport:
     """Walk the chain in order; report the first event whose links or hash do not hold.
 
     With a ``checkpoint`` (a head recorded earlier), the chain must also still reach that
     head with the same hash: the links alone cannot show that the newest events were cut.
+    With ``since`` (a head verified earlier, such as the previous checkpoint), the walk
+    starts there instead of at the first event: that head must still be in the chain,
+    unchanged, and link to what follows.
     """
-    expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
+    expected_prev: str | None = GENESIS_HASH
+    expected_seq, count = 1, 0
     covered = checkpoint.seq if checkpoint else None
+    heads = [mark for mark in (since, checkpoint) if mark is not None]
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if since is not None and since.seq > 0:
+        # Its own link was verified with it; its hash stands for everything before it.
+        expected_prev, expected_seq = None, since.seq
+        query = query.where(AuditEvent.seq >= since.seq)
 
     def broken(seq: int, problem: str) -> ChainReport:
         return ChainReport(count, seq, problem, covered)
 
-    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch)
+    query = query.execution_options(yield_per=batch)
     # yield_per streams from a server-side cursor on PostgreSQL: close it on an early return.
     with session.scalars(query) as stream:
         for event in stream:
             count += 1
-            if event.seq != expected_seq:
-                return broken(expected_seq, f"event {expected_seq} is missing")
-            if event.prev_hash != expected_prev:
-                return broken(event.seq, f"event {event.seq} does not link to its predecessor")
-            if event_hash(event) != event.hash:
-                return broken(event.seq, f"event {event.seq} was altered after it was written")
-            if checkpoint and event.seq == checkpoint.seq and event.hash != checkpoint.hash:
-                # The links hold, so the chain up to here was rewritten, not merely edited.
-                return broken(
-                    event.seq, f"event {event.seq} differs from the checkpoint: chain rewritten"
-                )
+            problem = _event_problem(event, expected_seq, expected_prev, heads)
+            if problem is not None:
+                return broken(min(event.seq, expected_seq), problem)
             expected_prev, expected_seq = event.hash, expected_seq + 1
-    if checkpoint and checkpoint.seq >= expected_seq:
+    reaches = max((mark.seq for mark in heads), default=0)
+    if reaches >= expected_seq:
         missing = (
             f"event {expected_seq} is missing"
-            if checkpoint.seq == expected_seq
-            else f"events {expected_seq} to {checkpoint.seq} are missing"
+            if reaches == expected_seq
+            else f"events {expected_seq} to {reaches} are missing"
         )
-        return broken(expected_seq, f"{missing}: the checkpoint covers {checkpoint.seq}")
+        return broken(expected_seq, f"{missing}: the checkpoint covers {reaches}")
     return ChainReport(count, None, None, covered)
+
+
+def _event_problem(
+    event: AuditEvent, seq: int, prev_hash: str | None, heads: Sequence[ChainHead]
+) -> str | None:
+    """What is wrong with the event expected at ``seq`` (``prev_hash`` None: not checked)."""
+    if event.seq != seq:
+        return f"event {seq} is missing"
+    if prev_hash is not None and event.prev_hash != prev_hash:
+        return f"event {event.seq} does not link to its predecessor"
+    if event_hash(event) != event.hash:
+        return f"event {event.seq} was altered after it was written"
+    if any(mark.seq == event.seq and mark.hash != event.hash for mark in heads):
+        # The links hold, so the chain up to here was rewritten, not merely edited.
+        return f"event {event.seq} differs from the checkpoint: chain rewritten"
+    return None
 
 
 def count(session: Session) -> int:
@@ -165,10 +190,17 @@ def list_events(
         query = query.where(AuditEvent.actor == actor)
     if subject is not None:
         subject_type, colon, subject_id = subject.partition(":")
+        if not colon:
+            subject_id = subject
+        query = query.where(AuditEvent.subject_id.in_(_spellings(subject_id)))
         if colon:
-            query = query.where(
-                AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id
-            )
-        else:
-            query = query.where(AuditEvent.subject_id == subject)
+            query = query.where(AuditEvent.subject_type == subject_type)
     return session.scalars(query).all()
+
+
+def _spellings(subject_id: str) -> set[str]:
+    """The id as given, and as recorded if it is a UUID (``str(uuid)``, lower case)."""
+    spellings = {subject_id}
+    with contextlib.suppress(ValueError):
+        spellings.add(str(uuid.UUID(subject_id)))
+    return spellings

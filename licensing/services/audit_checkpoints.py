@@ -11,6 +11,7 @@ carries no ``aud`` or ``sub``, so neither token can be taken for the other.
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import os
 import tempfile
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ class Checkpoint:
     issued_at: datetime
     kid: str
     token: str
+    source: Path | None = None  # the file it was read from
 
 
 class CheckpointInvalid(InvalidRequest):
@@ -49,13 +51,37 @@ class CheckpointInvalid(InvalidRequest):
     code = "CHECKPOINT_INVALID"
 
 
-def issue(session: Session, sealer: Sealer, *, issuer: str, now: datetime) -> Checkpoint:
-    """Sign the chain's current head. Writes no audit event: that would move the head."""
+def issue(
+    session: Session,
+    sealer: Sealer,
+    *,
+    issuer: str,
+    now: datetime,
+    previous: Checkpoint | None = None,
+    incremental: bool = False,
+) -> Checkpoint:
+    """Sign the chain's current head. Writes no audit event: that would move the head.
+
+    A signature vouches for the chain, so the chain is verified first: the whole of it,
+    or (``incremental``) only from the ``previous`` checkpoint on, which must still be in
+    the chain unchanged. A chain cut short and grown again, or altered, is never signed.
+    """
     head = audit.head(session)
     if head.events != head.seq:
         raise Conflict(
             f"the audit chain has {head.events} events up to event {head.seq}: "
             "it is broken, run `licensing audit verify`"
+        )
+    report = audit.verify(
+        session,
+        checkpoint=previous.head if previous else None,
+        since=previous.head if previous and incremental else None,
+    )
+    if not report.intact:
+        against = f" --checkpoint {previous.source}" if previous and previous.source else ""
+        raise Conflict(
+            f"refusing to sign the audit chain: {report.problem}; "
+            f"run `licensing audit verify{against}`"
         )
     key = server_keys.signing_key(session, sealer)
     issued = int(now.timestamp())
@@ -141,11 +167,11 @@ def write_to_directory(
     """
     if server_keys.active_key(session) is None:
         return 0
-    head = audit.head(session)
-    path = directory / f"{FILE_PREFIX}{head.seq:012d}.jwt"
-    if path.exists():
+    previous = newest_in_directory(session, directory)
+    if previous is not None and previous.head == audit.head(session):
         return 0
-    checkpoint = issue(session, sealer, issuer=issuer, now=now)
+    # Verified from the previous checkpoint on: each run walks only the newer events.
+    checkpoint = issue(session, sealer, issuer=issuer, now=now, previous=previous, incremental=True)
     path = directory / f"{FILE_PREFIX}{checkpoint.head.seq:012d}.jwt"
     try:
         return 1 if write_file(path, checkpoint.token, replace=False) else 0
@@ -154,6 +180,24 @@ def write_to_directory(
             f"cannot write audit checkpoints to {directory} ({exc.strerror or exc}): "
             "check LICENSING_AUDIT_CHECKPOINT_DIR"
         ) from None
+
+
+def newest_in_directory(session: Session, directory: Path) -> Checkpoint | None:
+    """The checkpoint of the highest head written to ``directory`` (None: none yet)."""
+    try:
+        paths = sorted(directory.glob(f"{FILE_PREFIX}*.jwt"))
+    except OSError:
+        return None  # an unusable directory is reported when the new checkpoint is written
+    if not paths:
+        return None
+    path = paths[-1]
+    try:
+        token = path.read_text(encoding="ascii", errors="replace")
+        return dataclasses.replace(read(session, token), source=path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror or exc})") from None
+    except CheckpointInvalid as exc:
+        raise Conflict(f"refusing to sign the audit chain: {path}: {exc.detail}") from None
 
 
 def write_file(path: Path, token: str, *, replace: bool) -> bool:

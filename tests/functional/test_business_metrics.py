@@ -6,14 +6,17 @@ and after; the activations gauge is a figure of the database, read when scraped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
-from licensing.services import licenses
+from licensing.services import activations, licenses
 from tests.functional.instance_client import Instance
 from tests.functional.metrics_scrape import exposition, samples
 from tests.functional.partner_client import answer, problem, register
@@ -113,3 +116,31 @@ def test_the_business_figures_count_what_happened_and_name_nobody(
         assert value not in text, value
     label_values = {value for _, labels, _ in samples(text) for value in labels.values()}
     assert not {value for value in label_values if any(p in value for p in personal)}
+
+
+def test_the_counters_are_served_while_the_database_is_down(
+    client: FlaskClient,
+    instance: Instance,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert instance.check_in().code == "NOT_ACTIVATED"
+
+    def unreachable(session: Session) -> Mapping[str, int]:
+        raise OperationalError("SELECT ...", {}, Exception("connection to db.internal refused"))
+
+    monkeypatch.setattr(activations, "count_by_status", unreachable)
+    with caplog.at_level(logging.WARNING, logger="licensing.api.meta"):
+        response = client.get("/metrics")
+
+    assert response.status_code == 200
+    names = {name for name, _, _ in samples(response.get_data(as_text=True))}
+    assert "licensing_check_ins_total" in names
+    assert "licensing_activations" not in names
+    warnings = [r.getMessage() for r in caplog.records if r.name == "licensing.api.meta"]
+    assert warnings == [
+        "metrics: activations by status left out, the database failed (OperationalError)"
+    ]
+    assert "db.internal" not in caplog.text
+    monkeypatch.undo()
+    assert ("licensing_activations", "active") in figures(client)  # back once it answers

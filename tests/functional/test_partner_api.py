@@ -470,6 +470,25 @@ def test_the_limit_is_per_key(
     problem(other.check(license_key), 429, "RATE_LIMITED")
 
 
+def test_one_budget_covers_every_endpoint_of_a_key(
+    client: FlaskClient,
+    session: Session,
+    sealer: Sealer,
+    product: Product,
+    license_key: str,
+) -> None:
+    api = register(client, session, sealer, products=[product], rate_limit="3/minute")
+
+    answers = [api.call(endpoint, license_key, product.code) for endpoint in ENDPOINTS * 2]
+
+    for response, remaining in zip(answers[:3], ("2", "1", "0"), strict=True):
+        ok(response)
+        assert response.headers["RateLimit-Remaining"] == remaining
+    for refused in answers[3:]:
+        problem(refused, 429, "RATE_LIMITED")
+    assert len(set(ENDPOINTS)) == 2
+
+
 def test_a_partner_without_its_own_limit_gets_the_servers_default(
     app: Flask,
     app_config: dict[str, Any],

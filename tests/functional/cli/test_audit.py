@@ -165,6 +165,9 @@ def test_list_shows_events_newest_first_filtered(
         e["seq"] for e in licensing.json("audit", "list", "--subject", f"product:{product}")
     ] == [4]
     assert licensing.json("audit", "list", "--subject", f"customer:{product}") == []
+    # An id as another tool prints it (upper case) names the same subject.
+    for spelled in (product.upper(), f"product:{product.upper()}"):
+        assert [e["seq"] for e in licensing.json("audit", "list", "--subject", spelled)] == [4]
     assert [e["seq"] for e in licensing.json("audit", "list", "--limit", "2")] == [4, 3]
     assert [e["seq"] for e in licensing.json("audit", "list", "--since", "2999-01-01")] == []
     rows = table(licensing.ok("audit", "list", "--since", "2000-01-01T00:00:00Z"))

@@ -63,3 +63,18 @@ def test_downgrade_to_sql_prints_statements_without_asking(migrated: Path) -> No
     assert "DROP INDEX uq_customers_email_lower" in printed.stdout
     assert "Downgrade the database schema" not in printed.stderr
     assert revisions(migrated) == set(head_revisions())
+
+
+def test_downgrade_by_steps_names_the_revision_it_goes_to(migrated: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from licensing.database import migrations_directory
+
+    (head,) = head_revisions()
+    below = ScriptDirectory(str(migrations_directory())).get_revision(head).down_revision
+
+    declined = without_traceback(run(migrated, "db", "downgrade", input="n\n"))
+
+    assert declined.returncode == 1, describe(declined)
+    assert f"Downgrade the database schema one revision down (to {below})?" in declined.stderr
+    assert revisions(migrated) == set(head_revisions())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,6 +88,24 @@ def test_release_seat_by_fingerprint(
     )
 
     assert (released["id"], released["status"]) == (held, "released")
+
+
+def test_release_seat_by_the_official_clients_fingerprint(
+    licensing: Licensing, instance: Instance, licensed: Licensed
+) -> None:
+    # The client derives 32 random hex characters, which also read as a UUID.
+    official = instance.other(fingerprint=secrets.token_hex(16))
+    held = official.activate().body["activation"]["id"]
+
+    released = licensing.json(
+        "license", "release-seat", licensed.key, official.fingerprint, "--reason", "moved"
+    )
+
+    assert (released["id"], released["status"]) == (held, "released")
+    listed = licensing.json("license", "activations", licensed.key)
+    assert [(row["fingerprint"], row["status"]) for row in listed] == [
+        (official.fingerprint, "released")
+    ]
 
 
 def test_release_seat_refuses_what_holds_no_seat(

@@ -236,3 +236,71 @@ def test_an_unwritable_checkpoint_directory_is_one_line_naming_the_setting(
     with pytest.raises(ConfigError, match="LICENSING_AUDIT_CHECKPOINT_DIR") as refused:
         audit_checkpoints.write_to_directory(session, sealer, not_a_folder, issuer=ISSUER, now=NOW)
     assert str(not_a_folder) in refused.value.detail
+
+
+def test_the_job_refuses_a_chain_cut_and_grown_again(
+    app: Flask, session: Session, sealer: Sealer, actor: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "checkpoints"
+    settings = dataclasses.replace(
+        app.extensions[EXTENSION_KEY].settings, audit_checkpoint_dir=directory
+    )
+    context = jobs.JobContext(settings=settings, sealer=sealer)
+    server_keys.ensure_active_key(session, sealer, actor=actor)
+    record_events(session, 15)
+    assert jobs.run(session, now=NOW, context=context, only="audit-checkpoint")[0].affected == 1
+    session.execute(delete(AuditEvent).where(AuditEvent.seq >= 15))
+    reload(session)
+    record_events(session, 3)  # the chain is at 17 again, its links all hold
+    reload(session)
+    assert audit.verify(session).intact
+
+    with pytest.raises(Conflict) as refused:
+        jobs.run(session, now=NOW, context=context, only="audit-checkpoint")
+
+    assert refused.value.detail.startswith("refusing to sign the audit chain: event 16 differs")
+    assert "\n" not in refused.value.detail
+    assert [f.name for f in directory.iterdir()] == ["audit-checkpoint-000000000016.jwt"]
+
+
+def test_the_job_verifies_only_the_events_after_the_previous_checkpoint(
+    app: Flask, session: Session, sealer: Sealer, actor: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "checkpoints"
+    server_keys.ensure_active_key(session, sealer, actor=actor)
+    record_events(session, 4)
+    reload(session)
+
+    def write() -> int:
+        return audit_checkpoints.write_to_directory(
+            session, sealer, directory, issuer=ISSUER, now=NOW
+        )
+
+    assert write() == 1
+    record_events(session, 2)
+    reload(session)
+    walked: list[audit.ChainHead | None] = []
+    verify = audit.verify
+
+    def spy(session: Session, **options: audit.ChainHead | None) -> audit.ChainReport:
+        walked.append(options.get("since"))
+        return verify(session, **options)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "verify", spy)
+        assert write() == 1
+
+    assert [mark.seq if mark else None for mark in walked] == [5]
+
+
+def test_an_altered_event_is_not_checkpointed(
+    session: Session, sealer: Sealer, signed_chain: str
+) -> None:
+    session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(data={"number": 99}))
+    reload(session)
+    assert session.scalar(select(AuditEvent.data).where(AuditEvent.seq == 3)) == {"number": 99}
+
+    with pytest.raises(Conflict) as refused:
+        audit_checkpoints.issue(session, sealer, issuer=ISSUER, now=NOW)
+
+    assert "event 3 was altered after it was written" in refused.value.detail

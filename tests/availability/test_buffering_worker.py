@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from licensing.gunicorn_framing import HEAD_LIMIT
+from licensing.gunicorn_framing import HEAD_LIMIT, TRAILER_LIMIT
 from licensing.gunicorn_worker import REQUEST_DEADLINE
 from tests.live import LiveServer, live_server
 
@@ -147,13 +147,10 @@ def test_a_chunk_declared_over_the_limit_is_refused_at_once(
 
 
 def test_endless_trailers_are_refused(server: LiveServer) -> None:
+    trailers = b"X-T: a\r\n" * (TRAILER_LIMIT // 8 + 1)  # over the limit, and no end
     with connect(server) as connection:
         connection.settimeout(5)
-        connection.sendall(CHUNKED_CHECK + b"2\r\n{}\r\n0\r\n")
-        try:
-            for _ in range(100):
-                connection.sendall(b"X-T: a\r\n" * 1000)
-        except OSError:
-            pass  # refused and closed while sending
+        # One write, then nothing: what the server did not read would reset the answer.
+        connection.sendall(CHUNKED_CHECK + b"2\r\n{}\r\n0\r\n" + trailers)
         answer = read_all(connection)
     assert answer.startswith(b"HTTP/1.1 431 "), answer

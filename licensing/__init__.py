@@ -52,9 +52,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, serves_http: bool = T
     app = Flask(
         __name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None
     )
-    from licensing.instance import refuse_a_file
+    from licensing.instance import owner_only, refuse_a_file
 
     refuse_a_file(Path(app.instance_path))
+    owner_only(Path(app.instance_path))  # before anything reads or opens what is in it
     settings = load_settings(values, Path(app.instance_path))
 
     from licensing.logs import configure_logging

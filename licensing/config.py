@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from licensing.errors import ConfigError
+from licensing.instance import FIX as INSTANCE_FIX
 from licensing.instance import instance_folder
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,11 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
     database_url = str(values.get("LICENSING_DATABASE_URL") or "").strip()
     if not database_url:
         database_url = f"sqlite:///{instance_path / 'licensing.sqlite3'}"
-    elif not database_url.startswith(("sqlite:", "postgresql")):
+    elif database_url.startswith("postgresql://"):
+        # SQLAlchemy's default driver is psycopg2 before 2.1: use the one the extra installs.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    elif not database_url.startswith(("sqlite:", "postgresql+psycopg:")):
+        # Another driver (postgresql+psycopg2://) is not a dependency: name the one that is.
         raise ConfigError(
             "LICENSING_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL"
         )
@@ -273,8 +278,14 @@ def _development_secret(path: Path, make: Any) -> str:
     """Read a development secret, creating it once with mode 0600."""
     try:
         return path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # missing, or the folder cannot be: instance_folder names the fix
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder, not a key file: move it out of the instance folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc.strerror}): {INSTANCE_FIX}") from None
     instance_folder(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

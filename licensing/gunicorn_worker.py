@@ -48,6 +48,22 @@ HEAD_TOO_LARGE = (
     b"Connection: close\r\nContent-Type: text/plain\r\nContent-Length: 32\r\n\r\n"
     b"Request header fields too large\n"
 )
+TRAILERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"Connection: close\r\nContent-Type: text/plain\r\nContent-Length: 27\r\n\r\n"
+    b"Request trailers too large\n"
+)
+BAD_FRAMING = (
+    b"HTTP/1.1 400 Bad Request\r\n"
+    b"Connection: close\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\r\n"
+    b"Invalid chunked body.\n"
+)
+# What the event loop answers itself, for a request it will not hold.
+REFUSALS = {
+    Reading.HEAD_TOO_LARGE: HEAD_TOO_LARGE,
+    Reading.TRAILERS_TOO_LARGE: TRAILERS_TOO_LARGE,
+    Reading.BAD_FRAMING: BAD_FRAMING,
+}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -143,8 +159,10 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
             self._leave(conn, step)
 
     def _read(self, conn: BufferedConn) -> Step:
+        assert conn.buffer is not None
         try:
-            data = conn.sock.recv(RECV_SIZE)
+            # Never more than the buffer may hold: the rest stays in the socket.
+            data = conn.sock.recv(max(1, min(RECV_SIZE, conn.buffer.room)))
         except (BlockingIOError, InterruptedError):
             return Step.READING
         except OSError:
@@ -162,10 +180,10 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
                 conn.continued = True
                 self._send(conn, CONTINUE)
             return Step.READING
-        if reading is Reading.HEAD_TOO_LARGE:
-            self._send(conn, HEAD_TOO_LARGE)
+        if reading in REFUSALS:
+            self._send(conn, REFUSALS[reading])
             return Step.CLOSE
-        conn.whole, conn.buffer = bytes(buffer.data), None
+        conn.whole, conn.buffer = buffer.request(), None
         conn.body_unread = reading is Reading.BODY_TOO_LARGE
         return Step.SERVE
 

@@ -137,10 +137,14 @@ def serve(host: str, port: int, workers: int | None, threads: int | None, timeou
 
 
 def where_next(base_url: str) -> str:
-    """What a new operator looks at once the server is up."""
+    """What a new operator looks at once the server is up.
+
+    Listening is not ready: the database or Redis may be down. /readyz says which;
+    asking it here would cost every start-up a round trip to each.
+    """
     return "\n".join(
         [
-            f"licensing: ready on {base_url}",
+            f"licensing: listening on {base_url} (readiness: GET {base_url}/readyz)",
             f"  API documentation  {base_url}/docs/",
             f"  health check       {base_url}/healthz",
             "  the client         pip install ./clients/python, then: licensing-client --help",

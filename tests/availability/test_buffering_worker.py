@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from licensing.gunicorn_framing import HEAD_LIMIT
+from licensing.gunicorn_framing import HEAD_LIMIT, TRAILER_LIMIT
 from licensing.gunicorn_worker import REQUEST_DEADLINE
 from tests.live import LiveServer, live_server
 
@@ -123,3 +123,34 @@ def test_clients_that_do_not_close_after_their_answer_stall_no_one(server: LiveS
 
 def bytewise(data: bytes) -> list[bytes]:
     return [data[i : i + 1] for i in range(len(data))]
+
+
+CHUNKED_CHECK = (
+    b"POST /v1/partner/license-checks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("size_line", [b"100000", b"ffffffffffffffff"], ids=["1 MiB", "2**64-1"])
+def test_a_chunk_declared_over_the_limit_is_refused_at_once(
+    server: LiveServer, size_line: bytes
+) -> None:
+    with connect(server) as connection:
+        connection.settimeout(2)
+        started = time.monotonic()
+        connection.sendall(CHUNKED_CHECK + size_line + b"\r\nabc")  # and then nothing
+        answer = read_all(connection)
+        elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 413 "), answer  # the application's problem
+    assert b"application/problem+json" in answer, answer
+    assert elapsed < 2, elapsed
+
+
+def test_endless_trailers_are_refused(server: LiveServer) -> None:
+    trailers = b"X-T: a\r\n" * (TRAILER_LIMIT // 8 + 1)  # over the limit, and no end
+    with connect(server) as connection:
+        connection.settimeout(5)
+        # One write, then nothing: what the server did not read would reset the answer.
+        connection.sendall(CHUNKED_CHECK + b"2\r\n{}\r\n0\r\n" + trailers)
+        answer = read_all(connection)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer

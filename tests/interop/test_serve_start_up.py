@@ -7,13 +7,15 @@ from pathlib import Path
 
 import requests
 
-from tests.live import live_server
+from tests.live import free_port, live_server
+
+LISTENING = "licensing: listening on"
 
 
 def test_start_up_ends_with_the_docs_the_health_check_and_the_client(tmp_path: Path) -> None:
     with live_server(tmp_path) as server:
         deadline = time.monotonic() + 20
-        while "licensing: ready on" not in (output := server.log.read_text(errors="replace")):
+        while LISTENING not in (output := server.log.read_text(errors="replace")):
             assert time.monotonic() < deadline, output
             time.sleep(0.1)
         time.sleep(1.0)  # anything else the start-up prints would be there by now
@@ -22,11 +24,25 @@ def test_start_up_ends_with_the_docs_the_health_check_and_the_client(tmp_path: P
         health = requests.get(server.base_url + "/healthz", timeout=10)
 
     assert output.splitlines()[-4:] == [
-        f"licensing: ready on {server.base_url}",
+        f"{LISTENING} {server.base_url} (readiness: GET {server.base_url}/readyz)",
         f"  API documentation  {server.base_url}/docs/",
         f"  health check       {server.base_url}/healthz",
         "  the client         pip install ./clients/python, then: licensing-client --help",
     ], output
-    assert output.count("licensing: ready on") == 1, output  # once, not once per worker
+    assert output.count(LISTENING) == 1, output  # once, not once per worker
     assert (docs.status_code, docs.headers["Content-Type"].split(";")[0]) == (200, "text/html")
     assert health.status_code == 200
+
+
+def test_start_up_does_not_claim_ready_when_readiness_says_otherwise(tmp_path: Path) -> None:
+    redis_down = {"LICENSING_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # nothing there
+    with live_server(tmp_path, env=redis_down) as server:
+        deadline = time.monotonic() + 20
+        while LISTENING not in (output := server.log.read_text(errors="replace")):
+            assert time.monotonic() < deadline, output
+            time.sleep(0.1)
+        ready = requests.get(server.base_url + "/readyz", timeout=10)
+
+    assert ready.status_code == 503, ready.text
+    assert "ready on" not in output, output
+    assert f"readiness: GET {server.base_url}/readyz" in output, output

@@ -37,6 +37,20 @@ def test_production_settings_load(tmp_path: Path) -> None:
     assert not (tmp_path / "master.key").exists()
 
 
+def test_a_postgresql_url_without_a_driver_uses_the_one_the_extra_installs(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy before 2.1 would load psycopg2, which is not a dependency."""
+    given = PRODUCTION | {"LICENSING_DATABASE_URL": "postgresql://licensing@db/licensing"}
+    assert load(tmp_path, **given).database_url == "postgresql+psycopg://licensing@db/licensing"
+
+
+def test_a_postgresql_url_for_another_driver_is_refused(tmp_path: Path) -> None:
+    given = PRODUCTION | {"LICENSING_DATABASE_URL": "postgresql+psycopg2://licensing@db/x"}
+    with pytest.raises(ConfigError, match=r"postgresql\+psycopg://"):
+        load(tmp_path, **given)
+
+
 def test_production_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
     # Empty values override whatever the environment running the tests holds.
     unset = dict.fromkeys(("LICENSING_MASTER_KEY", "LICENSING_SECRET_KEY", "LICENSING_ISSUER"), "")

@@ -71,6 +71,30 @@ def test_an_instance_path_that_is_a_file(tmp_path: Path) -> None:
     assert INSTANCE_FIX in line, line
 
 
+def test_an_instance_path_under_a_file(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a folder\n", encoding="utf-8")
+    path = tmp_path / "afile" / "sub"
+
+    line = one_error_line(run(path, "product", "list"))
+    assert f"the instance folder {path} cannot be created (Not a directory)" in line, line
+    assert INSTANCE_FIX in line, line
+
+
+def test_a_key_file_that_is_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "master.key").mkdir()
+
+    line = one_error_line(run(tmp_path, "product", "list"))
+    assert f"{tmp_path / 'master.key'} is a folder, not a key file" in line, line
+
+
+def test_a_postgresql_url_for_another_driver_names_the_one_to_use(tmp_path: Path) -> None:
+    url = "postgresql+psycopg2://postgres@127.0.0.1/x"
+    completed = run(tmp_path, "product", "list", env={"LICENSING_DATABASE_URL": url, **KEYS})
+
+    line = one_error_line(completed)
+    assert "postgresql+psycopg://" in line, line
+
+
 def test_an_instance_path_that_cannot_be_created() -> None:
     path = Path("/proc/licensing-instance")  # not even root can create a folder here
 

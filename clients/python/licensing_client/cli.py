@@ -171,6 +171,8 @@ def _instance_main(args: argparse.Namespace) -> int:
     try:
         usage = _usage(args.usage)
         settings = _settings(args)
+        if args.command in ("activate", "check-in") and not settings["version"]:
+            raise UsageError("--version (or LICENSING_PRODUCT_VERSION) is required")
         client = InstanceClient(
             settings["server"],
             settings["key"],

@@ -84,12 +84,15 @@ def test_status_without_activation_exits_3(
     assert (out["valid"], out["code"]) == (False, "NOT_ACTIVATED")
 
 
+@pytest.mark.parametrize("command", ["activate", "check-in"])
 def test_missing_version_is_a_usage_error(
-    tmp_path: Path, jwks_file: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, jwks_file: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
-    argv = ["activate", "--key", VECTOR_KEY, *_options(tmp_path, jwks_file)]
+    argv = [command, "--key", VECTOR_KEY, *_options(tmp_path, jwks_file)]
     assert cli.main(argv) == 2
-    assert "product_version" in _one_line(capsys.readouterr().err)
+    said = _one_line(capsys.readouterr().err)
+    assert "--version (or LICENSING_PRODUCT_VERSION) is required" in said
+    assert "InstanceClient" not in said  # the shell user never sees the class
 
 
 def test_unreachable_server_says_what_failed_in_one_short_sentence(

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from licensing.errors import LicensingError
 
-_LEGACY_VERSION = b"\x01"
+_LEGACY_VERSION = LEGACY_HEADER = b"\x01"
 _VERSION = b"\x02"
-_KEY_ID_BYTES = 8
+_KEY_ID_BYTES = KEY_ID_BYTES = 8
 _HEADER_BYTES = 1 + _KEY_ID_BYTES
 _NONCE_BYTES = 12
 
@@ -86,6 +86,10 @@ class Sealer:
     @property
     def previous_key_id(self) -> str | None:
         return master_key_id(self._previous) if self._previous is not None else None
+
+    @property
+    def previous_key(self) -> bytes | None:
+        return self._previous
 
     @property
     def header(self) -> bytes:

@@ -177,6 +177,32 @@ def sealed_elsewhere(session: Session, sealer: Sealer) -> dict[str, int]:
     return found
 
 
+def previous_key_sealed(session: Session, sealer: Sealer) -> bool:
+    """Whether any sealed value is under ``sealer``'s previous key (an ``EXISTS`` per
+    column on the key id; for values sealed before key ids, one opened by it alone)."""
+    previous_key = sealer.previous_key
+    if previous_key is None:
+        return False
+    header = _header_param(sealer.header[:1] + bytes.fromhex(master_key_id(previous_key)))
+    only_previous = Sealer(previous_key)
+    for column in SEALED_COLUMNS:
+        if session.scalar(
+            select(exists().where(_substr(column.sealed, 1, len(sealer.header)) == header))
+        ):
+            return True
+        legacy = _substr(column.sealed, 1, 1) == _header_param(LEGACY_HEADER)
+        sample = session.execute(select(column.row_id, column.sealed).where(legacy).limit(1))
+        row = sample.first()
+        if row is None:
+            continue
+        try:
+            only_previous.open(row[1], table=column.table, row_id=row[0])
+        except SealBroken:
+            continue
+        return True
+    return False
+
+
 def describe(elsewhere: dict[str, int]) -> str:
     """``elsewhere`` (from :func:`sealed_elsewhere`) in words, for one error line."""
     parts = [

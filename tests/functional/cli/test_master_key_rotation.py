@@ -314,3 +314,14 @@ def test_serve_refuses_to_start_with_the_new_key_alone_while_values_are_under_th
     assert result.exit_code != 0
     assert f"does not open {left} sealed values" in str(result.exception)
     assert started == []
+
+
+def test_a_server_started_with_the_keys_swapped_keeps_every_keyed_hash(
+    make_app: MakeApp, sealed_data: dict[str, Any]
+) -> None:
+    # The data is under the current key; the "previous" one sealed nothing.
+    swapped = make_app(MASTER_KEY, previous=NEW_TEXT)
+
+    assert partner_key_valid(swapped, sealed_data["partner_token"])
+    with swapped.app_context():
+        assert sealer_of(swapped).keyed_hash("ip", IP) == sealed_data["ip_hash"]

@@ -6,8 +6,6 @@ the same names so that tests and operators speak one vocabulary.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
 import secrets
@@ -19,14 +17,36 @@ from typing import Any
 from licensing.errors import ConfigError
 from licensing.instance import FIX as INSTANCE_FIX
 from licensing.instance import instance_folder
+from licensing.master_key_file import (
+    MASTER_KEY_ENV,
+    MASTER_KEY_FILE,
+    PREVIOUS_MASTER_KEY_ENV,
+    PREVIOUS_MASTER_KEY_FILE,
+    decode_master_key,
+    lost_key_file,
+    master_key,
+    new_master_key,
+    previous_master_key,
+    replace_key_file,
+)
 
 log = logging.getLogger(__name__)
 
+# The master-key names stay importable from here, where the other settings are.
+__all__ = [
+    "MASTER_KEY_ENV",
+    "MASTER_KEY_FILE",
+    "PREVIOUS_MASTER_KEY_ENV",
+    "PREVIOUS_MASTER_KEY_FILE",
+    "Settings",
+    "decode_master_key",
+    "load_settings",
+    "lost_key_file",
+    "new_master_key",
+    "replace_key_file",
+]
+
 ENVIRONMENTS = ("development", "production")
-MASTER_KEY_FILE = "master.key"
-PREVIOUS_MASTER_KEY_FILE = "master.key.previous"
-MASTER_KEY_ENV = "LICENSING_MASTER_KEY"
-PREVIOUS_MASTER_KEY_ENV = "LICENSING_MASTER_KEY_PREVIOUS"
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 DEVELOPMENT_ISSUER = "licensing-development"
 
@@ -145,11 +165,11 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
     log_level = str(values.get("LICENSING_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("LICENSING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    master_key, master_key_source, generated = _master_key(values, instance_path, database_url)
+    key, master_key_source, generated = master_key(values, instance_path, database_url)
     return Settings(
         env=env,
         database_url=database_url,
-        master_key=master_key,
+        master_key=key,
         secret_key=_secret_key(values, instance_path),
         issuer=str(values.get("LICENSING_ISSUER") or DEVELOPMENT_ISSUER),
         redis_url=str(values.get("LICENSING_REDIS_URL") or "").strip() or None,
@@ -163,106 +183,13 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         audit_checkpoint_dir=_directory(
             values, "LICENSING_AUDIT_CHECKPOINT_DIR", instance_path / "checkpoints"
         ),
-        master_key_previous=_previous_master_key(values, instance_path, master_key_source),
+        master_key_previous=previous_master_key(values, instance_path, master_key_source),
         master_key_source=master_key_source,
         master_key_generated=generated,
         partner_auth_failure_limit=_rate_limit(
             values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
         ),
     )
-
-
-def decode_master_key(text: str, source: str = MASTER_KEY_ENV) -> bytes:
-    """Decode a base64 (standard or URL-safe) key-encryption key of exactly 32 bytes.
-
-    ``source`` (the variable or file the text came from) is what an error names.
-    """
-    cleaned = text.strip()
-    padded = cleaned + "=" * (-len(cleaned) % 4)
-    for altchars in (None, b"-_"):
-        try:
-            raw = base64.b64decode(padded, altchars=altchars, validate=True)
-            break
-        except (binascii.Error, ValueError):
-            continue
-    else:
-        raise ConfigError(f"{source} is not valid base64")
-    if len(raw) != 32:
-        raise ConfigError(f"{source} must decode to 32 bytes, not {len(raw)}")
-    return raw
-
-
-def new_master_key() -> str:
-    """A fresh key-encryption key, as ``LICENSING_MASTER_KEY`` expects it."""
-    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-
-
-def lost_key_file(path: Path) -> ConfigError:
-    return ConfigError(
-        f"the master key file {path} is missing but the database holds data sealed "
-        f"under it: restore the key file or set {MASTER_KEY_ENV}"
-    )
-
-
-def _master_key(
-    values: Mapping[str, Any], instance_path: Path, database_url: str
-) -> tuple[bytes, str, bool]:
-    """The key-encryption key, where it came from (the variable or the key file), and
-    whether the key file was generated just now.
-
-    A new key would seal new data beside data that the lost key alone opens: an embedded
-    database is looked at here; any other is checked when a command first uses it.
-    """
-    given = str(values.get(MASTER_KEY_ENV) or "")
-    if given.strip():
-        return decode_master_key(given), MASTER_KEY_ENV, False
-    path = instance_path / MASTER_KEY_FILE
-    existed = path.exists()
-    if not existed and _embedded_database_holds_sealed_data(database_url):
-        raise lost_key_file(path)
-    key = decode_master_key(_development_secret(path, new_master_key), str(path))
-    return key, str(path), not existed
-
-
-def _previous_master_key(
-    values: Mapping[str, Any], instance_path: Path, master_key_source: str
-) -> bytes | None:
-    given = str(values.get(PREVIOUS_MASTER_KEY_ENV) or "")
-    if given.strip():
-        return decode_master_key(given, PREVIOUS_MASTER_KEY_ENV)
-    if master_key_source == MASTER_KEY_ENV:
-        return None
-    # In development a rotation keeps the old key beside the new one until it completes.
-    path = instance_path / PREVIOUS_MASTER_KEY_FILE
-    try:
-        return decode_master_key(path.read_text(encoding="ascii"), str(path))
-    except FileNotFoundError:
-        return None
-
-
-def _embedded_database_holds_sealed_data(database_url: str) -> bool:
-    """Whether the SQLite file of ``database_url`` exists and has sealed rows.
-
-    Read-only and without SQLAlchemy: this runs before the application is built.
-    """
-    import sqlite3
-
-    if not database_url.startswith("sqlite:///") or database_url == "sqlite:///:memory:":
-        return False
-    path = Path(database_url.removeprefix("sqlite:///").split("?", 1)[0])
-    if not path.is_file():
-        return False
-    try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return False
-    try:
-        # Partner keys are keyed digests: a new key would make every one fail to match.
-        return any(
-            _has_rows(connection, table) for table in ("server_keys", "licenses", "partner_keys")
-        )
-    finally:
-        connection.close()
 
 
 def _secret_key(values: Mapping[str, Any], instance_path: Path) -> str:
@@ -299,31 +226,6 @@ def _development_secret(path: Path, make: Any) -> str:
         path.name,
     )
     return path.read_text(encoding="ascii").strip()
-
-
-def replace_key_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (mode 0600) so that a reader sees the old or the new key,
-    never a partial one: a temporary file beside it, flushed, then renamed over it."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _has_rows(connection: Any, table: str) -> bool:
-    import sqlite3
-
-    try:
-        return connection.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None  # noqa: S608
-    except sqlite3.Error:  # no such table yet: nothing sealed in it
-        return False
 
 
 def _choice(values: Mapping[str, Any], name: str, default: str, allowed: tuple[str, ...]) -> str:

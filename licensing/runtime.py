@@ -60,6 +60,7 @@ def sealer_for(master_key: bytes, settings: Settings, previous: bytes | None = N
         master_key,
         previous=previous or settings.master_key_previous,
         stored_hash_keys=_stored_hash_keys,
+        previous_key_sealed=_previous_key_sealed,
     )
 
 
@@ -70,6 +71,13 @@ def _stored_hash_keys() -> Mapping[str, bytes]:
     from licensing.services.master_key import stored_hash_keys
 
     return stored_hash_keys(db.session())
+
+
+def _previous_key_sealed(sealer: Sealer) -> bool:
+    from licensing.extensions import db
+    from licensing.services.master_key import previous_key_sealed
+
+    return previous_key_sealed(db.session(), sealer)
 
 
 def _redis_probe(url: str) -> Any:

@@ -17,7 +17,7 @@ from licensing.api.problems import problem_response
 from licensing.crypto.sealing import SealBroken, Sealer
 from licensing.database import schema_is_current
 from licensing.extensions import db
-from licensing.runtime import current
+from licensing.runtime import Runtime, current
 from licensing.services import activations, master_key, server_keys
 
 log = logging.getLogger(__name__)
@@ -67,16 +67,39 @@ def readyz() -> Any:
             "There is no server signing key: start with `licensing serve` "
             "or run `licensing keys rotate`."
         )
-    try:
-        master_key.verify(session, runtime.sealer, source=runtime.settings.master_key_source)
-    except SealBroken:
-        # The service's message names the key file's path: the probe names only the check.
-        return _not_ready(
-            f"The master key (id {runtime.sealer.key_id}) does not open the sealed data: "
-            "the server signing key, license keys or keyed-hash keys."
-        )
+    problem = _master_key_problem(session, runtime)
+    if problem is not None:
+        return _not_ready(problem)
     body["master_key"] = _master_key_state(session, runtime.sealer)
     return body
+
+
+def _master_key_problem(session: Session, runtime: Runtime) -> str | None:
+    """What the master key does not open, or None."""
+    sealer = runtime.sealer
+    try:
+        master_key.verify(
+            session, sealer, source=runtime.settings.master_key_source, elsewhere_checked=True
+        )
+        opens = True
+    except SealBroken:
+        opens = False
+    # Any value under a key this server lacks would answer 500 here: a rotation to this
+    # key is unfinished, or the server lacks the previous key it needs meanwhile.
+    elsewhere = master_key.sealed_elsewhere(session, sealer)
+    if elsewhere:
+        return (
+            f"The master key (id {sealer.key_id}) does not open the sealed data: "
+            f"{master_key.describe(elsewhere)}. Finish the rotation to it, or set the key "
+            "that sealed them as LICENSING_MASTER_KEY_PREVIOUS."
+        )
+    if not opens:
+        # The service's message names the key file's path: the probe names only the check.
+        return (
+            f"The master key (id {sealer.key_id}) does not open the sealed data: "
+            "the server signing key, license keys or keyed-hash keys."
+        )
+    return None
 
 
 def _master_key_state(session: Session, sealer: Sealer) -> dict[str, Any]:

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from licensing.errors import LicensingError
 
-_LEGACY_VERSION = b"\x01"
+_LEGACY_VERSION = LEGACY_HEADER = b"\x01"
 _VERSION = b"\x02"
-_KEY_ID_BYTES = 8
+_KEY_ID_BYTES = KEY_ID_BYTES = 8
 _HEADER_BYTES = 1 + _KEY_ID_BYTES
 _NONCE_BYTES = 12
 
@@ -39,6 +39,8 @@ HASH_KEYS_TABLE = "hash_keys"
 HASH_PURPOSES = ("ip", "observation", "partner-key", "server-name")
 
 StoredHashKeys = Callable[[], Mapping[str, bytes]]
+# Whether any stored value was sealed under the sealer's previous key.
+PreviousKeySealed = Callable[["Sealer"], bool]
 
 
 class SealBroken(LicensingError):
@@ -58,7 +60,9 @@ class Sealer:
     """Seals under the current master key, opens under it or the previous one (rotation).
 
     ``stored_hash_keys`` returns the sealed keyed-hash keys by purpose; it is called
-    the first time a keyed hash is made (again only if that failed).
+    the first time a keyed hash is made (again only if that failed). While some are not
+    stored and a previous key is held, ``previous_key_sealed`` says whether that key
+    sealed the data (without it, it is taken to have).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Sealer:
         *,
         previous: bytes | None = None,
         stored_hash_keys: StoredHashKeys | None = None,
+        previous_key_sealed: PreviousKeySealed | None = None,
     ) -> None:
         if len(master_key) != 32 or (previous is not None and len(previous) != 32):
             raise ValueError("the key-encryption key must be 32 bytes")
@@ -77,6 +82,7 @@ class Sealer:
         if self._previous is not None:
             self._aeads[_key_id(self._previous)] = _aead(self._previous)
         self._stored_hash_keys = stored_hash_keys
+        self._previous_key_sealed = previous_key_sealed
         self._hash_keys: dict[str, bytes] | None = None
 
     @property
@@ -86,6 +92,10 @@ class Sealer:
     @property
     def previous_key_id(self) -> str | None:
         return master_key_id(self._previous) if self._previous is not None else None
+
+    @property
+    def previous_key(self) -> bytes | None:
+        return self._previous
 
     @property
     def header(self) -> bytes:
@@ -161,9 +171,17 @@ class Sealer:
         return self._hash_keys
 
     def _origin(self) -> bytes:
-        """The key unstored hash keys derive from: the one that sealed the data so far,
-        which during a rotation is the previous one."""
-        return self._previous or self._master_key
+        """The key unstored hash keys derive from: the one that sealed the data so far.
+
+        Hash keys are stored before a rotation re-seals anything, so until then the data
+        is under one key: the previous one when it sealed any of it (a rotation under
+        way), else the current one (a previous key that is wrong, or swapped with it).
+        """
+        if self._previous is None:
+            return self._master_key
+        if self._previous_key_sealed is not None and not self._previous_key_sealed(self):
+            return self._master_key
+        return self._previous
 
     def _open_legacy(self, sealed: bytes, *, table: str, row_id: object) -> bytes:
         nonce, ciphertext = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]

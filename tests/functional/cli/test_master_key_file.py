@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from licensing.config import new_master_key
 from licensing.crypto.sealing import SealBroken, Sealer, master_key_id
+from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
 from tests.functional.cli.test_errors import (
     DATABASE_FILE,
     describe,
@@ -89,6 +92,37 @@ def test_a_lost_key_file_is_refused_not_regenerated(instance: Path) -> None:
     assert str(instance / KEY_FILE) in line
     assert "restore the key file or set LICENSING_MASTER_KEY" in line
     assert not (instance / KEY_FILE).exists()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment naming a database of the test's own, on either backend."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    given = os.environ.get(TEST_DATABASE_ENV, "").strip()
+    if not given.startswith("postgresql"):
+        pytest.skip(f"{TEST_DATABASE_ENV} names no PostgreSQL database")
+    with fresh_postgresql_database(given, label="keyfile") as url:
+        yield {"LICENSING_DATABASE_URL": url}
+
+
+def test_no_command_leaves_a_new_key_file_beside_sealed_data(
+    tmp_path: Path, database_env: dict[str, str]
+) -> None:
+    for command in (("db", "upgrade"), ("demo", "--json")):
+        seeded = without_traceback(run(tmp_path, *command, env=database_env))
+        assert seeded.returncode == 0, describe(seeded)
+    (tmp_path / KEY_FILE).unlink()
+
+    # The db group prepares no database, yet it must not generate a key beside the data.
+    line = one_error_line(run(tmp_path, "db", "current", env=database_env))
+
+    assert line == (
+        f"error: the master key file {tmp_path / KEY_FILE} is missing but the database "
+        "holds data sealed under it: restore the key file or set LICENSING_MASTER_KEY"
+    )
+    assert not (tmp_path / KEY_FILE).exists()
 
 
 def test_a_bad_key_file_is_named_not_the_variable(instance: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import create_app
@@ -215,3 +215,113 @@ def test_rotate_master_with_the_same_key_as_previous_is_refused(
 
     assert result.exit_code != 0
     assert "the previous master key is the current one" in str(result.exception)
+
+
+def partner_key_valid(app: Flask, token: str) -> bool:
+    with app.app_context():
+        principal = partner_checks.authenticate(
+            db.session(), sealer_of(app), token, client_ip="192.0.2.1", now=datetime.now(UTC)
+        )
+    return principal is not None
+
+
+@pytest.mark.parametrize(
+    ("current", "previous"),
+    [
+        pytest.param(MASTER_KEY, base64.b64encode(bytes(range(7, 39))).decode(), id="wrong"),
+        pytest.param(MASTER_KEY, NEW_TEXT, id="swapped"),
+    ],
+)
+def test_a_previous_key_that_sealed_nothing_is_refused_and_nothing_is_written(
+    make_app: MakeApp,
+    session: Session,
+    sealed_data: dict[str, Any],
+    current: str,
+    previous: str,
+) -> None:
+    before = sorted(sealed_rows(session), key=repr)
+
+    result = rotate_master(make_app(current, previous=previous), "--json")
+
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, master_key.RotationRefused), result.output
+    detail = result.exception.detail
+    assert master_key_id(base64.b64decode(current)) in detail
+    assert master_key_id(base64.b64decode(previous)) in detail
+    assert "nothing was re-sealed" in detail.lower()
+    assert sorted(sealed_rows(session), key=repr) == before
+    # Started again with the real key alone, the partner's key still authenticates.
+    assert partner_key_valid(make_app(MASTER_KEY), sealed_data["partner_token"])
+
+
+def interrupted_rotation(make_app: MakeApp) -> int:
+    """What a rotation killed midway leaves: the keyed-hash keys, the signing key and
+    one license under the new key (the one a query without an order finds first), the
+    other licenses under the old one. Returns how many are left."""
+    rotating = make_app(NEW_TEXT, previous=MASTER_KEY)
+    with rotating.app_context():
+        sealer, session = sealer_of(rotating), db.session()
+        batches = master_key.rotate(session, sealer)
+        assert next(batches).table == HASH_KEYS_TABLE
+        batches.close()
+        for server_key in session.scalars(select(ServerKey)):
+            server_key.sealed_private_key = sealer.reseal(
+                server_key.sealed_private_key, table=server_keys.TABLE, row_id=server_key.kid
+            )
+        unordered = session.execute(select(License.id, License.sealed_key).limit(1)).one()
+        first = session.get(License, unordered.id)
+        assert first is not None
+        first.sealed_key = sealer.reseal(first.sealed_key, table=LICENSE_TABLE, row_id=first.id)
+        session.commit()
+        return session.scalar(select(func.count()).select_from(License)) - 1
+
+
+def test_readiness_is_refused_with_the_new_key_alone_while_values_are_under_the_old(
+    make_app: MakeApp, session: Session, sealed_data: dict[str, Any]
+) -> None:
+    left = interrupted_rotation(make_app)
+
+    response = make_app(NEW_TEXT).test_client().get("/readyz")
+
+    assert response.status_code == 503, response.json
+    assert response.json is not None
+    detail = response.json["detail"]
+    assert f"does not open the sealed data: {left} sealed values" in detail
+    assert master_key_id(OLD) in detail or master_key.LEGACY in detail
+    # With the old key as the previous one the same host is ready, and says what is left.
+    assert (
+        readiness(make_app(NEW_TEXT, previous=MASTER_KEY))["master_key"]["sealed_under_other_keys"]
+        == left
+    )
+
+
+def test_serve_refuses_to_start_with_the_new_key_alone_while_values_are_under_the_old(
+    make_app: MakeApp,
+    session: Session,
+    sealed_data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from licensing.cli import cli, serve
+
+    left = interrupted_rotation(make_app)
+    started: list[list[str]] = []
+    monkeypatch.setattr(serve.os, "execve", lambda _path, argv, _env: started.append(argv))
+    new_only = make_app(NEW_TEXT)
+
+    with new_only.app_context():
+        result = new_only.test_cli_runner().invoke(cli, ["serve", "--port", "8123"])
+
+    assert result.exit_code != 0
+    assert f"does not open {left} sealed values" in str(result.exception)
+    assert started == []
+
+
+def test_a_server_started_with_the_keys_swapped_keeps_every_keyed_hash(
+    make_app: MakeApp, sealed_data: dict[str, Any]
+) -> None:
+    # The data is under the current key; the "previous" one sealed nothing.
+    swapped = make_app(MASTER_KEY, previous=NEW_TEXT)
+
+    assert partner_key_valid(swapped, sealed_data["partner_token"])
+    with swapped.app_context():
+        assert sealer_of(swapped).keyed_hash("ip", IP) == sealed_data["ip_hash"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from licensing.errors import ConfigError
@@ -63,8 +64,10 @@ def owner_only(path: Path) -> None:
     someone pointed LICENSING_INSTANCE_PATH at, such as /tmp); symbolic links are left
     alone (their target is not the server's to change).
     """
-    owned = [path / name for name in OWNED_FILES + OWNED_FOLDERS]
-    found = [target for target in owned if _mode_of_mine(target) is not None]
+    # A file of the server's name that is a folder (or the reverse) is not the server's:
+    # whatever reads it names the mistake.
+    found = [path / name for name in OWNED_FILES if _is_mine(path / name, stat.S_ISREG)]
+    found += [path / name for name in OWNED_FOLDERS if _is_mine(path / name, stat.S_ISDIR)]
     for target in [path, *found] if found else []:
         mode = _mode_of_mine(target)
         if mode is None or not mode & GROUP_AND_OTHERS:
@@ -78,6 +81,13 @@ def owner_only(path: Path) -> None:
             log.warning("cannot make %s in the instance folder owner-only: %s", name, exc.strerror)
             continue
         log.warning("made %s in the instance folder owner-only (it was %o)", name, mode)
+
+
+def _is_mine(path: Path, kind: Callable[[int], bool]) -> bool:
+    try:
+        return _mode_of_mine(path) is not None and kind(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _mode_of_mine(path: Path) -> int | None:

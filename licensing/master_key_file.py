@@ -146,6 +146,13 @@ def _read_key_file(path: Path) -> str | None:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        instance_folder(path.parent)  # a path under a file: the folder check names the fix
+        return None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder, not a key file: move it out of the instance folder"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the master key file {path} cannot be read: {exc}") from None
 

@@ -161,7 +161,9 @@ def test_a_malformed_key_is_refused_before_sending(client: PartnerClient) -> Non
 def test_a_revoked_license_is_not_valid(
     server: LiveServer, client: PartnerClient, fresh_demo: dict[str, Any]
 ) -> None:
-    server.cli("license", "revoke", fresh_demo["key_id"], "--reason", "partner client test")
+    server.cli(
+        "license", "revoke", fresh_demo["key_id"], "--reason", "partner client test", "--yes"
+    )
     check = client.check(fresh_demo["license_key"], target_version="2.1.0")
     assert (check.valid, check.code, check.license.status) == (False, "REVOKED", "revoked")
     assert check.upgrade is not None

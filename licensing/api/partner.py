@@ -8,9 +8,8 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request
 
 from licensing import metrics, ratelimits
-from licensing.api import callhome
 from licensing.api.edge import Blueprint
-from licensing.api.requests import request_id
+from licensing.api.requests import client_ip, request_id
 from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.models import Scope
@@ -51,16 +50,16 @@ def _authenticate() -> None:
     header = request.headers.get("Authorization", "")
     token = header[7:] if header[:7].lower() == "bearer " else None
     # Behind trusted proxies (LICENSING_TRUSTED_PROXY_HOPS), the address they saw.
-    client_ip = callhome.client_ip(runtime.settings.trusted_proxy_hops)
+    address = client_ip(runtime.settings.trusted_proxy_hops)
     ratelimits.begin_request()
-    ratelimits.refuse_if_throttled(client_ip)
+    ratelimits.refuse_if_throttled(address)
     try:
         g.partner = partner_checks.authenticate(
-            db.session(), runtime.sealer, token, client_ip=client_ip, now=datetime.now(UTC)
+            db.session(), runtime.sealer, token, client_ip=address, now=datetime.now(UTC)
         )
     except PartnerKeyRefused as refused:
         metrics.observe_partner_auth_failure(refused.reason)
-        ratelimits.count_failure(client_ip)
+        ratelimits.count_failure(address)
         raise
 
 

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.models import Activation, UsageObservation
-from licensing.services import activations, checkin_batches, licenses
-from licensing.services.group_commit import OutcomeUnknown
+from licensing.services import activations, licenses
+from licensing.storage import checkin_batches
+from licensing.storage.group_commit import OutcomeUnknown
 from tests.functional.instance_client import Answer, Instance, Licensed, parse_time
 
 

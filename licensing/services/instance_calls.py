@@ -1,7 +1,13 @@
-"""The call-home conversations: activate, check in, deactivate (PROTOCOL.md §5).
+"""Instance calls: activate, check in, deactivate (PROTOCOL.md §5).
 
-Each takes the verified license state and the instance's report, applies the verdict
-guards in the contract's order, writes, and returns what the answer must say.
+Each takes an authenticated :class:`InstanceCall` (its nonce not yet used up) and the
+instance's report, uses the nonce up, applies the verdict guards in the contract's
+order, writes, and returns what the answer must say. A call that never reaches a
+conversation (a refused body) has its nonce used up by :func:`use_up_nonce`.
+
+Who commits: a check-in on PostgreSQL joins the process's group commit
+(storage/group_commit.py), which writes it, its nonce included, in one statement and
+commits; every other write waits for the commit of the face around the call.
 """
 
 from __future__ import annotations
@@ -19,21 +25,38 @@ from licensing.crypto.server_keys import SigningKey
 from licensing.services import activations, checkins
 from licensing.services.checkins import CheckIn
 from licensing.services.license_state import LicenseState
-from licensing.services.replay import NonceClaim
 from licensing.services.upgrades import ReleaseInfo
 from licensing.services.verdicts import NOT_ACTIVATED, VALID, Verdict, license_verdict
+from licensing.storage.check_ins import CheckInGroup, LiveActivation, write_check_in
+from licensing.storage.replay import NonceClaim, NonceReplayed, ReplayStore
 from licensing.versions import parse_version
 
 
 @dataclass(frozen=True, slots=True)
-class CallHomeEnv:
-    """What the conversations need from the process: keys, caches, the issuer name."""
+class InstanceEnv:
+    """What the conversations need from the process: keys, caches, stores, the issuer."""
 
     sealer: Sealer
     issuer: str
     signing_key: Callable[[], SigningKey]
     releases: Callable[[uuid.UUID], tuple[ReleaseInfo, ...]]
-    check_ins: checkins.CheckInGroup | None = None
+    replay: ReplayStore
+    check_ins: CheckInGroup | None = None
+
+
+@dataclass(slots=True, eq=False)
+class InstanceCall:
+    """A request that passed the signature table: whose it is, when, from where, its nonce.
+
+    The nonce is fresh and not yet used up: the conversation uses it up, once
+    (``nonce_spent`` says it tried), so a check-in may write it in its own statement.
+    """
+
+    state: LicenseState
+    now: datetime
+    client_ip: str | None
+    nonce: NonceClaim
+    nonce_spent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +98,10 @@ class ActivationRequest:
 
 
 def activate(
-    session: Session,
-    env: CallHomeEnv,
-    state: LicenseState,
-    request: ActivationRequest,
-    *,
-    now: datetime,
+    session: Session, env: InstanceEnv, call: InstanceCall, request: ActivationRequest
 ) -> Answer:
+    use_up_nonce(session, env, call)
+    state, now = call.state, call.now
     verdict = license_verdict(
         state,
         product_code=request.product,
@@ -133,16 +153,9 @@ def activate(
     )
 
 
-def check_in(
-    session: Session,
-    env: CallHomeEnv,
-    state: LicenseState,
-    report: CheckIn,
-    *,
-    now: datetime,
-    nonce: NonceClaim | None = None,
-) -> Answer:
-    """Verdict, usage and lease; with ``nonce``, uses it up with the same writes."""
+def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: CheckIn) -> Answer:
+    """Verdict, usage and lease; the nonce is used up with the same writes."""
+    state, now = call.state, call.now
     verdict = license_verdict(
         state,
         product_code=None,
@@ -152,16 +165,7 @@ def check_in(
     )
     # Usage is recorded whatever the verdict: a revoked key still calling home is
     # exactly what misuse review needs to see.
-    live = checkins.record_check_in(
-        session,
-        env.sealer,
-        license_id=state.id,
-        processing_restricted=state.processing_restricted,
-        report=report,
-        now=now,
-        nonce=nonce,
-        group=env.check_ins,
-    )
+    live = _record_check_in(session, env, call, report)
     if live is None:  # nothing was touched, so nothing counted the seats
         return Answer(
             verdict if not verdict.valid else NOT_ACTIVATED, state, _seats(session, state, now), now
@@ -188,9 +192,54 @@ def check_in(
 
 
 def deactivate(
-    session: Session, state: LicenseState, activation_id: uuid.UUID, *, now: datetime
+    session: Session, env: InstanceEnv, call: InstanceCall, activation_id: uuid.UUID
 ) -> bool:
-    return activations.deactivate(session, state, activation_id, now=now)
+    use_up_nonce(session, env, call)
+    return activations.deactivate(session, call.state, activation_id, now=call.now)
+
+
+def use_up_nonce(session: Session, env: InstanceEnv, call: InstanceCall) -> None:
+    """Use the call's nonce up, unless a conversation already did (or tried).
+
+    A nonce counts as used once the signature verified and was fresh, whatever the
+    outcome (§2): a refused body too. A replay raises :class:`NonceReplayed`.
+    """
+    if call.nonce_spent:
+        return
+    call.nonce_spent = True
+    if not env.replay.use_up(session, call.nonce):
+        raise NonceReplayed()
+
+
+def _record_check_in(
+    session: Session, env: InstanceEnv, call: InstanceCall, report: CheckIn
+) -> LiveActivation | None:
+    """Write the check-in: the commit strategy and where its nonce is used up.
+
+    On PostgreSQL the process's group commit writes and commits it with other threads'
+    check-ins; elsewhere the writes wait for the face's commit. A database nonce goes
+    into the check-in's own writes (one round trip); a Redis nonce is used up first.
+    """
+    nonce = None
+    if env.replay.in_database and not call.nonce_spent:
+        call.nonce_spent, nonce = True, call.nonce
+    else:
+        use_up_nonce(session, env, call)
+    row = checkins.check_in_row(
+        env.sealer,
+        license_id=call.state.id,
+        processing_restricted=call.state.processing_restricted,
+        report=report,
+        now=call.now,
+        nonce=nonce,
+    )
+    if env.check_ins is not None and session.get_bind().dialect.name == "postgresql":
+        recorded = env.check_ins.record(session, row)
+    else:
+        recorded = write_check_in(session.connection(), row)
+    if recorded.replayed:
+        raise NonceReplayed()
+    return recorded.activation
 
 
 def _seats(session: Session, state: LicenseState, now: datetime) -> Seats:
@@ -204,7 +253,7 @@ def _seats(session: Session, state: LicenseState, now: datetime) -> Seats:
 
 
 def _lease(
-    env: CallHomeEnv, state: LicenseState, activation_id: uuid.UUID, fingerprint: str, now: datetime
+    env: InstanceEnv, state: LicenseState, activation_id: uuid.UUID, fingerprint: str, now: datetime
 ) -> str:
     terms = LeaseTerms(
         license_id=state.id,

@@ -135,7 +135,7 @@ def upsert_observation(dialect: str, *, with_usage: bool) -> Executable:
 
 
 # Check-ins in bulk on PostgreSQL: nonces, activation touches, observation upserts and
-# seat figures for a whole batch (services/group_commit.py) in ONE statement. Plain SQL:
+# seat figures for a whole batch (storage/group_commit.py) in ONE statement. Plain SQL:
 # it is PostgreSQL's alone (jsonb_to_recordset, FOR UPDATE in a CTE, FILTER) and runs
 # prepared.
 #

@@ -2,8 +2,8 @@
 
 Each builder is the one source of an answer's shape; the schema beside it in
 :mod:`licensing.schemas.instance` documents that shape, and a test holds every answer
-sent to its schema. Plain dicts, not a schema's ``dump``: a dump costs a check-in
-about ten times as much (bench/README.md).
+sent to its schema. Plain dicts, not a schema's ``dump``: dumping the check-in answer
+costs about 14 µs more per check-in than building it (bench/answer_dump.py).
 """
 
 from __future__ import annotations

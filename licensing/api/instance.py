@@ -57,6 +57,8 @@ def _authenticate() -> None:
 
 
 def _replayed(replayed: NonceReplayed) -> Response:
+    # A replay is a signature failure (§2) wherever it was found: by the conversation,
+    # by the check-in's own statement, or by the after-request hook below.
     metrics.observe_signature_failure(replayed.code)
     return from_licensing_error(replayed)
 

@@ -53,7 +53,7 @@ class ReplayStore(Protocol):
         """:meth:`use_up` of a fresh claim."""
 
 
-class _Window:
+class _WindowedStore:
     def __init__(self, window_seconds: int) -> None:
         self._seconds = window_seconds
         self._window = timedelta(seconds=window_seconds)
@@ -68,7 +68,7 @@ class _Window:
         return self.use_up(session, self.claim(key_id, nonce, now=now))
 
 
-class DatabaseReplayStore(_Window):
+class DatabaseReplayStore(_WindowedStore):
     """Nonces in the ``replay_nonces`` table, committed with the request's own writes."""
 
     in_database: ClassVar[bool] = True
@@ -77,7 +77,7 @@ class DatabaseReplayStore(_Window):
         return use_up_with(session.connection(), claim)
 
 
-class RedisReplayStore(_Window):
+class RedisReplayStore(_WindowedStore):
     """Nonces as Redis keys that expire with the window (``LICENSING_REDIS_URL``)."""
 
     in_database: ClassVar[bool] = False

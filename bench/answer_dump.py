@@ -11,8 +11,7 @@ import timeit
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from licensing.api.instance_answers import check_in_body
-from licensing.schemas.instance import CheckInAnswer
+from licensing.schemas.instance import CheckInAnswer, check_in_body
 from licensing.services.instance_calls import Answer, Seats
 from licensing.services.license_state import LicenseState
 from licensing.services.verdicts import VALID

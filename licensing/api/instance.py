@@ -12,7 +12,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from licensing import metrics
 from licensing.api import signatures
 from licensing.api.edge import Blueprint
-from licensing.api.instance_answers import activation_body, check_in_body, deactivation_body
 from licensing.api.problems import from_licensing_error, problem_response
 from licensing.crypto.httpsig import SignatureRejected
 from licensing.errors import PROBLEM_CONTENT_TYPE
@@ -141,7 +140,7 @@ def activate(payload: dict[str, Any]) -> Response:
     )
     if not answer.verdict.valid:
         return _refusal(answer)
-    return signatures.json_answer(activation_body(answer), 201 if answer.created else 200)
+    return signatures.json_answer(schemas.activation_body(answer), 201 if answer.created else 200)
 
 
 @blp.route("/check-ins", methods=["POST"], provide_automatic_options=False)
@@ -169,7 +168,7 @@ def check_in(payload: dict[str, Any]) -> Response:
     metrics.observe_check_in(str(answer.verdict.code))
     if answer.verdict.code == "NOT_ACTIVATED":
         return _refusal(answer, status=404)
-    return signatures.json_answer(check_in_body(answer), 200)
+    return signatures.json_answer(schemas.check_in_body(answer), 200)
 
 
 @blp.route("/activations/<uuid:activation_id>", methods=["DELETE"], provide_automatic_options=False)
@@ -181,7 +180,7 @@ def deactivate(activation_id: uuid.UUID) -> Response:
     """Release this instance's seat (signed, empty body)."""
     if not instance_calls.deactivate(db.session(), _environment(), _call(), activation_id):
         return _problem(404, "NOT_ACTIVATED", "No live activation of this license has that id.")
-    return signatures.json_answer(deactivation_body(), 200)
+    return signatures.json_answer(schemas.deactivation_body(), 200)
 
 
 def _refusal(answer: Answer, status: int = 403) -> Response:

@@ -1,9 +1,9 @@
 """Every instance answer sent has the shape its OpenAPI schema documents (PROTOCOL.md §5).
 
-The bodies are built by ``licensing.api.instance_answers`` (and problems by
-``licensing.api.problems``); the schemas in ``licensing.schemas.instance`` only
-document them. Loading a sent body through its schema, strictly (no unknown member,
-every required one present, every value of its type), holds the two to one shape.
+The bodies are built beside their schemas in ``licensing.schemas.instance`` (problems by
+``licensing.api.problems``); loading a sent body through its schema, strictly (no
+unknown member, every required one present, every value of its type), holds the
+builder and the documented shape to one.
 """
 
 from __future__ import annotations

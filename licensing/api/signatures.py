@@ -1,9 +1,7 @@
-"""Instance calls' signatures: the rejection table on the way in, the signature on the way out.
+"""Authentication and signing around the instance endpoints (PROTOCOL.md §2, §3).
 
-:func:`authenticate` runs PROTOCOL.md §2's table in order and builds the request's one
-:class:`InstanceCall`, its nonce fresh but not yet used up (the service that takes the
-call uses it up); :func:`sign_instance_response` signs every answer under
-``/v1/instance/`` (§3).
+:func:`authenticate` builds the request's one :class:`InstanceCall`, its nonce fresh but
+not yet used up: the service that takes the call uses it up.
 """
 
 from __future__ import annotations

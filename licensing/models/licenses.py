@@ -55,9 +55,5 @@ class License(Base):
     edition: Mapped[Edition] = relationship()
     customer: Mapped[Customer] = relationship()
 
-    @property
-    def max_activations(self) -> int:
-        return self.max_activations_override or self.edition.max_activations
-
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from licensing.crypto.leases import LeaseTerms, issue_lease
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
-from licensing.services import activations, checkins
+from licensing.services import activations, checkins, seats
 from licensing.services.checkins import CheckIn
 from licensing.services.license_state import LicenseState
 from licensing.services.replay import NonceClaim
+from licensing.services.seats import Seats
 from licensing.services.upgrades import ReleaseInfo
 from licensing.services.verdicts import NOT_ACTIVATED, VALID, Verdict, license_verdict
 from licensing.versions import parse_version
@@ -34,13 +35,6 @@ class CallHomeEnv:
     signing_key: Callable[[], SigningKey]
     releases: Callable[[uuid.UUID], tuple[ReleaseInfo, ...]]
     check_ins: checkins.CheckInGroup | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Seats:
-    used: int
-    allowed: int
-    migration_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +84,12 @@ def activate(
         now=now,
     )
     if not verdict.valid:
-        return Answer(verdict, state, _seats(session, state, now), now)
+        return Answer(
+            verdict,
+            state,
+            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            now,
+        )
     server_name = None if state.processing_restricted else request.server_name
     outcome = activations.activate(
         session,
@@ -102,7 +101,12 @@ def activate(
         now=now,
     )
     if outcome.seat is None:
-        return Answer(outcome.verdict, state, _seats(session, state, now), now)
+        return Answer(
+            outcome.verdict,
+            state,
+            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            now,
+        )
     seat = outcome.seat
     checkins.record_check_in(
         session,
@@ -122,7 +126,7 @@ def activate(
     return Answer(
         VALID,
         state,
-        Seats(seat.used, state.max_activations, seat.migration_until),
+        seat.seats,
         now,
         activation_id=seat.activation.id,
         fingerprint=seat.activation.fingerprint,
@@ -164,21 +168,20 @@ def check_in(
     )
     if live is None:  # nothing was touched, so nothing counted the seats
         return Answer(
-            verdict if not verdict.valid else NOT_ACTIVATED, state, _seats(session, state, now), now
+            verdict if not verdict.valid else NOT_ACTIVATED,
+            state,
+            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            now,
         )
     # The check-in statement already counted the seats, for a refusal as for a success:
     # an expired or revoked license's instances that keep calling home cost no more.
-    seats = Seats(
-        live.seats_used,
-        state.max_activations,
-        live.migration_until if live.seats_used > state.max_activations else None,
-    )
+    counted = seats.reported(live.seats_used, state.max_activations, live.migration_until)
     if not verdict.valid:
-        return Answer(verdict, state, seats, now)
+        return Answer(verdict, state, counted, now)
     return Answer(
         VALID,
         state,
-        seats,
+        counted,
         now,
         activation_id=live.id,
         fingerprint=live.fingerprint,
@@ -191,16 +194,6 @@ def deactivate(
     session: Session, state: LicenseState, activation_id: uuid.UUID, *, now: datetime
 ) -> bool:
     return activations.deactivate(session, state, activation_id, now=now)
-
-
-def _seats(session: Session, state: LicenseState, now: datetime) -> Seats:
-    used = activations.count_active(session, state.id)
-    until = (
-        activations.migration_until(session, state.id, now=now)
-        if used > state.max_activations
-        else None
-    )
-    return Seats(used, state.max_activations, until)
 
 
 def _lease(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
 from licensing.models import Edition, License, Product, Release
+from licensing.services import seats
 from licensing.services.licenses import TABLE as LICENSE_TABLE
 from licensing.services.upgrades import ReleaseInfo
 
@@ -61,7 +62,7 @@ def load_license_state(session: Session, sealer: Sealer, key_id: str) -> License
         expires_at=license.expires_at,
         upgrade_protection_until=license.upgrade_protection_until,
         processing_restricted=license.processing_restricted,
-        max_activations=license.max_activations_override or edition.max_activations,
+        max_activations=seats.allowed(license, edition),
         migration_allowance=edition.migration_allowance,
         migration_window=timedelta(days=edition.migration_window_days),
         check_in_interval=timedelta(seconds=edition.check_in_interval_seconds),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.crypto import license_keys
@@ -16,8 +16,6 @@ from licensing.crypto.license_keys import LicenseKey
 from licensing.crypto.sealing import Sealer
 from licensing.errors import InvalidRequest, InvalidTransition, MalformedKey, NotFound
 from licensing.models import (
-    Activation,
-    ActivationStatus,
     Customer,
     Edition,
     License,
@@ -141,19 +139,6 @@ def reveal_key(session: Session, sealer: Sealer, license: License, *, actor: str
         data={"key_id": license.key_id},
     )
     return LicenseKey(normalised)
-
-
-def active_activations(session: Session, license: License) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Activation)
-            .where(
-                Activation.license_id == license.id, Activation.status == ActivationStatus.ACTIVE
-            )
-        )
-        or 0
-    )
 
 
 def suspend(session: Session, license: License, *, reason: str, actor: str) -> License:

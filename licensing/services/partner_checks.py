@@ -21,8 +21,7 @@ from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, NotFound, Unauthenticated
 from licensing.models import Disclosure, PartnerKey, PartnerStatus, Product, Release
-from licensing.services import partners
-from licensing.services.activations import count_active
+from licensing.services import partners, seats
 from licensing.services.license_state import LicenseState, load_license_state, load_releases
 from licensing.services.upgrades import Eligibility, eligibility
 from licensing.services.verdicts import Verdict, license_verdict
@@ -173,7 +172,7 @@ def check_license(
     )
     session.flush()
     metrics.observe_partner_check(str(verdict.code))
-    return LicenseCheck(state, verdict, count_active(session, state.id), upgrade)
+    return LicenseCheck(state, verdict, seats.in_use(session, state.id), upgrade)
 
 
 def product_releases(

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
-from licensing.models import Edition, License, Product, Release
-from licensing.services import seats
+from licensing.models import Edition, License, Product
+from licensing.services import catalog, seats
 from licensing.services.licenses import TABLE as LICENSE_TABLE
 from licensing.services.upgrades import ReleaseInfo
 
@@ -72,12 +72,11 @@ def load_license_state(session: Session, sealer: Sealer, key_id: str) -> License
 
 
 def load_releases(session: Session, product_id: uuid.UUID) -> tuple[ReleaseInfo, ...]:
+    """The product's releases as the verdict and upgrade rules compare them."""
     releases = []
-    for version, released_at in session.execute(
-        select(Release.version, Release.released_at).where(Release.product_id == product_id)
-    ):
+    for release in catalog.product_releases(session, product_id):
         try:
-            releases.append(ReleaseInfo(Version(version), released_at))
+            releases.append(ReleaseInfo(Version(release.version), release.released_at))
         except InvalidVersion:  # stored versions were validated; skip rather than fail a check-in
             continue
     return tuple(releases)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from licensing.services import audit
 from licensing.timeutil import add_months
 
 TABLE = "licenses"
-# Key ids are 22 base64url characters; a license key has dashes or 25 symbols.
-_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +94,7 @@ def find(session: Session, reference: str) -> License:
     try:
         found = session.get(License, uuid.UUID(reference))
     except ValueError:
-        if _KEY_ID.match(reference):
+        if license_keys.is_key_id(reference):
             found = session.scalar(select(License).where(License.key_id == reference))
             if found is None:
                 raise NotFound("no license has that key id") from None

@@ -13,9 +13,9 @@ from licensing.cli import records
 from licensing.cli.context import actor, runtime, session, uses_database
 from licensing.cli.output import emit_record, json_option
 from licensing.models import Customer, Edition, Product
-from licensing.models.base import utcnow
 from licensing.services import catalog, customers, licenses, server_keys
 from licensing.services.catalog import EditionPolicy
+from licensing.timeutil import utcnow
 
 PRODUCT, EDITION, EMAIL = "demo-mailserver", "standard", "demo-customer@example.com"
 # (version, days before today): one release outside a new license's protection window

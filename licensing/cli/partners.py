@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 from licensing.cli.context import UTC_DATE, actor, runtime, session, uses_database
 from licensing.cli.output import emit_record, emit_records, json_option
 from licensing.models import Disclosure, Partner, PartnerKey, PartnerKind, PartnerStatus, Scope
-from licensing.models.base import utcnow
 from licensing.services import disclosures, licenses, partners
+from licensing.timeutil import utcnow
 
 partner = AppGroup("partner", help="Registered partners (resellers, lease providers).")
 products = AppGroup("products", help="Products a partner may ask about.")

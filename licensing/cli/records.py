@@ -13,8 +13,8 @@ from licensing.models import (
     Release,
     ServerKey,
 )
-from licensing.models.base import utcnow
 from licensing.services import seats
+from licensing.timeutil import utcnow
 
 
 def product(p: Product) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from licensing.models.base import Base, created_at, utcnow, uuid_pk
+from licensing.models.base import Base, created_at, uuid_pk
 from licensing.models.catalog import Edition, Product
 from licensing.models.customers import Customer
+from licensing.timeutil import utcnow
 
 
 class LicenseStatus(StrEnum):

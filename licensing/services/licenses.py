@@ -21,9 +21,8 @@ from licensing.models import (
     LicenseStatus,
     Product,
 )
-from licensing.models.base import utcnow
 from licensing.services import audit
-from licensing.timeutil import add_months
+from licensing.timeutil import add_months, utcnow
 
 TABLE = "licenses"
 

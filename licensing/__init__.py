@@ -104,8 +104,16 @@ def _wire(app: Flask, settings: Any, *, serves_http: bool) -> None:
 
 
 def _wire_http(app: Flask, settings: Any) -> None:
-    from licensing import ratelimits
-    from licensing.api import callhome, edge, instance, meta, partner, problems, requests
+    from licensing.api import (
+        callhome,
+        edge,
+        instance,
+        meta,
+        partner,
+        problems,
+        ratelimits,
+        requests,
+    )
     from licensing.api.openapi import api, register_docs
 
     requests.register(app)

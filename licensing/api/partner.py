@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
-from licensing import metrics, ratelimits
-from licensing.api import callhome
+from licensing import metrics
+from licensing.api import callhome, ratelimits
 from licensing.api.edge import Blueprint
+from licensing.api.ratelimits import limiter
 from licensing.api.requests import request_id
 from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.models import Scope
-from licensing.ratelimits import limiter
 from licensing.runtime import current
 from licensing.schemas import partner as schemas
 from licensing.services import partner_checks

@@ -11,13 +11,13 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from licensing.errors import NotFound
-from licensing.models import Activation, ActivationStatus, License, ReleaseReason
+from licensing.models import Activation, ActivationStatus, Edition, License, ReleaseReason
 from licensing.services import audit, seats
 from licensing.services.license_state import LicenseState
 from licensing.services.seats import Seats
@@ -116,6 +116,33 @@ def release(
         .values(status=ActivationStatus.RELEASED, released_at=now, release_reason=reason)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def cull_dead_activations(session: Session, *, now: datetime) -> int:
+    """Release activations silent for longer than their edition's dead-after."""
+    culled = 0
+    editions = session.execute(
+        select(Edition.id, Edition.check_in_interval_seconds, Edition.dead_after_intervals)
+    ).all()
+    for edition_id, interval_seconds, dead_after in editions:
+        cutoff = now - timedelta(seconds=interval_seconds * dead_after)
+        result = session.execute(
+            update(Activation)
+            .where(
+                Activation.status == ActivationStatus.ACTIVE,
+                Activation.last_check_in_at < cutoff,
+                Activation.license_id.in_(
+                    select(License.id).where(License.edition_id == edition_id)
+                ),
+            )
+            .values(
+                status=ActivationStatus.RELEASED,
+                released_at=now,
+                release_reason=ReleaseReason.CULLED,
+            )
+        )
+        culled += int(result.rowcount)  # type: ignore[attr-defined]
+    return culled
 
 
 def count_by_status(session: Session) -> dict[str, int]:

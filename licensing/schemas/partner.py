@@ -6,12 +6,14 @@ nothing personal can slip in, and the disclosure log records the fields they dum
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, fields, pre_dump, validate
 
 from licensing.schemas.common import ProblemSchema, Rfc3339
-from licensing.services.partner_checks import LicenseCheck
+
+if TYPE_CHECKING:
+    from licensing.services.partner_checks import LicenseCheck
 
 
 class LicenseCheckRequest(Schema):

@@ -57,13 +57,18 @@ def migration_ends(session: Session, license_id: uuid.UUID, *, now: datetime) ->
     )
 
 
+def migrating(used: int, allowed: int) -> bool:
+    """A migration seat is in use while more seats are live than the license allows."""
+    return used > allowed
+
+
 def reported(used: int, allowed: int, migration_until: datetime | None) -> Seats:
     """The figures an answer carries: a migration seat's end only while one is in use."""
-    return Seats(used, allowed, migration_until if used > allowed else None)
+    return Seats(used, allowed, migration_until if migrating(used, allowed) else None)
 
 
 def count(session: Session, license_id: uuid.UUID, *, allowed: int, now: datetime) -> Seats:
     """The license's seats now, counted by the rules above."""
     used = in_use(session, license_id)
-    until = migration_ends(session, license_id, now=now) if used > allowed else None
+    until = migration_ends(session, license_id, now=now) if migrating(used, allowed) else None
     return Seats(used, allowed, until)

@@ -104,8 +104,16 @@ def _wire(app: Flask, settings: Any, *, serves_http: bool) -> None:
 
 
 def _wire_http(app: Flask, settings: Any) -> None:
-    from licensing import ratelimits
-    from licensing.api import edge, instance, meta, partner, problems, requests, signatures
+    from licensing.api import (
+        edge,
+        instance,
+        meta,
+        partner,
+        problems,
+        ratelimits,
+        requests,
+        signatures,
+    )
     from licensing.api.openapi import api, register_docs
 
     requests.register(app)

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from licensing.crypto.leases import LeaseTerms, issue_lease
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
-from licensing.services import activations, checkins
+from licensing.services import activations, checkins, seats
 from licensing.services.checkins import CheckIn
 from licensing.services.license_state import LicenseState
+from licensing.services.seats import Seats
 from licensing.services.upgrades import ReleaseInfo
 from licensing.services.verdicts import NOT_ACTIVATED, VALID, Verdict, license_verdict
 from licensing.storage.check_ins import CheckInGroup, LiveActivation, write_check_in
@@ -57,13 +58,6 @@ class InstanceCall:
     client_ip: str | None
     nonce: NonceClaim
     nonce_spent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Seats:
-    used: int
-    allowed: int
-    migration_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +104,12 @@ def activate(
         now=now,
     )
     if not verdict.valid:
-        return Answer(verdict, state, _seats(session, state, now), now)
+        return Answer(
+            verdict,
+            state,
+            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            now,
+        )
     server_name = None if state.processing_restricted else request.server_name
     outcome = activations.activate(
         session,
@@ -122,7 +121,12 @@ def activate(
         now=now,
     )
     if outcome.seat is None:
-        return Answer(outcome.verdict, state, _seats(session, state, now), now)
+        return Answer(
+            outcome.verdict,
+            state,
+            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            now,
+        )
     seat = outcome.seat
     checkins.record_check_in(
         session,
@@ -142,7 +146,7 @@ def activate(
     return Answer(
         VALID,
         state,
-        Seats(seat.used, state.max_activations, seat.migration_until),
+        seat.seats,
         now,
         activation_id=seat.activation.id,
         fingerprint=seat.activation.fingerprint,
@@ -168,21 +172,20 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
     live = _record_check_in(session, env, call, report)
     if live is None:  # nothing was touched, so nothing counted the seats
         return Answer(
-            verdict if not verdict.valid else NOT_ACTIVATED, state, _seats(session, state, now), now
+            verdict if not verdict.valid else NOT_ACTIVATED,
+            state,
+            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            now,
         )
     # The check-in statement already counted the seats, for a refusal as for a success:
     # an expired or revoked license's instances that keep calling home cost no more.
-    seats = Seats(
-        live.seats_used,
-        state.max_activations,
-        live.migration_until if live.seats_used > state.max_activations else None,
-    )
+    counted = seats.reported(live.seats_used, state.max_activations, live.migration_until)
     if not verdict.valid:
-        return Answer(verdict, state, seats, now)
+        return Answer(verdict, state, counted, now)
     return Answer(
         VALID,
         state,
-        seats,
+        counted,
         now,
         activation_id=live.id,
         fingerprint=live.fingerprint,
@@ -240,16 +243,6 @@ def _record_check_in(
     if recorded.replayed:
         raise NonceReplayed()
     return recorded.activation
-
-
-def _seats(session: Session, state: LicenseState, now: datetime) -> Seats:
-    used = activations.count_active(session, state.id)
-    until = (
-        activations.migration_until(session, state.id, now=now)
-        if used > state.max_activations
-        else None
-    )
-    return Seats(used, state.max_activations, until)
 
 
 def _lease(

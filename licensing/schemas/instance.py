@@ -115,6 +115,7 @@ class _Signed(Schema):
 class ActivationAnswer(_Signed):
     valid = fields.Boolean(required=True)
     code = fields.String(required=True, metadata={"example": "VALID"})
+    detail = fields.String()
     activation = fields.Nested(ActivationSchema, required=True)
     license = fields.Nested(LicenseSchema, required=True)
     lease = fields.String(required=True, metadata={"description": "EdDSA JWT (PROTOCOL.md §4)."})

@@ -37,6 +37,7 @@ REQUIRED_COMPONENTS = frozenset({"@method", "@path", "content-digest"})
 _PARAMETERS = frozenset({"alg", "created", "expires", "keyid", "nonce", "tag"})
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _DIGESTS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+_SIGNATURE_FIELDS = frozenset({"signature-input", "signature"})
 
 
 class SignatureRejected(LicensingError):
@@ -295,22 +296,22 @@ def verify_hmac(request: SignedRequest, signature: CallHomeSignature, secret: by
         signature_algorithm=algorithms.HMAC_SHA256,
         key_resolver=_SecretResolver(signature.key_id, secret),
     )
-    ours = request
     if signature.isolated is None and signature.parsed is not None:
         verifier.parsed = signature.parsed
+    # The library reads only the signature headers and the fields the signature covers,
+    # but normalises every header it is given, several times: it is given those alone.
+    shown = {name.lower() for name in signature.components} | _SIGNATURE_FIELDS
+    headers = [(n, v) for n, v in request.headers.items() if n.lower() in shown]
     if signature.isolated is not None:
         # Signatures with other tags are ignored (§2): the library, which checks every
         # label it is shown, sees the call-home one alone, so a foreign one cannot fail it.
-        fields = ("signature-input", "signature")
-        ours = SignedRequest.build(
-            method=request.method,
-            url=request.url,
-            headers=[
-                *((n, v) for n, v in request.headers.items() if n.lower() not in fields),
-                *zip(("Signature-Input", "Signature"), signature.isolated, strict=True),
-            ],
-            body=request.body,
-        )
+        headers = [
+            *((n, v) for n, v in headers if n.lower() not in _SIGNATURE_FIELDS),
+            *zip(("Signature-Input", "Signature"), signature.isolated, strict=True),
+        ]
+    ours = SignedRequest.build(
+        method=request.method, url=request.url, headers=headers, body=request.body
+    )
     try:
         verifier.verify(ours, max_age=None, expect_tag=CALL_HOME_TAG, expect_label=signature.label)
     except (InvalidSignature, HTTPMessageSignaturesException) as exc:

@@ -104,14 +104,22 @@ def _wire(app: Flask, settings: Any, *, serves_http: bool) -> None:
 
 
 def _wire_http(app: Flask, settings: Any) -> None:
-    from licensing import ratelimits
-    from licensing.api import callhome, edge, instance, meta, partner, problems, requests
+    from licensing.api import (
+        edge,
+        instance,
+        meta,
+        partner,
+        problems,
+        ratelimits,
+        requests,
+        signatures,
+    )
     from licensing.api.openapi import api, register_docs
 
     requests.register(app)
     edge.register(app)
     problems.register(app)
-    app.after_request(callhome.sign_instance_response)
+    app.after_request(signatures.sign_instance_response)
     api.init_app(app)
     api.spec.components.security_scheme(
         "callHomeSignature",

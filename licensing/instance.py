@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 FIX = "set LICENSING_INSTANCE_PATH to a folder this user can write"
 
 SIDES = ("", "-wal", "-shm")  # a SQLite database and its side files
-# What the server writes in its instance folder (config.py, ratelimits.py, serve.py and
+# What the server writes in its instance folder (config.py, api/ratelimits.py, serve.py and
 # the audit checkpoints name them): files, and folders whose contents they protect.
 OWNED_FILES = (
     *(f"{db}{side}" for db in ("licensing.sqlite3", "rate-limits.sqlite3") for side in SIDES),

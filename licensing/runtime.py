@@ -13,13 +13,20 @@ from licensing.cache import TTLCache
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
-from licensing.services.checkin_batches import check_in_group
-from licensing.services.checkins import CheckInGroup
 from licensing.services.license_state import LicenseState
-from licensing.services.replay import DatabaseReplayStore, RedisReplayStore, ReplayStore
 from licensing.services.upgrades import ReleaseInfo
+from licensing.storage.check_ins import CheckInGroup
+from licensing.storage.checkin_batches import check_in_group
+from licensing.storage.replay import DatabaseReplayStore, RedisReplayStore, ReplayStore
 
 EXTENSION_KEY = "licensing"
+
+
+def _check_in_group() -> CheckInGroup:
+    """The process's check-in group commit, telling the metrics each batch's size."""
+    from licensing import metrics
+
+    return check_in_group(on_batch=metrics.observe_check_in_batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +37,7 @@ class Runtime:
     licenses: TTLCache[str, LicenseState | None] = field(init=False)
     releases: TTLCache[uuid.UUID, tuple[ReleaseInfo, ...]] = field(init=False)
     signing_key: TTLCache[str, SigningKey] = field(init=False)
-    check_ins: CheckInGroup = field(init=False, default_factory=check_in_group)
+    check_ins: CheckInGroup = field(init=False, default_factory=_check_in_group)
     redis_probe: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:

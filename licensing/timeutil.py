@@ -1,9 +1,14 @@
-"""Calendar arithmetic the domain needs (months of upgrade protection, days of term)."""
+"""Time as the domain reads it: now in UTC, calendar arithmetic, the protocol's format."""
 
 from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC: every stored and compared moment is UTC."""
+    return datetime.now(UTC)
 
 
 def add_months(moment: datetime, months: int) -> datetime:

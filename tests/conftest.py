@@ -20,9 +20,9 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.orm import Session
 
 from licensing import create_app
+from licensing.api.ratelimits import limiter
 from licensing.crypto.sealing import Sealer
 from licensing.extensions import db
-from licensing.ratelimits import limiter
 from licensing.runtime import EXTENSION_KEY
 from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
 

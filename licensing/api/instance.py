@@ -10,7 +10,7 @@ from flask import Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from licensing import metrics
-from licensing.api import callhome
+from licensing.api import signatures
 from licensing.api.edge import Blueprint
 from licensing.api.problems import from_licensing_error, problem_response
 from licensing.crypto.httpsig import SignatureRejected
@@ -18,11 +18,11 @@ from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.runtime import current
 from licensing.schemas import instance as schemas
-from licensing.services import callhome as conversations
-from licensing.services.callhome import Answer
+from licensing.services import instance_calls
 from licensing.services.checkins import CheckIn
-from licensing.services.replay import NonceReplayed
-from licensing.timeutil import rfc3339
+from licensing.services.instance_calls import Answer, InstanceCall, InstanceEnv
+from licensing.services.license_state import load_releases
+from licensing.storage.replay import NonceReplayed
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -49,10 +49,20 @@ def _problem_doc(status: int, description: str) -> Any:
 @blp.before_request
 def _authenticate() -> None:
     try:
-        callhome.authenticate()
+        signatures.authenticate()
     except SignatureRejected as rejected:
         metrics.observe_signature_failure(rejected.code)
         raise
+
+
+def _replayed(replayed: NonceReplayed) -> Response:
+    # A replay is a signature failure (§2) wherever it was found: by the conversation,
+    # by the check-in's own statement, or by the after-request hook below.
+    metrics.observe_signature_failure(replayed.code)
+    return from_licensing_error(replayed)
+
+
+blp.register_error_handler(NonceReplayed, _replayed)
 
 
 @blp.after_request
@@ -61,12 +71,13 @@ def _commit(response: Response) -> Response:
     if response.status_code >= 500:
         db.session.rollback()
         return response
-    try:
-        callhome.settle_nonce()
-    except NonceReplayed as replayed:
-        db.session.rollback()
-        metrics.observe_signature_failure(replayed.code)
-        return from_licensing_error(replayed)
+    call = signatures.current_call()
+    if call is not None:  # e.g. the body was refused (422) before any conversation
+        try:
+            instance_calls.use_up_nonce(db.session(), _environment(), call)
+        except NonceReplayed as replayed:
+            db.session.rollback()
+            return _replayed(replayed)
     if not db.session().in_transaction():  # e.g. a check-in its group commit wrote
         return response
     try:
@@ -83,6 +94,26 @@ def _commit(response: Response) -> Response:
     return response
 
 
+def _call() -> InstanceCall:
+    call = signatures.current_call()
+    assert call is not None, "an instance view runs only after authentication"
+    return call
+
+
+def _environment() -> InstanceEnv:
+    runtime, session = current(), db.session()
+    return InstanceEnv(
+        sealer=runtime.sealer,
+        issuer=runtime.settings.issuer,
+        signing_key=lambda: signatures.signing_key(runtime),
+        releases=lambda product_id: runtime.releases.get(
+            product_id, lambda: load_releases(session, product_id)
+        ),
+        replay=runtime.replay,
+        check_ins=runtime.check_ins,
+    )
+
+
 @blp.route("/activations", methods=["POST"], provide_automatic_options=False)
 @blp.arguments(schemas.ActivationRequest())
 @blp.response(201, schemas.ActivationAnswer, description="A new activation took a seat.")
@@ -92,12 +123,12 @@ def _commit(response: Response) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def activate(payload: dict[str, Any]) -> Response:
     """Activate this instance (takes a seat, returns a lease)."""
-    call = callhome.current_call()
-    answer = conversations.activate(
+    call = _call()
+    answer = instance_calls.activate(
         db.session(),
-        callhome.environment(current()),
-        call.state,
-        conversations.ActivationRequest(
+        _environment(),
+        call,
+        instance_calls.ActivationRequest(
             product=payload["product"],
             fingerprint=payload["fingerprint"],
             server_name=payload["server_name"],
@@ -106,18 +137,10 @@ def activate(payload: dict[str, Any]) -> Response:
             usage=payload.get("usage", {}),
             ip=call.client_ip,
         ),
-        now=call.now,
     )
     if not answer.verdict.valid:
         return _refusal(answer)
-    body = _valid_body(answer)
-    body["activation"] = {
-        "id": str(answer.activation_id),
-        "fingerprint": answer.fingerprint,
-        "server_name": answer.server_name,
-        "activated_at": rfc3339(answer.activated_at),
-    }
-    return callhome.json_answer(body, 201 if answer.created else 200)
+    return signatures.json_answer(schemas.activation_body(answer), 201 if answer.created else 200)
 
 
 @blp.route("/check-ins", methods=["POST"], provide_automatic_options=False)
@@ -128,33 +151,24 @@ def activate(payload: dict[str, Any]) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def check_in(payload: dict[str, Any]) -> Response:
     """Heartbeat and usage report; answers the verdict and a fresh lease."""
-    call = callhome.current_call()
-    try:
-        answer = conversations.check_in(
-            db.session(),
-            callhome.environment(current()),
-            call.state,
-            CheckIn(
-                activation_id=payload.get("activation_id"),
-                fingerprint=payload.get("fingerprint"),
-                server_name=payload["server_name"],
-                product_version=payload["product_version"],
-                usage=payload.get("usage", {}),
-                ip=call.client_ip,
-            ),
-            now=call.now,
-            nonce=callhome.take_nonce(),
-        )
-    except NonceReplayed as replayed:  # the check-in statement found the nonce used
-        metrics.observe_signature_failure(replayed.code)
-        raise
+    call = _call()
+    answer = instance_calls.check_in(
+        db.session(),
+        _environment(),
+        call,
+        CheckIn(
+            activation_id=payload.get("activation_id"),
+            fingerprint=payload.get("fingerprint"),
+            server_name=payload["server_name"],
+            product_version=payload["product_version"],
+            usage=payload.get("usage", {}),
+            ip=call.client_ip,
+        ),
+    )
     metrics.observe_check_in(str(answer.verdict.code))
     if answer.verdict.code == "NOT_ACTIVATED":
         return _refusal(answer, status=404)
-    if answer.verdict.valid:
-        return callhome.json_answer(_valid_body(answer), 200)
-    body = _verdict_body(answer)
-    return callhome.json_answer(body, 200)
+    return signatures.json_answer(schemas.check_in_body(answer), 200)
 
 
 @blp.route("/activations/<uuid:activation_id>", methods=["DELETE"], provide_automatic_options=False)
@@ -164,44 +178,9 @@ def check_in(payload: dict[str, Any]) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def deactivate(activation_id: uuid.UUID) -> Response:
     """Release this instance's seat (signed, empty body)."""
-    call = callhome.current_call()
-    if not conversations.deactivate(db.session(), call.state, activation_id, now=call.now):
+    if not instance_calls.deactivate(db.session(), _environment(), _call(), activation_id):
         return _problem(404, "NOT_ACTIVATED", "No live activation of this license has that id.")
-    return callhome.json_answer({"code": "DEACTIVATED"}, 200)
-
-
-def _verdict_body(answer: Answer) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "valid": answer.verdict.valid,
-        "code": str(answer.verdict.code),
-        "detail": answer.verdict.detail,
-        "license": _license(answer),
-        "next_check_in_at": rfc3339(answer.next_check_in_at),
-    }
-    return body
-
-
-def _valid_body(answer: Answer) -> dict[str, Any]:
-    body = _verdict_body(answer)
-    body["lease"] = answer.lease
-    return body
-
-
-def _license(answer: Answer) -> dict[str, Any]:
-    state, seats = answer.state, answer.seats
-    activations: dict[str, Any] = {"used": seats.used, "allowed": seats.allowed}
-    if seats.migration_until is not None:
-        activations["migration_until"] = rfc3339(seats.migration_until)
-    return {
-        "id": str(state.id),
-        "product": state.product_code,
-        "edition": state.edition_code,
-        "status": state.status,
-        "expires_at": rfc3339(state.expires_at),
-        "upgrade_protection_until": rfc3339(state.upgrade_protection_until),
-        "entitlements": list(state.entitlements),
-        "activations": activations,
-    }
+    return signatures.json_answer(schemas.deactivation_body(), 200)
 
 
 def _refusal(answer: Answer, status: int = 403) -> Response:

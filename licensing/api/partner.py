@@ -7,19 +7,18 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
-from licensing import metrics, ratelimits
-from licensing.api import callhome
+from licensing import metrics
+from licensing.api import ratelimits
 from licensing.api.edge import Blueprint
-from licensing.api.requests import request_id
+from licensing.api.ratelimits import limiter
+from licensing.api.requests import client_ip, request_id
 from licensing.errors import PROBLEM_CONTENT_TYPE
 from licensing.extensions import db
 from licensing.models import Scope
-from licensing.ratelimits import limiter
 from licensing.runtime import current
 from licensing.schemas import partner as schemas
 from licensing.services import partner_checks
-from licensing.services.partner_checks import LicenseCheck, PartnerKeyRefused, PartnerPrincipal
-from licensing.timeutil import rfc3339
+from licensing.services.partner_checks import PartnerKeyRefused, PartnerPrincipal
 
 blp = Blueprint(
     "partner",
@@ -40,6 +39,9 @@ def _partner_limit() -> str:
     return principal.rate_limit or str(current_app.config["LICENSING_PARTNER_DEFAULT_LIMIT"])
 
 
+_LICENSE_CHECK_ANSWER = schemas.LicenseCheckAnswer()
+_RELEASES_ANSWER = schemas.ReleasesAnswer()
+
 # One budget per key across every partner endpoint, as the documentation states it: a
 # limit on each view would give a key its figure once per endpoint.
 _per_key = limiter.shared_limit(_partner_limit, scope="partner-key")
@@ -51,16 +53,16 @@ def _authenticate() -> None:
     header = request.headers.get("Authorization", "")
     token = header[7:] if header[:7].lower() == "bearer " else None
     # Behind trusted proxies (LICENSING_TRUSTED_PROXY_HOPS), the address they saw.
-    client_ip = callhome.client_ip(runtime.settings.trusted_proxy_hops)
+    address = client_ip(runtime.settings.trusted_proxy_hops)
     ratelimits.begin_request()
-    ratelimits.refuse_if_throttled(client_ip)
+    ratelimits.refuse_if_throttled(address)
     try:
         g.partner = partner_checks.authenticate(
-            db.session(), runtime.sealer, token, client_ip=client_ip, now=datetime.now(UTC)
+            db.session(), runtime.sealer, token, client_ip=address, now=datetime.now(UTC)
         )
     except PartnerKeyRefused as refused:
         metrics.observe_partner_auth_failure(refused.reason)
-        ratelimits.count_failure(client_ip)
+        ratelimits.count_failure(address)
         raise
 
 
@@ -101,16 +103,22 @@ def license_check(payload: dict[str, Any]) -> Response:
     """Check a customer's license and, with target_version, upgrade eligibility."""
     principal: PartnerPrincipal = g.partner
     partner_checks.require_scope(principal, Scope.LICENSES_CHECK)
-    check = partner_checks.check_license(
-        db.session(),
-        current().sealer,
-        principal,
-        license_key=payload["license_key"],
-        target_version=payload.get("target_version"),
-        request_id=request_id(),
-        now=datetime.now(UTC),
-    )
-    return jsonify(_check_body(check))
+    try:
+        answered = partner_checks.check_license(
+            db.session(),
+            current().sealer,
+            principal,
+            license_key=payload["license_key"],
+            target_version=payload.get("target_version"),
+            request_id=request_id(),
+            now=datetime.now(UTC),
+            answer=_LICENSE_CHECK_ANSWER.dump,
+        )
+    except partner_checks.LicenseNotFound:
+        metrics.observe_partner_check(partner_checks.LicenseNotFound.code)
+        raise
+    metrics.observe_partner_check(str(answered.check.verdict.code))
+    return jsonify(answered.answer)
 
 
 @blp.route("/products/<string:code>/releases", methods=["GET"], provide_automatic_options=False)
@@ -123,38 +131,4 @@ def releases(code: str) -> Response:
     principal: PartnerPrincipal = g.partner
     partner_checks.require_scope(principal, Scope.RELEASES_READ)
     found = partner_checks.product_releases(db.session(), principal, code)
-    return jsonify(
-        {
-            "product": code,
-            "releases": [
-                {"version": r.version, "released_at": rfc3339(r.released_at)} for r in found
-            ],
-        }
-    )
-
-
-def _check_body(check: LicenseCheck) -> dict[str, Any]:
-    """Only the allow-listed fields (partner_checks.LICENSE_FIELDS / UPGRADE_FIELDS)."""
-    state = check.state
-    body: dict[str, Any] = {
-        "license": {
-            "product": state.product_code,
-            "edition": state.edition_code,
-            "status": state.status,
-            "valid": check.verdict.valid,
-            "code": str(check.verdict.code),
-            "expires_at": rfc3339(state.expires_at),
-            "upgrade_protection_until": rfc3339(state.upgrade_protection_until),
-            "activations": {"used": check.activations_used, "allowed": state.max_activations},
-        }
-    }
-    if check.upgrade is not None:
-        upgrade = check.upgrade
-        body["upgrade"] = {
-            "target_version": upgrade.target_version,
-            "eligible": upgrade.eligible,
-            "reason": str(upgrade.reason),
-            "latest_eligible_version": upgrade.latest_eligible_version,
-            "renewal_required": upgrade.renewal_required,
-        }
-    return body
+    return jsonify(_RELEASES_ANSWER.dump({"product": code, "releases": found}))

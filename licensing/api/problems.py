@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask, Response, has_request_context, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from licensing.api.callhome import INSTANCE_PREFIX, echo_members
 from licensing.api.requests import request_id
+from licensing.api.signatures import INSTANCE_PREFIX, echo_members
 from licensing.errors import PROBLEM_CONTENT_TYPE, LicensingError, problem_body
 
 log = logging.getLogger(__name__)

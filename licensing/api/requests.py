@@ -1,7 +1,9 @@
-"""Per-request plumbing: the request id, the access log line and request metrics."""
+"""Per-request plumbing: the request id, the caller's address, the URL as sent, the
+access log line and request metrics."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -24,6 +26,34 @@ def request_id() -> str:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _GOOD_REQUEST_ID.match(given) else uuid.uuid4().hex
     return str(g.request_id)
+
+
+def client_ip(trusted_hops: int) -> str | None:
+    """The TCP peer, or the address ``trusted_hops`` proxies saw (never the client's word)."""
+    address = request.environ.get("REMOTE_ADDR")
+    if trusted_hops > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= trusted_hops:
+            address = forwarded[-trusted_hops]
+    try:
+        parsed = ipaddress.ip_address(address) if address else None
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped  # a dual-stack listener's view of an IPv4 client
+    return str(parsed) if parsed is not None else None
+
+
+def request_url() -> str:
+    """The request's URL with its path exactly as sent (what a signature covers)."""
+    # gunicorn and Werkzeug keep the raw request line.
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        raw = request.environ.get("SCRIPT_NAME", "") + request.environ.get("PATH_INFO", "")
+        if request.query_string:
+            raw += "?" + request.query_string.decode("latin-1")
+    return f"{request.scheme}://{request.host}{raw}"
 
 
 def _route() -> str:

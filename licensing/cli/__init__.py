@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,8 +13,6 @@ from licensing.errors import LicensingError
 
 if TYPE_CHECKING:
     from flask import Flask
-
-_KEY_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 # Each command's module is imported only when the command runs or shows its help, so
 # `licensing --help` and a read command load neither the HTTP API nor what other
@@ -178,7 +175,9 @@ def main() -> None:
 
 def _dashed_key_id(args: list[str]) -> str | None:
     """A key id that click took for an option: 22 base64url characters, the first a '-'."""
-    return next((a for a in args if a[:1] == "-" and _KEY_ID.fullmatch(a)), None)
+    from licensing.crypto.license_keys import is_key_id  # only on this error path
+
+    return next((a for a in args if a[:1] == "-" and is_key_id(a)), None)
 
 
 def _database_problem(error: Exception) -> str | None:

@@ -77,8 +77,8 @@ def audit_verify(checkpoint_file: Path | None, jwks_file: Path | None, as_json: 
 @uses_database
 def audit_checkpoint(output: Path | None, as_json: bool) -> None:
     """Sign the chain's newest event, so that `audit verify --checkpoint` finds a cut chain."""
-    from licensing.models.base import utcnow
     from licensing.services import audit_checkpoints
+    from licensing.timeutil import utcnow
 
     settings = runtime().settings
     # Asked for by hand, so the whole chain is verified, and it must still reach the

@@ -10,9 +10,9 @@ from flask.cli import AppGroup
 from licensing.cli import records
 from licensing.cli.context import UTC_DATE, actor, session, uses_database
 from licensing.cli.output import emit_record, emit_records, json_option
-from licensing.models.base import utcnow
 from licensing.services import catalog
 from licensing.services.catalog import EditionPolicy
+from licensing.timeutil import utcnow
 
 product = AppGroup("product", help="Products that licenses are sold for.")
 release = AppGroup("release", help="Released versions of a product (drive upgrade eligibility).")

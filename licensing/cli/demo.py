@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.cli import records
 from licensing.cli.context import actor, runtime, session, uses_database
 from licensing.cli.output import emit_record, json_option
-from licensing.models import Customer, Edition, Product
-from licensing.models.base import utcnow
+from licensing.errors import NotFound
+from licensing.models import Product
 from licensing.services import catalog, customers, licenses, server_keys
 from licensing.services.catalog import EditionPolicy
+from licensing.timeutil import utcnow
 
 PRODUCT, EDITION, EMAIL = "demo-mailserver", "standard", "demo-customer@example.com"
 # (version, days before today): one release outside a new license's protection window
 # would need an old license, so these are all covered by a license issued today.
 RELEASES = (("1.0.0", 400), ("2.0.0", 120), ("2.1.0", 14))
+T = TypeVar("T")
 
 
 @click.command("demo")
@@ -33,9 +36,7 @@ def demo(as_json: bool) -> None:
     sealer = runtime().sealer
     server_keys.ensure_active_key(db, sealer, actor=actor())
     product = _demo_product(db)
-    edition = db.scalar(
-        select(Edition).where(Edition.product_id == product.id)
-    ) or catalog.add_edition(
+    edition = _existing(lambda: catalog.get_edition(db, PRODUCT, EDITION)) or catalog.add_edition(
         db,
         product_code=PRODUCT,
         code=EDITION,
@@ -43,7 +44,7 @@ def demo(as_json: bool) -> None:
         policy=EditionPolicy(max_activations=1, entitlements=("smtp", "imap", "webmail")),
         actor=actor(),
     )
-    customer = db.scalar(select(Customer).where(Customer.email == EMAIL)) or customers.add_customer(
+    customer = _existing(lambda: customers.get_customer(db, EMAIL)) or customers.add_customer(
         db, name="Demo Customer", email=EMAIL, company="Example Ltd", actor=actor()
     )
     issued = licenses.issue(
@@ -54,8 +55,16 @@ def demo(as_json: bool) -> None:
     emit_record(record, as_json=as_json)
 
 
+def _existing(find: Callable[[], T]) -> T | None:
+    """What ``find`` finds, or None where it finds nothing."""
+    try:
+        return find()
+    except NotFound:
+        return None
+
+
 def _demo_product(db: Session) -> Product:
-    existing = db.scalar(select(Product).where(Product.code == PRODUCT))
+    existing = _existing(lambda: catalog.get_product(db, PRODUCT))
     if existing is not None:
         return existing
     product = catalog.add_product(db, code=PRODUCT, name="Demo Mail Server", actor=actor())

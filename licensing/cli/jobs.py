@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from licensing import jobs as maintenance
 from licensing.cli.context import runtime, session, uses_database
 from licensing.cli.output import emit_records, json_option
-from licensing.models.base import utcnow
+from licensing.timeutil import utcnow
 
 jobs = AppGroup(
     "jobs", help="Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain."

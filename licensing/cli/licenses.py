@@ -16,12 +16,13 @@ from licensing.cli.output import emit_record, emit_records, json_option
 from licensing.errors import InvalidRequest
 from licensing.models import License, LicenseStatus
 from licensing.services import catalog, customers, licenses
+from licensing.services import seats as license_seats
 
 license = AppGroup("license", help="Issue licenses, look them up, change their state.")
 
 
 def _show(lic: License, *, as_json: bool) -> None:
-    used = licenses.active_activations(session(), lic)
+    used = license_seats.in_use(session(), lic.id)
     emit_record(records.license(lic, activations_used=used), as_json=as_json)
 
 
@@ -70,7 +71,7 @@ def license_issue(
 def license_show(reference: str, reveal_key: bool, as_json: bool) -> None:
     """Show one license."""
     found = licenses.find(session(), reference)
-    used = licenses.active_activations(session(), found)
+    used = license_seats.in_use(session(), found.id)
     record = records.license(found, activations_used=used)
     if reveal_key:
         key = licenses.reveal_key(session(), runtime().sealer, found, actor=actor())

@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 from licensing.cli.context import UTC_DATE, actor, runtime, session, uses_database
 from licensing.cli.output import emit_record, emit_records, json_option
 from licensing.models import Disclosure, Partner, PartnerKey, PartnerKind, PartnerStatus, Scope
-from licensing.models.base import utcnow
-from licensing.services import licenses, partner_checks, partners
+from licensing.services import disclosures, licenses, partners
+from licensing.timeutil import utcnow
 
 partner = AppGroup("partner", help="Registered partners (resellers, lease providers).")
 products = AppGroup("products", help="Products a partner may ask about.")
@@ -248,7 +248,7 @@ def partner_disclosures(
     names = {p.id: p.name for p in partners.list_partners(db)}
     rows = [
         _disclosure(d, names)
-        for d in partner_checks.list_disclosures(
+        for d in disclosures.list_disclosures(
             db,
             partner_id=partners.find_partner(db, partner_ref_).id if partner_ref_ else None,
             license_id=licenses.find(db, license_ref).id if license_ref else None,

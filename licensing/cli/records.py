@@ -13,7 +13,8 @@ from licensing.models import (
     Release,
     ServerKey,
 )
-from licensing.models.base import utcnow
+from licensing.services import seats
+from licensing.timeutil import utcnow
 
 
 def product(p: Product) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def license(lic: License, *, activations_used: int | None = None) -> dict[str, A
         "processing_restricted": lic.processing_restricted,
     }
     if activations_used is not None:
-        record["activations"] = {"used": activations_used, "allowed": lic.max_activations}
+        record["activations"] = {"used": activations_used, "allowed": seats.allowed(lic)}
     return record
 
 

@@ -11,8 +11,8 @@ from licensing.cli import records
 from licensing.cli.context import actor, session, uses_database
 from licensing.cli.options import license_reference, license_reference_help, reason_option
 from licensing.cli.output import emit_record, emit_records, json_option
-from licensing.models.base import utcnow
 from licensing.services import activations, licenses, usage
+from licensing.timeutil import utcnow
 
 ACTIVATION_COLUMNS = [
     "id",

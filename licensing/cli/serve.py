@@ -32,7 +32,7 @@ def default_workers(*, embedded_database: bool) -> int:
 
 def default_threads(*, embedded_database: bool) -> int:
     """4 threads per worker on PostgreSQL, where concurrent check-ins share one commit
-    (services/group_commit.py); 1 on the embedded database, which writes one at a time.
+    (storage/group_commit.py); 1 on the embedded database, which writes one at a time.
 
     More threads share more commits but queue longer for the worker's one interpreter
     lock: with 8, p99 at 16 connections was 24-29 ms; with 4, 21-23 ms at about the same

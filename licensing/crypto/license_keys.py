@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ _SYMBOLS = frozenset(ALPHABET)
 _DROPPED = str.maketrans("", "", "- \t")
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SIGNING_INFO = b"licensing/v1/request-signing"
+# A key id is 22 base64url characters; a license key has dashes or 25 symbols.
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,11 @@ def check_symbol(first_24: str) -> str:
 def key_id(normalised: str) -> str:
     """The public key id (safe to log and store): 22 base64url characters."""
     return b64url(hashlib.sha256(b"license-key-id:" + normalised.encode("ascii")).digest())[:22]
+
+
+def is_key_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a key id (not whether any license has it)."""
+    return _KEY_ID.fullmatch(text) is not None
 
 
 def signing_secret(normalised: str) -> bytes:

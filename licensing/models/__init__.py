@@ -10,7 +10,7 @@ from licensing.models.audit import AuditEvent
 from licensing.models.base import Base
 from licensing.models.catalog import Edition, Product, Release
 from licensing.models.customers import Customer
-from licensing.models.keys import HashKey, ReplayNonce, ServerKey
+from licensing.models.hash_keys import HashKey
 from licensing.models.licenses import License, LicenseStatus
 from licensing.models.partners import (
     Disclosure,
@@ -22,6 +22,8 @@ from licensing.models.partners import (
     Scope,
 )
 from licensing.models.ratelimits import RateLimitCounter
+from licensing.models.replay_nonces import ReplayNonce
+from licensing.models.server_keys import ServerKey
 
 __all__ = [
     "Activation",

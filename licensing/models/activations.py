@@ -18,7 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from licensing.models.base import Base, BigIntegerKey, JSONType, utcnow, uuid_pk
+from licensing.models.base import Base, BigIntegerKey, JSONType, uuid_pk
+from licensing.timeutil import utcnow
 
 
 class ActivationStatus(StrEnum):

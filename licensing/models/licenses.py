@@ -9,9 +9,10 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from licensing.models.base import Base, created_at, utcnow, uuid_pk
+from licensing.models.base import Base, created_at, uuid_pk
 from licensing.models.catalog import Edition, Product
 from licensing.models.customers import Customer
+from licensing.timeutil import utcnow
 
 
 class LicenseStatus(StrEnum):
@@ -54,10 +55,6 @@ class License(Base):
     product: Mapped[Product] = relationship()
     edition: Mapped[Edition] = relationship()
     customer: Mapped[Customer] = relationship()
-
-    @property
-    def max_activations(self) -> int:
-        return self.max_activations_override or self.edition.max_activations
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now

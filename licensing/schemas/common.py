@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from licensing.timeutil import rfc3339
+
 _COUNTER = re.compile(r"^[a-z0-9_]{1,64}$")
 MAX_COUNTERS = 32
 MAX_COUNTER_VALUE = 2**63 - 1
@@ -54,6 +56,13 @@ class UsageCounters(fields.Dict):
             if type(count) is not int or not 0 <= count <= MAX_COUNTER_VALUE:
                 raise ValidationError(f"counter {name!r} must be a non-negative integer")
         return dict(counters)
+
+
+class Rfc3339(fields.String):
+    """A moment as the protocol's answers carry it (UTC, seconds, ``Z``); a string."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return rfc3339(value)
 
 
 def printable_ascii(minimum: int, maximum: int) -> validate.Validator:

@@ -1,13 +1,19 @@
 """Request and answer schemas of the partner endpoints (PROTOCOL.md §6).
 
-Answers are built from an allow-list of fields: nothing personal can slip in.
+The answer schemas are the allow-list: they dump only the fields declared here, so
+nothing personal can slip in, and the disclosure log records the fields they dumped.
 """
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import TYPE_CHECKING, Any
 
-from licensing.schemas.common import ProblemSchema
+from marshmallow import Schema, fields, pre_dump, validate
+
+from licensing.schemas.common import ProblemSchema, Rfc3339
+
+if TYPE_CHECKING:
+    from licensing.services.partner_checks import LicenseCheck
 
 
 class LicenseCheckRequest(Schema):
@@ -29,15 +35,29 @@ class _Seats(Schema):
 
 
 class PartnerLicenseSchema(Schema):
-    product = fields.String(required=True, metadata={"example": "mailserver"})
-    edition = fields.String(required=True, metadata={"example": "standard"})
-    status = fields.String(required=True, metadata={"enum": ["active", "suspended", "revoked"]})
-    valid = fields.Boolean(required=True)
-    code = fields.String(
-        required=True, metadata={"enum": ["VALID", "REVOKED", "SUSPENDED", "EXPIRED"]}
+    """What a partner learns about a license, dumped from a ``LicenseCheck``."""
+
+    product = fields.String(
+        required=True, attribute="state.product_code", metadata={"example": "mailserver"}
     )
-    expires_at = fields.String(required=True, allow_none=True)
-    upgrade_protection_until = fields.String(required=True, allow_none=True)
+    edition = fields.String(
+        required=True, attribute="state.edition_code", metadata={"example": "standard"}
+    )
+    status = fields.String(
+        required=True,
+        attribute="state.status",
+        metadata={"enum": ["active", "suspended", "revoked"]},
+    )
+    valid = fields.Boolean(required=True, attribute="verdict.valid")
+    code = fields.String(
+        required=True,
+        attribute="verdict.code",
+        metadata={"enum": ["VALID", "REVOKED", "SUSPENDED", "EXPIRED"]},
+    )
+    expires_at = Rfc3339(required=True, allow_none=True, attribute="state.expires_at")
+    upgrade_protection_until = Rfc3339(
+        required=True, allow_none=True, attribute="state.upgrade_protection_until"
+    )
     activations = fields.Nested(_Seats, required=True)
 
 
@@ -56,10 +76,17 @@ class LicenseCheckAnswer(Schema):
     license = fields.Nested(PartnerLicenseSchema, required=True)
     upgrade = fields.Nested(UpgradeSchema, metadata={"description": "With target_version."})
 
+    @pre_dump
+    def _sections(self, check: LicenseCheck, **_: Any) -> dict[str, Any]:
+        """The license section is the check itself; the upgrade one only when asked for."""
+        if check.upgrade is None:
+            return {"license": check}
+        return {"license": check, "upgrade": check.upgrade}
+
 
 class ReleaseSchema(Schema):
     version = fields.String(required=True, metadata={"example": "2.1.0"})
-    released_at = fields.String(required=True, metadata={"example": "2026-09-01T00:00:00Z"})
+    released_at = Rfc3339(required=True, metadata={"example": "2026-09-01T00:00:00Z"})
 
 
 class ReleasesAnswer(Schema):

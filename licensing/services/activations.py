@@ -11,26 +11,26 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from licensing.errors import NotFound
-from licensing.models import Activation, ActivationStatus, License, ReleaseReason
-from licensing.services import audit
+from licensing.models import Activation, ActivationStatus, Edition, License, ReleaseReason
+from licensing.services import audit, seats
 from licensing.services.license_state import LicenseState
+from licensing.services.seats import Seats
 from licensing.services.verdicts import TOO_MANY_ACTIVATIONS, VALID, Verdict
 
 
 @dataclass(frozen=True, slots=True)
 class Seat:
-    """An activation as an answer reports it, with the license's seat count."""
+    """An activation as an answer reports it, with the license's seats."""
 
     activation: Activation
     created: bool
-    used: int
-    migration_until: datetime | None
+    seats: Seats
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def activate(
         existing.product_version = product_version
         existing.last_check_in_at = now
         return ActivationOutcome(VALID, _seat(session, state, existing, created=False, now=now))
-    used = count_active(session, state.id)
+    used = seats.in_use(session, state.id)
     migration_until = None
     if used >= state.max_activations:
         if used >= state.max_activations + state.migration_allowance:
@@ -116,6 +116,33 @@ def release(
         .values(status=ActivationStatus.RELEASED, released_at=now, release_reason=reason)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def cull_dead_activations(session: Session, *, now: datetime) -> int:
+    """Release activations silent for longer than their edition's dead-after."""
+    culled = 0
+    editions = session.execute(
+        select(Edition.id, Edition.check_in_interval_seconds, Edition.dead_after_intervals)
+    ).all()
+    for edition_id, interval_seconds, dead_after in editions:
+        cutoff = now - timedelta(seconds=interval_seconds * dead_after)
+        result = session.execute(
+            update(Activation)
+            .where(
+                Activation.status == ActivationStatus.ACTIVE,
+                Activation.last_check_in_at < cutoff,
+                Activation.license_id.in_(
+                    select(License.id).where(License.edition_id == edition_id)
+                ),
+            )
+            .values(
+                status=ActivationStatus.RELEASED,
+                released_at=now,
+                release_reason=ReleaseReason.CULLED,
+            )
+        )
+        culled += int(result.rowcount)  # type: ignore[attr-defined]
+    return culled
 
 
 def count_by_status(session: Session) -> dict[str, int]:
@@ -178,33 +205,8 @@ def find_activation(session: Session, license: License, reference: str) -> Activ
     return found[-1]  # a fingerprint's live activation, else its latest
 
 
-def count_active(session: Session, license_id: uuid.UUID) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Activation)
-            .where(
-                Activation.license_id == license_id, Activation.status == ActivationStatus.ACTIVE
-            )
-        )
-        or 0
-    )
-
-
-def migration_until(session: Session, license_id: uuid.UUID, *, now: datetime) -> datetime | None:
-    """When the seat held under the migration allowance runs out, if one is held."""
-    return session.scalar(
-        select(func.max(Activation.migration_until)).where(
-            Activation.license_id == license_id,
-            Activation.status == ActivationStatus.ACTIVE,
-            Activation.migration_until > now,
-        )
-    )
-
-
 def _seat(
     session: Session, state: LicenseState, activation: Activation, *, created: bool, now: datetime
 ) -> Seat:
-    used = count_active(session, state.id)
-    until = migration_until(session, state.id, now=now) if used > state.max_activations else None
-    return Seat(activation=activation, created=created, used=used, migration_until=until)
+    counted = seats.count(session, state.id, allowed=state.max_activations, now=now)
+    return Seat(activation=activation, created=created, seats=counted)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from licensing.models import AuditEvent
-from licensing.models.base import utcnow
+from licensing.timeutil import utcnow
 
 GENESIS_HASH = "0" * 64
 # Any constant works; it names the one advisory lock that serialises appends on PostgreSQL.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,9 +120,13 @@ def add_release(
 
 
 def list_releases(session: Session, product_code: str) -> Sequence[Release]:
-    product = get_product(session, product_code)
+    return product_releases(session, get_product(session, product_code).id)
+
+
+def product_releases(session: Session, product_id: uuid.UUID) -> Sequence[Release]:
+    """A product's releases, oldest first: how every reader of releases reads them."""
     return session.scalars(
-        select(Release).where(Release.product_id == product.id).order_by(Release.released_at)
+        select(Release).where(Release.product_id == product_id).order_by(Release.released_at)
     ).all()
 
 

@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.privacy.pseudonymise import ip_network_prefix
-from licensing.services import statements
-from licensing.services.group_commit import GroupCommit
-from licensing.services.replay import DatabaseReplayStore, NonceClaim, NonceReplayed
+from licensing.storage.check_ins import CheckInRow, LiveActivation, write_check_in
+from licensing.storage.replay import NonceClaim
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,36 +33,20 @@ class CheckIn:
     ip: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class LiveActivation:
-    id: uuid.UUID
-    fingerprint: str
-    activated_at: datetime
-    seats_used: int
-    migration_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckInRow:
-    """One check-in's writes, ready for the batch statement."""
-
-    license_id: uuid.UUID
-    activation_id: uuid.UUID | None
-    fingerprint: str | None
-    nonce: NonceClaim | None
-    now: datetime
-    observation: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """A batched check-in's outcome: replayed, or the live activation (None: not active)."""
-
-    replayed: bool
-    activation: LiveActivation | None = None
-
-
-CheckInGroup = GroupCommit[CheckInRow, Recorded]
+def check_in_row(
+    sealer: Sealer,
+    *,
+    license_id: uuid.UUID,
+    processing_restricted: bool,
+    report: CheckIn,
+    now: datetime,
+    nonce: NonceClaim | None = None,
+) -> CheckInRow:
+    """The check-in's writes as storage takes them; with ``nonce``, it is used up first."""
+    server_name = None if processing_restricted else report.server_name
+    ip = None if processing_restricted else report.ip
+    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
+    return CheckInRow(license_id, report.activation_id, report.fingerprint, nonce, now, observation)
 
 
 def record_check_in(
@@ -74,54 +57,20 @@ def record_check_in(
     processing_restricted: bool,
     report: CheckIn,
     now: datetime,
-    nonce: NonceClaim | None = None,
-    group: CheckInGroup | None = None,
 ) -> LiveActivation | None:
     """Touch the instance's live activation and upsert today's observation.
 
     Returns the activation, or None when the instance has no live activation (then
-    nothing is written). With ``nonce``, the nonce is used up first and a replay raises
-    :class:`NonceReplayed` with nothing written.
-
-    With ``group`` on PostgreSQL, the check-in joins a group commit: it is written with
-    the check-ins of other threads in one statement and is **committed** when this
-    returns. Otherwise the writes wait for the caller's commit.
+    nothing is written). The writes wait for the caller's commit.
     """
-    server_name = None if processing_restricted else report.server_name
-    ip = None if processing_restricted else report.ip
-    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
-    if group is not None and session.get_bind().dialect.name == "postgresql":
-        row = CheckInRow(
-            license_id, report.activation_id, report.fingerprint, nonce, now, observation
-        )
-        recorded = group.record(session, row)
-        if recorded.replayed:
-            raise NonceReplayed()
-        return recorded.activation
-    connection = session.connection()
-    if nonce is not None and not DatabaseReplayStore.accept_with(connection, nonce):
-        raise NonceReplayed()
-    shape = {
-        "by_id": report.activation_id is not None,
-        "by_fingerprint": report.fingerprint is not None,
-    }
-    params = {
-        "p_license_id": license_id,
-        "p_activation_id": report.activation_id,
-        "p_fingerprint": report.fingerprint,
-        "p_now": now,
-        "p_server_name": server_name,
-        "p_product_version": report.product_version,
-    }
-    touched = connection.execute(statements.touch_activation(**shape), params).first()
-    if touched is None:
-        return None
-    activation = LiveActivation(*touched)
-    connection.execute(
-        statements.upsert_observation(connection.dialect.name, with_usage=bool(report.usage)),
-        observation | {"p_activation_id": activation.id, "p_license_id": license_id},
+    row = check_in_row(
+        sealer,
+        license_id=license_id,
+        processing_restricted=processing_restricted,
+        report=report,
+        now=now,
     )
-    return activation
+    return write_check_in(session.connection(), row).activation
 
 
 def _observation(

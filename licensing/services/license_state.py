@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
-from licensing.models import Edition, License, Product, Release
+from licensing.models import Edition, License, Product
+from licensing.services import catalog, seats
 from licensing.services.licenses import TABLE as LICENSE_TABLE
 from licensing.services.upgrades import ReleaseInfo
 
@@ -61,7 +62,7 @@ def load_license_state(session: Session, sealer: Sealer, key_id: str) -> License
         expires_at=license.expires_at,
         upgrade_protection_until=license.upgrade_protection_until,
         processing_restricted=license.processing_restricted,
-        max_activations=license.max_activations_override or edition.max_activations,
+        max_activations=seats.allowed(license, edition),
         migration_allowance=edition.migration_allowance,
         migration_window=timedelta(days=edition.migration_window_days),
         check_in_interval=timedelta(seconds=edition.check_in_interval_seconds),
@@ -71,12 +72,11 @@ def load_license_state(session: Session, sealer: Sealer, key_id: str) -> License
 
 
 def load_releases(session: Session, product_id: uuid.UUID) -> tuple[ReleaseInfo, ...]:
+    """The product's releases as the verdict and upgrade rules compare them."""
     releases = []
-    for version, released_at in session.execute(
-        select(Release.version, Release.released_at).where(Release.product_id == product_id)
-    ):
+    for release in catalog.product_releases(session, product_id):
         try:
-            releases.append(ReleaseInfo(Version(version), released_at))
+            releases.append(ReleaseInfo(Version(release.version), release.released_at))
         except InvalidVersion:  # stored versions were validated; skip rather than fail a check-in
             continue
     return tuple(releases)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.crypto import license_keys
@@ -16,21 +15,16 @@ from licensing.crypto.license_keys import LicenseKey
 from licensing.crypto.sealing import Sealer
 from licensing.errors import InvalidRequest, InvalidTransition, MalformedKey, NotFound
 from licensing.models import (
-    Activation,
-    ActivationStatus,
     Customer,
     Edition,
     License,
     LicenseStatus,
     Product,
 )
-from licensing.models.base import utcnow
 from licensing.services import audit
-from licensing.timeutil import add_months
+from licensing.timeutil import add_months, utcnow
 
 TABLE = "licenses"
-# Key ids are 22 base64url characters; a license key has dashes or 25 symbols.
-_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +93,7 @@ def find(session: Session, reference: str) -> License:
     try:
         found = session.get(License, uuid.UUID(reference))
     except ValueError:
-        if _KEY_ID.match(reference):
+        if license_keys.is_key_id(reference):
             found = session.scalar(select(License).where(License.key_id == reference))
             if found is None:
                 raise NotFound("no license has that key id") from None
@@ -141,19 +135,6 @@ def reveal_key(session: Session, sealer: Sealer, license: License, *, actor: str
         data={"key_id": license.key_id},
     )
     return LicenseKey(normalised)
-
-
-def active_activations(session: Session, license: License) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Activation)
-            .where(
-                Activation.license_id == license.id, Activation.status == ActivationStatus.ACTIVE
-            )
-        )
-        or 0
-    )
 
 
 def suspend(session: Session, license: License, *, reason: str, actor: str) -> License:

@@ -1,7 +1,7 @@
 """What a partner may ask: is this key valid, which upgrades does it cover (PROTOCOL.md §6).
 
-Answers carry no personal data (an allow-list of fields), and every answer about a
-license is written to the disclosure log.
+Answers carry no personal data (the partner schemas are the allow-list), and every
+answer about a license is written to the disclosure log with the fields it carries.
 """
 
 from __future__ import annotations
@@ -9,21 +9,21 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import metrics
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, NotFound, Unauthenticated
-from licensing.models import Disclosure, PartnerKey, PartnerStatus, Product, Release
-from licensing.services import partners
-from licensing.services.activations import count_active
+from licensing.models import PartnerKey, PartnerStatus, Product, Release
+from licensing.services import catalog, disclosures, partners, seats
 from licensing.services.license_state import LicenseState, load_license_state, load_releases
+from licensing.services.seats import Seats
 from licensing.services.upgrades import Eligibility, eligibility
 from licensing.services.verdicts import Verdict, license_verdict
 from licensing.versions import parse_version
@@ -31,23 +31,6 @@ from licensing.versions import parse_version
 PURPOSE = "license_check"
 # Writing last-used on every request would make every read a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
-LICENSE_FIELDS = (
-    "product",
-    "edition",
-    "status",
-    "valid",
-    "code",
-    "expires_at",
-    "upgrade_protection_until",
-    "activations",
-)
-UPGRADE_FIELDS = (
-    "target_version",
-    "eligible",
-    "reason",
-    "latest_eligible_version",
-    "renewal_required",
-)
 
 
 class LicenseNotFound(NotFound):
@@ -83,11 +66,23 @@ class PartnerPrincipal:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    """A license check and the answer sent (and logged) for it."""
+
+    check: LicenseCheck
+    answer: Answer
+
+
+@dataclass(frozen=True, slots=True)
 class LicenseCheck:
     state: LicenseState
     verdict: Verdict
-    activations_used: int
+    activations: Seats
     upgrade: Eligibility | None
+
+
+# The answer a partner is sent, by section (``license``, ``upgrade``) and field.
+Answer = Mapping[str, Mapping[str, Any]]
 
 
 def authenticate(
@@ -141,13 +136,16 @@ def check_license(
     target_version: str | None,
     request_id: str,
     now: datetime,
-) -> LicenseCheck:
-    """Validity and, with ``target_version``, upgrade eligibility; logged as a disclosure."""
+    answer: Callable[[LicenseCheck], Answer],
+) -> Answered:
+    """Validity and, with ``target_version``, upgrade eligibility; logged as a disclosure.
+
+    ``answer`` renders the check as it will be sent; its fields are what the log records.
+    """
     key = license_keys.parse(license_key)  # malformed: 422 before any lookup
     target = parse_version(target_version, field="target_version") if target_version else None
     state = load_license_state(session, sealer, key.key_id)
     if state is None or state.product_id not in principal.product_ids:
-        metrics.observe_partner_check(LicenseNotFound.code)
         raise LicenseNotFound()
     releases = load_releases(session, state.product_id)
     verdict = license_verdict(state, product_code=None, version=None, releases=releases, now=now)
@@ -156,24 +154,21 @@ def check_license(
         if target is not None
         else None
     )
-    fields = [f"license.{name}" for name in LICENSE_FIELDS]
-    if upgrade is not None:
-        fields += [f"upgrade.{name}" for name in UPGRADE_FIELDS]
-    session.add(
-        Disclosure(
-            partner_id=principal.partner_id,
-            license_id=state.id,
-            partner_key_id=principal.key_id,
-            fields=fields,
-            purpose=PURPOSE,
-            request_id=request_id,
-            disclosed_at=now,
-            details={"partner_kind": principal.partner_kind},
-        )
+    in_use = seats.in_use(session, state.id)
+    check = LicenseCheck(state, verdict, Seats(in_use, state.max_activations), upgrade)
+    sent = answer(check)
+    disclosures.record(
+        session,
+        partner_id=principal.partner_id,
+        partner_key_id=principal.key_id,
+        partner_kind=principal.partner_kind,
+        license_id=state.id,
+        answer=sent,
+        purpose=PURPOSE,
+        request_id=request_id,
+        now=now,
     )
-    session.flush()
-    metrics.observe_partner_check(str(verdict.code))
-    return LicenseCheck(state, verdict, count_active(session, state.id), upgrade)
+    return Answered(check, sent)
 
 
 def product_releases(
@@ -183,27 +178,7 @@ def product_releases(
     product = session.scalar(select(Product).where(Product.code == product_code))
     if product is None or product.id not in principal.product_ids:
         raise NotFound(f"no product {product_code!r} among the products you are registered for")
-    return session.scalars(
-        select(Release).where(Release.product_id == product.id).order_by(Release.released_at)
-    ).all()
-
-
-def list_disclosures(
-    session: Session,
-    *,
-    partner_id: uuid.UUID | None = None,
-    license_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    limit: int = 1000,
-) -> Sequence[Disclosure]:
-    query = select(Disclosure).order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc())
-    if partner_id is not None:
-        query = query.where(Disclosure.partner_id == partner_id)
-    if license_id is not None:
-        query = query.where(Disclosure.license_id == license_id)
-    if since is not None:
-        query = query.where(Disclosure.disclosed_at >= since)
-    return session.scalars(query.limit(limit)).all()
+    return catalog.product_releases(session, product.id)
 
 
 def _address_allowed(client_ip: str | None, networks: Sequence[str]) -> bool:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from licensing.models import Partner, PartnerKey, PartnerKind, PartnerProduct, PartnerStatus, Scope
-from licensing.models.base import utcnow
 from licensing.services import audit, catalog
+from licensing.timeutil import utcnow
 
 KEY_PREFIX = "lpk"
 _KEY = re.compile(rf"^{KEY_PREFIX}_([A-Za-z0-9]{{12}})_([A-Za-z0-9_-]{{43}})$")

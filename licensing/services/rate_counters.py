@@ -60,7 +60,7 @@ class DatabaseCounters(Storage):
 
     ``engine`` is called for the engine to count on, each time (an application's engine
     is known only in its context). ``create_table`` creates the table on first use, for
-    a counters database of its own that no migration manages (see ratelimits.py).
+    a counters database of its own that no migration manages (see api/ratelimits.py).
     """
 
     STORAGE_SCHEME = [SCHEME]

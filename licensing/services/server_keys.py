@@ -12,8 +12,8 @@ from licensing.crypto import server_keys as keygen
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
 from licensing.models import Edition, ServerKey
-from licensing.models.base import utcnow
 from licensing.services import audit
+from licensing.timeutil import utcnow
 
 TABLE = "server_keys"
 DEFAULT_LEASE_DAYS = 7

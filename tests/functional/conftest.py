@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from licensing import create_app
-from licensing.api import callhome
+from licensing.api import signatures
 from licensing.crypto.sealing import Sealer
 from licensing.models import Product
 from licensing.services import server_keys
@@ -95,7 +95,7 @@ def frozen_now(monkeypatch: pytest.MonkeyPatch) -> int:
         def now(cls, tz: Any = None) -> Any:
             return moment if tz is not None else moment.replace(tzinfo=None)
 
-    monkeypatch.setattr(callhome, "datetime", Frozen)
+    monkeypatch.setattr(signatures, "datetime", Frozen)
     return int(moment.timestamp())
 
 

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ReplayNonce, UsageObservation
-from licensing.services.checkin_batches import HeldConnection, write_check_ins_postgresql
-from licensing.services.checkins import CheckIn, CheckInRow, Recorded, _observation
-from licensing.services.group_commit import OutcomeUnknown
-from licensing.services.replay import NonceClaim
+from licensing.services.checkins import CheckIn, _observation
+from licensing.storage.check_ins import CheckInRow, Recorded
+from licensing.storage.checkin_batches import HeldConnection, write_check_ins_postgresql
+from licensing.storage.group_commit import OutcomeUnknown
+from licensing.storage.replay import NonceClaim
 from tests.factories import make_license
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.models import Activation, UsageObservation
-from licensing.services import activations, checkin_batches, licenses
-from licensing.services.group_commit import OutcomeUnknown
+from licensing.services import licenses
+from licensing.services import seats as seat_rules
+from licensing.storage import checkin_batches
+from licensing.storage.group_commit import OutcomeUnknown
 from tests.functional.instance_client import Answer, Instance, Licensed, parse_time
 
 
@@ -110,7 +112,7 @@ def test_a_refused_check_in_reports_the_seats_its_statement_counted(
     def counted_again(*_: object, **__: object) -> int:
         raise AssertionError("the seats were counted by a separate query")
 
-    monkeypatch.setattr(activations, "count_active", counted_again)
+    monkeypatch.setattr(seat_rules, "in_use", counted_again)
     answer = instance.check_in()
 
     assert (answer.status, answer.code) == (200, "SUSPENDED")

@@ -18,7 +18,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import create_app, ratelimits
+from licensing import create_app
+from licensing.api import ratelimits
 from licensing.crypto.sealing import Sealer
 from licensing.errors import ConfigError
 from licensing.models import Product, RateLimitCounter

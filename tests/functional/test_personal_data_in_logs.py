@@ -26,7 +26,7 @@ from licensing.crypto.sealing import Sealer
 from licensing.extensions import db
 from licensing.logs import configure_logging
 from licensing.models import Product
-from licensing.services import callhome as conversations
+from licensing.services import instance_calls
 from tests import factories
 from tests.functional.hostile import TARGETS, Caller, hostile_requests, make_caller
 from tests.functional.instance_client import Instance, Licensed
@@ -154,7 +154,7 @@ def test_a_database_error_logs_its_statement_without_the_parameters(
         )
         raise AssertionError("the statement should have failed")
 
-    monkeypatch.setattr(conversations, "activate", failing)
+    monkeypatch.setattr(instance_calls, "activate", failing)
     answer = caller.instance.activate()
     assert (answer.status, answer.code) == (500, "INTERNAL_ERROR"), answer.body
 
@@ -174,7 +174,7 @@ def test_a_constraint_violation_logs_no_value_the_database_quotes(
             db.session.execute(text("INSERT INTO privacy_probe VALUES (:email)"), {"email": EMAIL})
         raise AssertionError("the second insert should have failed")
 
-    monkeypatch.setattr(conversations, "activate", failing)
+    monkeypatch.setattr(instance_calls, "activate", failing)
     answer = caller.instance.activate()
     assert (answer.status, answer.code) == (500, "INTERNAL_ERROR"), answer.body
 

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
 
+from licensing.api.ratelimits import limiter
 from licensing.crypto import license_keys
 from licensing.logs import RedactLicenseKeys
-from licensing.ratelimits import limiter
 from tests.functional.instance_client import Instance
 
 

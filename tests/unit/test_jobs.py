@@ -57,17 +57,6 @@ def test_cull_releases_only_activations_silent_past_dead_after(
     assert (alive.status, alive.release_reason) == ("active", None)
 
 
-def test_cull_is_idempotent(session: Session, sealer: Sealer) -> None:
-    edition = make_edition(session, check_in_interval_seconds=3600, dead_after_intervals=1)
-    issued = make_license(session, sealer, edition=edition)
-    _activation(session, issued.license.id, silent_for=timedelta(days=2))
-
-    first = jobs.cull_dead_activations(session, now=NOW)
-    second = jobs.cull_dead_activations(session, now=NOW + timedelta(minutes=1))
-
-    assert (first, second) == (1, 0)
-
-
 def test_prune_forgets_only_expired_nonces(session: Session, context: jobs.JobContext) -> None:
     session.add_all(
         [

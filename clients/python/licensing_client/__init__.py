@@ -12,7 +12,6 @@
 """
 
 from licensing_client._version import __version__
-from licensing_client.client import InstanceClient
 from licensing_client.errors import (
     ConfigurationError,
     ForbiddenError,
@@ -31,6 +30,7 @@ from licensing_client.errors import (
     UnexpectedResponseError,
     UnverifiedResponseError,
 )
+from licensing_client.instance import InstanceClient
 from licensing_client.jwks import TrustedKeys
 from licensing_client.keys import LicenseKey
 from licensing_client.lease import LeaseError, verify_lease

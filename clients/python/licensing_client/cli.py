@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from licensing_client._version import __version__
-from licensing_client.client import InstanceClient
 from licensing_client.errors import ConfigurationError, LicensingClientError, MalformedKeyError
+from licensing_client.instance import InstanceClient
 from licensing_client.models import (
     ActivationResult,
     CheckInResult,

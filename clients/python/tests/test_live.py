@@ -144,7 +144,8 @@ def test_revocation_discards_the_lease(
 ) -> None:
     with _client(server, license_key, tmp_path / "state") as client:
         client.activate()
-        server.cli("license", "revoke", client.key.key_id, "--reason", "client test", "--yes")
+        # After "--": a key id may start with "-".
+        server.cli("license", "revoke", "--reason", "client test", "--yes", "--", client.key.key_id)
         verdict = client.check_in()
         assert (verdict.valid, verdict.code) == (False, "REVOKED")
         assert verdict.license is not None

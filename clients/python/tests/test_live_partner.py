@@ -162,7 +162,14 @@ def test_a_revoked_license_is_not_valid(
     server: LiveServer, client: PartnerClient, fresh_demo: dict[str, Any]
 ) -> None:
     server.cli(
-        "license", "revoke", fresh_demo["key_id"], "--reason", "partner client test", "--yes"
+        # After "--": a key id may start with "-".
+        "license",
+        "revoke",
+        "--reason",
+        "partner client test",
+        "--yes",
+        "--",
+        fresh_demo["key_id"],
     )
     check = client.check(fresh_demo["license_key"], target_version="2.1.0")
     assert (check.valid, check.code, check.license.status) == (False, "REVOKED", "revoked")

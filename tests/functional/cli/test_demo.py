@@ -58,6 +58,19 @@ def test_demo_twice_reuses_the_catalog_and_issues_a_second_license(
     assert count(session, ServerKey) == 1
 
 
+def test_what_demo_creates_is_audited_in_an_intact_chain(licensing: Licensing) -> None:
+    licensing.json("demo")
+    licensing.json("demo")
+
+    verified = licensing.json("audit", "verify")
+    # A signing key, a product, three releases, an edition and a customer once; a
+    # license each run.
+    assert (verified["intact"], verified["events"]) == (True, 9)
+    actions = [event["action"] for event in licensing.json("audit", "list")]
+    for action in ("product.added", "release.added", "edition.added", "customer.added"):
+        assert action in actions
+
+
 def test_demo_on_a_fresh_instance_prints_only_its_output(tmp_path: Path) -> None:
     """The embedded database is created on this first use; its migrations say nothing."""
     completed = without_traceback(run(tmp_path, "demo", "--json"))

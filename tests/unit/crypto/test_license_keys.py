@@ -136,3 +136,12 @@ def test_repr_and_str_never_show_the_key() -> None:
         assert VECTOR_KEY not in shown
         assert key.display not in shown
     assert VECTOR_KEY_ID in repr(key)
+
+
+def test_a_key_id_has_the_shape_of_22_base64url_characters() -> None:
+    issued = license_keys.generate()
+    assert license_keys.is_key_id(issued.key_id)
+    assert license_keys.is_key_id("-" + "A" * 21)
+    assert not license_keys.is_key_id(issued.key_id[:21])
+    assert not license_keys.is_key_id(issued.key_id + "\n")
+    assert not license_keys.is_key_id(issued.display)

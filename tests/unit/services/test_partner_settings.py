@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from licensing.api.callhome import client_ip
+from licensing.api.requests import client_ip
 from licensing.errors import InvalidRequest
 from licensing.services.partners import normalise_networks, validate_rate_limit
 

@@ -1,23 +1,23 @@
 """Check-ins in batches on PostgreSQL: the group commit's writer and its connection.
 
-A batch of check-ins (services/group_commit.py) is written by ONE statement,
+A batch of check-ins (storage/group_commit.py) is written by ONE statement,
 ``statements.CHECK_IN_BATCH_POSTGRESQL``, in autocommit mode: one round trip, durable
-when it returns. SQLite writes one check-in at a time (checkins.record_check_in).
+when it returns: this is where a check-in on PostgreSQL is committed. SQLite writes one
+check-in at a time (storage/check_ins.write_check_in), committed by the face.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from licensing import metrics
-from licensing.services import statements
-from licensing.services.checkins import CheckInGroup, CheckInRow, LiveActivation, Recorded
-from licensing.services.group_commit import GroupCommit, OutcomeUnknown
+from licensing.storage import statements
+from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, Recorded
+from licensing.storage.group_commit import GroupCommit, OutcomeUnknown
 
 # psycopg converts a query's placeholders for every execution, unless the query is
 # short enough for its conversion cache (psycopg._queries: 4,096 bytes): the statement
@@ -28,14 +28,17 @@ BATCH_STATEMENT = "\n".join(
 ).encode()
 
 
-def check_in_group() -> CheckInGroup:
-    """The per-process group commit of check-ins (PostgreSQL), with a connection of its own."""
+def check_in_group(on_batch: Callable[[int], None] | None = None) -> CheckInGroup:
+    """The per-process group commit of check-ins (PostgreSQL), with a connection of its own.
+
+    ``on_batch`` is told each batch's size (the wiring passes the metric).
+    """
     held = HeldConnection()
 
     def write(session: Session, rows: Sequence[CheckInRow]) -> list[Recorded]:
         return write_check_ins_postgresql(session, rows, held=held)
 
-    return GroupCommit(write, on_batch=metrics.observe_check_in_batch)
+    return GroupCommit(write, on_batch=on_batch)
 
 
 class HeldConnection:

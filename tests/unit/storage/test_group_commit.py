@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from licensing.services.group_commit import GroupCommit, OutcomeUnknown
+from licensing.storage.group_commit import GroupCommit, OutcomeUnknown
 
 
 class FakeSession:

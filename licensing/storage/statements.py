@@ -71,7 +71,11 @@ def accept_nonce(dialect: str) -> Executable:
 
 
 def _seat_figures() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """The license's live seats, and when a seat held under the migration allowance ends."""
+    """The license's live seats, and when a seat held under the migration allowance ends.
+
+    SQL for ``services.seats.in_use`` and ``services.seats.migration_ends``, so a check-in
+    counts in its own statement; tests/unit/services/test_seats.py holds them equal.
+    """
     seat = _activations.alias("seat")
     live = and_(seat.c.license_id == bindparam("p_license_id"), seat.c.status == "active")
     used = select(func.count()).where(live).scalar_subquery()
@@ -135,7 +139,7 @@ def upsert_observation(dialect: str, *, with_usage: bool) -> Executable:
 
 
 # Check-ins in bulk on PostgreSQL: nonces, activation touches, observation upserts and
-# seat figures for a whole batch (services/group_commit.py) in ONE statement. Plain SQL:
+# seat figures for a whole batch (storage/group_commit.py) in ONE statement. Plain SQL:
 # it is PostgreSQL's alone (jsonb_to_recordset, FOR UPDATE in a CTE, FILTER) and runs
 # prepared.
 #
@@ -152,6 +156,8 @@ def upsert_observation(dialect: str, *, with_usage: bool) -> Executable:
 #   add up in one observation row per (day, IP, server name, version): ON CONFLICT may
 #   not meet the same row twice in one statement.
 # - An empty usage report keeps the stored counters; otherwise the latest report wins.
+# - seats_used and migration_until mirror the rules services.seats.in_use and
+#   services.seats.migration_ends (tests/unit/services/test_seats.py holds them equal).
 CHECK_IN_BATCH_POSTGRESQL = """
 WITH input AS MATERIALIZED (
     SELECT t.license_id, t.activation_id, t.fingerprint, t.key_id, t.nonce, t.expires_at,

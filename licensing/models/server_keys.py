@@ -1,4 +1,4 @@
-"""Server signing keys, keyed-hash keys and the replay store's nonces."""
+"""The server's signing keys: Ed25519 keys for responses and leases, and their lifetime."""
 
 from __future__ import annotations
 
@@ -25,26 +25,3 @@ class ServerKey(Base):
 
     def is_published(self, now: datetime) -> bool:
         return self.publish_until is None or self.publish_until > now
-
-
-class ReplayNonce(Base):
-    """A nonce accepted from a license key; a second use within the window is a replay."""
-
-    __tablename__ = "replay_nonces"
-
-    key_id: Mapped[str] = mapped_column(String(22), primary_key=True)
-    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-
-
-class HashKey(Base):
-    """A keyed-hash key, sealed, once a master-key rotation has made it outlive the key.
-
-    Until then each purpose's key is derived from the master key (crypto/sealing.py).
-    """
-
-    __tablename__ = "hash_keys"
-
-    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
-    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[created_at]

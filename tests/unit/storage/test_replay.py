@@ -1,4 +1,4 @@
-"""The replay store accepts a (key id, nonce) pair once: in the database and in Redis."""
+"""The replay stores use a (key id, nonce) pair up once: in the database and in Redis."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from licensing.services.replay import DatabaseReplayStore, RedisReplayStore, prune_expired_nonces
+from licensing.storage.replay import DatabaseReplayStore, RedisReplayStore
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 REDIS_URL = os.environ.get("LICENSING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -25,12 +25,13 @@ def test_database_store_accepts_a_pair_once(session: Session) -> None:
     assert store.accept(session, "key-b" * 4 + "xx", nonce, now=NOW) is True
 
 
-def test_database_nonces_expire_with_the_window(session: Session) -> None:
+def test_a_claim_is_used_up_once_and_ends_with_the_window(session: Session) -> None:
     store = DatabaseReplayStore(window_seconds=600)
-    store.accept(session, "k" * 22, "n" * 22, now=NOW)
+    claim = store.claim("k" * 22, secrets.token_urlsafe(16), now=NOW)
 
-    assert prune_expired_nonces(session, now=NOW + timedelta(seconds=599)) == 0
-    assert prune_expired_nonces(session, now=NOW + timedelta(seconds=601)) == 1
+    assert claim.expires_at == NOW + timedelta(seconds=600)
+    assert store.use_up(session, claim) is True
+    assert store.use_up(session, claim) is False
 
 
 @pytest.fixture

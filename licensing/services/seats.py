@@ -1,0 +1,74 @@
+"""Seats: how many servers a license may run, how many run, and the migration seat's end.
+
+These are the rules; the check-in statements (``statements._seat_figures`` and the batch
+SQL ``CHECK_IN_BATCH_POSTGRESQL``) mirror :func:`in_use` and :func:`migration_ends` in
+SQL so the hot path counts in the same round trip, and a test holds them to the same
+answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from licensing.models import Activation, ActivationStatus, Edition, License
+
+
+@dataclass(frozen=True, slots=True)
+class Seats:
+    """A license's seats as an answer reports them."""
+
+    used: int
+    allowed: int
+    migration_until: datetime | None = None
+
+
+def allowed(license: License, edition: Edition | None = None) -> int:
+    """The seats a license may hold: its own override, else its edition's limit."""
+    return license.max_activations_override or (edition or license.edition).max_activations
+
+
+def in_use(session: Session, license_id: uuid.UUID) -> int:
+    """The license's live activations: each holds one seat."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Activation)
+            .where(
+                Activation.license_id == license_id, Activation.status == ActivationStatus.ACTIVE
+            )
+        )
+        or 0
+    )
+
+
+def migration_ends(session: Session, license_id: uuid.UUID, *, now: datetime) -> datetime | None:
+    """When the seat held under the migration allowance runs out, if one is held."""
+    return session.scalar(
+        select(func.max(Activation.migration_until)).where(
+            Activation.license_id == license_id,
+            Activation.status == ActivationStatus.ACTIVE,
+            Activation.migration_until > now,
+        )
+    )
+
+
+def migrating(used: int, allowed: int) -> bool:
+    """A migration seat is in use while more seats are live than the license allows."""
+    return used > allowed
+
+
+def reported(used: int, allowed: int, migration_until: datetime | None) -> Seats:
+    """The figures an answer carries: a migration seat's end only while one is in use."""
+    return Seats(used, allowed, migration_until if migrating(used, allowed) else None)
+
+
+def count(session: Session, license_id: uuid.UUID, *, allowed: int, now: datetime) -> Seats:
+    """The license's seats now, counted by the rules above."""
+    used = in_use(session, license_id)
+    until = migration_ends(session, license_id, now=now) if migrating(used, allowed) else None
+    return Seats(used, allowed, until)

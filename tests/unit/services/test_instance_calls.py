@@ -1,0 +1,124 @@
+"""Where an instance call's nonce is used up: once, by the store or the check-in's writes."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from licensing.crypto.sealing import Sealer
+from licensing.models import LicenseStatus, ReplayNonce
+from licensing.services import instance_calls
+from licensing.services.checkins import CheckIn
+from licensing.services.instance_calls import InstanceCall, InstanceEnv
+from licensing.services.license_state import LicenseState
+from licensing.storage.replay import NonceClaim, NonceReplayed
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+STATE = LicenseState(
+    id=uuid.uuid4(),
+    key_id="k" * 22,
+    signing_secret=bytes(32),
+    status=LicenseStatus.ACTIVE,
+    product_id=uuid.uuid4(),
+    product_code="mail",
+    edition_code="standard",
+    expires_at=None,
+    upgrade_protection_until=None,
+    processing_restricted=False,
+    max_activations=1,
+    migration_allowance=0,
+    migration_window=timedelta(days=7),
+    check_in_interval=timedelta(hours=24),
+    offline_grace=timedelta(days=7),
+    entitlements=(),
+)
+REPORT = CheckIn(
+    activation_id=uuid.uuid4(),
+    fingerprint=None,
+    server_name="mail.example.test",
+    product_version="1.0.0",
+    usage={},
+    ip="192.0.2.1",
+)
+
+
+class CountingStore:
+    """A replay store that remembers pairs and counts how often it was asked."""
+
+    def __init__(self, *, in_database: bool) -> None:
+        self.in_database = in_database
+        self.seen: set[tuple[str, str]] = set()
+        self.asked = 0
+
+    def claim(self, key_id: str, nonce: str, *, now: datetime) -> NonceClaim:
+        return NonceClaim(key_id, nonce, now + timedelta(minutes=10))
+
+    def use_up(self, session: Session, claim: NonceClaim) -> bool:
+        self.asked += 1
+        pair = (claim.key_id, claim.nonce)
+        fresh = pair not in self.seen
+        self.seen.add(pair)
+        return fresh
+
+    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
+        return self.use_up(session, self.claim(key_id, nonce, now=now))
+
+
+def env_with(store: CountingStore, sealer: Sealer) -> InstanceEnv:
+    return InstanceEnv(
+        sealer=sealer,
+        issuer="licensing-test",
+        signing_key=lambda: pytest.fail("no lease is issued here"),
+        releases=lambda _: (),
+        replay=store,  # type: ignore[arg-type]
+    )
+
+
+def call_with(nonce: str) -> InstanceCall:
+    return InstanceCall(STATE, NOW, "192.0.2.1", NonceClaim(STATE.key_id, nonce, NOW))
+
+
+def test_a_nonce_is_used_up_once_however_often_it_is_asked(
+    session: Session, sealer: Sealer
+) -> None:
+    store, nonce = CountingStore(in_database=False), secrets.token_urlsafe(16)
+    env, call = env_with(store, sealer), call_with(nonce)
+
+    instance_calls.use_up_nonce(session, env, call)
+    instance_calls.use_up_nonce(session, env, call)  # e.g. the after-request hook
+
+    assert store.asked == 1
+    with pytest.raises(NonceReplayed):
+        instance_calls.use_up_nonce(session, env, call_with(nonce))
+
+
+def test_a_check_in_uses_a_store_outside_the_database_before_it_writes(
+    session: Session, sealer: Sealer
+) -> None:
+    store, nonce = CountingStore(in_database=False), secrets.token_urlsafe(16)
+    store.seen.add((STATE.key_id, nonce))
+
+    with pytest.raises(NonceReplayed):
+        instance_calls.check_in(session, env_with(store, sealer), call_with(nonce), REPORT)
+    assert store.asked == 1
+
+
+def test_a_check_in_writes_a_database_nonce_with_its_own_writes(
+    session: Session, sealer: Sealer
+) -> None:
+    store, nonce = CountingStore(in_database=True), secrets.token_urlsafe(16)
+    env = env_with(store, sealer)
+
+    answer = instance_calls.check_in(session, env, call_with(nonce), REPORT)
+
+    assert str(answer.verdict.code) == "NOT_ACTIVATED"
+    assert store.asked == 0  # the store was not asked: the check-in statement wrote it
+    used = select(func.count()).select_from(ReplayNonce).where(ReplayNonce.nonce == nonce)
+    assert session.scalar(used) == 1
+    with pytest.raises(NonceReplayed):
+        instance_calls.check_in(session, env, call_with(nonce), REPORT)

@@ -22,34 +22,34 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import profile_checkins
 
-from licensing.api import callhome, edge, requests
+from licensing.api import edge, instance, requests, signatures
 from licensing.crypto import httpsig
 from licensing.schemas import instance as schemas
-from licensing.services import callhome as conversations
-from licensing.services import checkin_batches, checkins, group_commit
+from licensing.services import checkins, instance_calls
+from licensing.storage import checkin_batches, group_commit
 
 # (owner, attribute, depth, what): looked up where the path looks them up, at call time.
 PARTS: list[tuple[Any, str, int, str]] = [
     (edge, "_check_request", 0, "edge checks (before_request, every request)"),
     (requests, "_start", 0, "request id (before_request, every request)"),
-    (callhome, "authenticate", 0, "authentication"),
+    (signatures, "authenticate", 0, "authentication"),
     (httpsig, "parse_call_home_signature", 1, "signature headers, structure"),
     (httpsig, "check_content_digest", 1, "content digest"),
     (httpsig, "verify_hmac", 1, "RFC 9421 verification (library)"),
-    (callhome, "client_ip", 1, "client address"),
+    (signatures, "client_ip", 1, "client address"),
     (edge._BodyParser, "parse", 0, "webargs: body to arguments"),
     (schemas.CheckInRequest, "load", 1, "marshmallow load"),
-    (callhome, "environment", 0, "call-home environment"),
-    (conversations, "check_in", 0, "check-in service"),
-    (conversations, "license_verdict", 1, "verdict"),
-    (checkins, "record_check_in", 1, "record the check-in"),
+    (instance, "_environment", 0, "instance environment"),
+    (instance_calls, "check_in", 0, "check-in service"),
+    (instance_calls, "license_verdict", 1, "verdict"),
+    (instance_calls, "_record_check_in", 1, "record the check-in"),
     (checkins, "_observation", 2, "observation values, keyed hashes"),
     (group_commit.GroupCommit, "record", 2, "group commit"),
     (checkin_batches, "write_check_ins_postgresql", 3, "batch writer"),
     (checkin_batches, "_run_batch", 4, "driver: execute and fetch"),
-    (conversations, "_lease", 1, "lease"),
-    (callhome, "json_answer", 0, "answer body and response"),
-    (callhome, "sign_instance_response", 0, "answer signature (after_request)"),
+    (instance_calls, "_lease", 1, "lease"),
+    (signatures, "json_answer", 0, "answer body and response"),
+    (signatures, "sign_instance_response", 0, "answer signature (after_request)"),
     (requests, "_finish", 0, "request log and metrics (after_request, every request)"),
 ]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from psycopg import _queries
 
-from licensing.services import statements
-from licensing.services.checkin_batches import BATCH_STATEMENT
+from licensing.storage import statements
+from licensing.storage.checkin_batches import BATCH_STATEMENT
 
 
 def test_the_batch_statement_fits_the_drivers_conversion_cache() -> None:

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from http_message_signatures import (
     algorithms,
 )
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from http_sf.compat import Dictionary, InnerList, Item
 
 from licensing.errors import LicensingError
 
@@ -36,6 +37,7 @@ REQUIRED_COMPONENTS = frozenset({"@method", "@path", "content-digest"})
 _PARAMETERS = frozenset({"alg", "created", "expires", "keyid", "nonce", "tag"})
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _DIGESTS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+_SIGNATURE_FIELDS = frozenset({"signature-input", "signature"})
 
 
 class SignatureRejected(LicensingError):
@@ -61,6 +63,9 @@ class CallHomeSignature:
     components: tuple[str, ...]
     # (Signature-Input, Signature) holding this signature alone, when others came with it.
     isolated: tuple[str, str] | None = None
+    # Both headers as parsed for the structural checks, handed to the library so that it
+    # does not parse them again; None when a label repeats (the library refuses that).
+    parsed: Mapping[str, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 class _Headers:
@@ -118,8 +123,10 @@ def parse_call_home_signature(request: SignedRequest, *, has_query: bool) -> Cal
     )
     if not raw_input or not raw_signature:
         raise SignatureRejected("SIGNATURE_MISSING", "the request carries no RFC 9421 signature")
+    repeated: list[str] = []
     try:
-        inputs, signatures = _dictionary(raw_input), _dictionary(raw_signature)
+        inputs = _dictionary(raw_input, repeated=repeated)
+        signatures = _dictionary(raw_signature, repeated=repeated)
     except (ValueError, UnicodeEncodeError) as exc:
         raise SignatureRejected(
             "SIGNATURE_MALFORMED", f"Signature headers are not RFC 8941 dictionaries: {exc}"
@@ -153,6 +160,7 @@ def parse_call_home_signature(request: SignedRequest, *, has_query: bool) -> Cal
             http_sf.ser({label: inputs[label]}),
             http_sf.ser({label: signatures[label]}),
         ),
+        parsed=None if repeated else {"Signature-Input": inputs, "Signature": signatures},
     )
 
 
@@ -172,10 +180,37 @@ def nonce_hint(signature_input: str | None) -> str | None:
     return None
 
 
-def _dictionary(field: str) -> dict[str, Any]:
-    """An RFC 8941 dictionary: label -> (value, parameters)."""
-    parsed: Any = http_sf.parse(field.encode("latin-1"), tltype="dictionary")
+def _dictionary(value: str, *, repeated: list[str] | None = None) -> dict[str, Any]:
+    """An RFC 8941 dictionary: label -> (value, parameters); the last of a repeated label
+    wins, and ``repeated`` (if given) is told each label that came again."""
+
+    def on_duplicate(key: str, context: str) -> None:
+        if context == "dictionary" and repeated is not None:
+            repeated.append(key)
+
+    parsed: Any = http_sf.parse(
+        value.encode("latin-1"), tltype="dictionary", on_duplicate_key=on_duplicate
+    )
     return dict(parsed)
+
+
+def _library_dictionary(parsed: Mapping[str, Any]) -> Dictionary:
+    """A parsed dictionary in the library's structures, as its own parser builds them
+    (``HTTPSignatureHandler._parse_signature_dictionary``)."""
+    result = Dictionary()
+    for label, (member, params) in parsed.items():
+        node: Item | InnerList
+        if isinstance(member, list):
+            node = InnerList()
+            for bare_value, item_params in member:
+                item = Item(bare_value)
+                item.params.update(item_params)
+                node.append(item)
+        else:
+            node = Item(member)
+        node.params.update(params)
+        result[label] = node
+    return result
 
 
 def _structure_problem(  # noqa: PLR0911 - one return per rule of the contract
@@ -237,10 +272,22 @@ def check_content_digest(request: SignedRequest) -> None:
 
 class _CryptographyOnly(HTTPMessageVerifier):
     """Freshness is the next step of the contract's table, with its own code
-    (``SIGNATURE_STALE``, :func:`check_freshness`): the library checks no time at all."""
+    (``SIGNATURE_STALE``, :func:`check_freshness`): the library checks no time at all.
+
+    The signature headers it reads are the ones the structural checks parsed already
+    (``parsed``), with the same parser; any other header it parses itself.
+    """
+
+    parsed: Mapping[str, Mapping[str, Any]] = {}
 
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         return None
+
+    def _parse_dict_header(self, header_name: str, headers: Any) -> Any:
+        parsed = self.parsed.get(header_name)
+        if parsed is None:
+            return super()._parse_dict_header(header_name, headers)  # type: ignore[no-untyped-call]
+        return _library_dictionary(parsed)
 
 
 def verify_hmac(request: SignedRequest, signature: CallHomeSignature, secret: bytes) -> None:
@@ -249,20 +296,22 @@ def verify_hmac(request: SignedRequest, signature: CallHomeSignature, secret: by
         signature_algorithm=algorithms.HMAC_SHA256,
         key_resolver=_SecretResolver(signature.key_id, secret),
     )
-    ours = request
+    if signature.isolated is None and signature.parsed is not None:
+        verifier.parsed = signature.parsed
+    # The library reads only the signature headers and the fields the signature covers,
+    # but normalises every header it is given, several times: it is given those alone.
+    shown = {name.lower() for name in signature.components} | _SIGNATURE_FIELDS
+    headers = [(n, v) for n, v in request.headers.items() if n.lower() in shown]
     if signature.isolated is not None:
         # Signatures with other tags are ignored (§2): the library, which checks every
         # label it is shown, sees the call-home one alone, so a foreign one cannot fail it.
-        fields = ("signature-input", "signature")
-        ours = SignedRequest.build(
-            method=request.method,
-            url=request.url,
-            headers=[
-                *((n, v) for n, v in request.headers.items() if n.lower() not in fields),
-                *zip(("Signature-Input", "Signature"), signature.isolated, strict=True),
-            ],
-            body=request.body,
-        )
+        headers = [
+            *((n, v) for n, v in headers if n.lower() not in _SIGNATURE_FIELDS),
+            *zip(("Signature-Input", "Signature"), signature.isolated, strict=True),
+        ]
+    ours = SignedRequest.build(
+        method=request.method, url=request.url, headers=headers, body=request.body
+    )
     try:
         verifier.verify(ours, max_age=None, expect_tag=CALL_HOME_TAG, expect_label=signature.label)
     except (InvalidSignature, HTTPMessageSignaturesException) as exc:

@@ -19,6 +19,14 @@ from licensing.storage import statements
 from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, Recorded
 from licensing.storage.group_commit import GroupCommit, OutcomeUnknown
 
+# psycopg converts a query's placeholders for every execution, unless the query is
+# short enough for its conversion cache (psycopg._queries: 4,096 bytes): the statement
+# as written is just longer, so it is sent without its indentation (its text holds no
+# literal or comment that spans lines).
+BATCH_STATEMENT = "\n".join(
+    line.strip() for line in statements.CHECK_IN_BATCH_POSTGRESQL.splitlines() if line.strip()
+).encode()
+
 
 def check_in_group(on_batch: Callable[[int], None] | None = None) -> CheckInGroup:
     """The per-process group commit of check-ins (PostgreSQL), with a connection of its own.
@@ -158,5 +166,5 @@ def _hex(value: bytes | None) -> str | None:
 
 def _run_batch(cursor: Any, params: dict[str, str]) -> list[Any]:
     """Execute the batch statement on a DB-API cursor; its rows, in input order."""
-    cursor.execute(statements.CHECK_IN_BATCH_POSTGRESQL, params)
+    cursor.execute(BATCH_STATEMENT, params)
     return list(cursor.fetchall())

@@ -189,6 +189,19 @@ def test_a_malformed_signature_with_another_tag_is_ignored_too(
     assert instance.deliver(request, headers=headers).status == 201
 
 
+@pytest.mark.parametrize("field", ["Signature", "Signature-Input"])
+def test_a_label_given_twice_is_invalid_even_if_the_last_one_verifies(
+    instance: Instance, field: str
+) -> None:
+    # RFC 8941 lets the last member win; the verification library refuses the repetition.
+    request = activation(instance)
+    headers = dict(request.headers)
+    label, member = headers[field].split("=", 1)
+    decoy = ":AAAA:" if field == "Signature" else member.replace("created=", "created=1")
+    headers[field] = f"{label}={decoy}, {label}={member}"
+    rejected(instance.deliver(request, headers=headers), "SIGNATURE_INVALID")
+
+
 def test_a_query_not_covered_by_the_signature_is_malformed(instance: Instance) -> None:
     request = instance.signed("POST", ACTIVATIONS + "?debug=1", instance.activation_body())
     answer = instance.deliver(request)

@@ -19,6 +19,7 @@ from licensing.schemas import instance as schemas
 from licensing.services import licenses
 from tests.functional.instance_client import Answer, Instance, Licensed
 
+
 def _checked_in(i: Instance, licensed: Licensed, session: Session, actor: str) -> Answer:
     i.activate()
     return i.check_in()

@@ -14,7 +14,7 @@ from licensing.api import signatures
 from licensing.api.edge import Blueprint
 from licensing.api.problems import from_licensing_error, problem_response
 from licensing.crypto.httpsig import SignatureRejected
-from licensing.errors import PROBLEM_CONTENT_TYPE
+from licensing.errors import PROBLEM_CONTENT_TYPE, NonceReplayed
 from licensing.extensions import db
 from licensing.runtime import current
 from licensing.schemas import instance as schemas
@@ -22,7 +22,6 @@ from licensing.services import instance_calls
 from licensing.services.checkins import CheckIn
 from licensing.services.instance_calls import Answer, InstanceCall, InstanceEnv
 from licensing.services.license_state import load_releases
-from licensing.storage.replay import NonceReplayed
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -72,9 +71,9 @@ def _commit(response: Response) -> Response:
         db.session.rollback()
         return response
     call = signatures.current_call()
-    if call is not None:  # e.g. the body was refused (422) before any conversation
+    if call is not None and not call.nonce_spent:  # e.g. a body refused before any conversation
         try:
-            instance_calls.use_up_nonce(db.session(), _environment(), call)
+            instance_calls.use_up_nonce(db.session(), current().replay, call)
         except NonceReplayed as replayed:
             db.session.rollback()
             return _replayed(replayed)

@@ -1,7 +1,7 @@
 """Authentication and signing around the instance endpoints (PROTOCOL.md §2, §3).
 
 :func:`authenticate` builds the request's one :class:`InstanceCall`, its nonce fresh but
-not yet used up: the service that takes the call uses it up.
+not yet used up: the service that takes the call uses it up through its replay store.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def authenticate() -> InstanceCall:
         state=state,
         now=now,
         client_ip=client_ip(runtime.settings.trusted_proxy_hops),
-        nonce=runtime.replay.claim(signature.key_id, signature.nonce, now=now),
+        key_id=signature.key_id,
+        nonce=signature.nonce,
     )
     return exchange.call
 

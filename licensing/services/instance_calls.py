@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto.leases import LeaseTerms, issue_lease
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
+from licensing.errors import NonceReplayed
 from licensing.services import activations, checkins, seats
 from licensing.services.checkins import CheckIn
 from licensing.services.license_state import LicenseState
@@ -29,7 +30,7 @@ from licensing.services.seats import Seats
 from licensing.services.upgrades import ReleaseInfo
 from licensing.services.verdicts import NOT_ACTIVATED, VALID, Verdict, license_verdict
 from licensing.storage.check_ins import CheckInGroup, LiveActivation, write_check_in
-from licensing.storage.replay import NonceClaim, NonceReplayed, ReplayStore
+from licensing.storage.replay import ReplayStore
 from licensing.versions import parse_version
 
 
@@ -49,14 +50,17 @@ class InstanceEnv:
 class InstanceCall:
     """A request that passed the signature table: whose it is, when, from where, its nonce.
 
-    The nonce is fresh and not yet used up: the conversation uses it up, once
-    (``nonce_spent`` says it tried), so a check-in may write it in its own statement.
+    ``key_id`` and ``nonce`` are as the signature carried them, fresh and not yet used
+    up: the conversation uses the nonce up through the replay store, once, and records
+    here that it did (``nonce_spent``), so a check-in may write it in its own statement
+    and the face uses up only a nonce no conversation reached.
     """
 
     state: LicenseState
     now: datetime
     client_ip: str | None
-    nonce: NonceClaim
+    key_id: str
+    nonce: str
     nonce_spent: bool = False
 
 
@@ -94,7 +98,7 @@ class ActivationRequest:
 def activate(
     session: Session, env: InstanceEnv, call: InstanceCall, request: ActivationRequest
 ) -> Answer:
-    use_up_nonce(session, env, call)
+    use_up_nonce(session, env.replay, call)
     state, now = call.state, call.now
     verdict = license_verdict(
         state,
@@ -197,12 +201,12 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
 def deactivate(
     session: Session, env: InstanceEnv, call: InstanceCall, activation_id: uuid.UUID
 ) -> bool:
-    use_up_nonce(session, env, call)
+    use_up_nonce(session, env.replay, call)
     return activations.deactivate(session, call.state, activation_id, now=call.now)
 
 
-def use_up_nonce(session: Session, env: InstanceEnv, call: InstanceCall) -> None:
-    """Use the call's nonce up, unless a conversation already did (or tried).
+def use_up_nonce(session: Session, replay: ReplayStore, call: InstanceCall) -> None:
+    """Use the call's nonce up in ``replay``, unless a conversation already did (or tried).
 
     A nonce counts as used once the signature verified and was fresh, whatever the
     outcome (§2): a refused body too. A replay raises :class:`NonceReplayed`.
@@ -210,7 +214,7 @@ def use_up_nonce(session: Session, env: InstanceEnv, call: InstanceCall) -> None
     if call.nonce_spent:
         return
     call.nonce_spent = True
-    if not env.replay.use_up(session, call.nonce):
+    if not replay.use_up(session, replay.claim(call.key_id, call.nonce, now=call.now)):
         raise NonceReplayed()
 
 
@@ -225,9 +229,10 @@ def _record_check_in(
     """
     nonce = None
     if env.replay.in_database and not call.nonce_spent:
-        call.nonce_spent, nonce = True, call.nonce
+        call.nonce_spent = True
+        nonce = env.replay.claim(call.key_id, call.nonce, now=call.now)
     else:
-        use_up_nonce(session, env, call)
+        use_up_nonce(session, env.replay, call)
     row = checkins.check_in_row(
         env.sealer,
         license_id=call.state.id,

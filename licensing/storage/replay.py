@@ -15,7 +15,7 @@ from typing import ClassVar, Protocol
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from licensing.errors import ConfigError, LicensingError
+from licensing.errors import ConfigError
 from licensing.storage import statements
 
 
@@ -26,17 +26,6 @@ class NonceClaim:
     key_id: str
     nonce: str
     expires_at: datetime
-
-
-class NonceReplayed(LicensingError):
-    """The ``(key id, nonce)`` pair was already accepted within the window."""
-
-    status = 401
-    code = "NONCE_REPLAYED"
-    title = "Request signature rejected"
-
-    def __init__(self) -> None:
-        super().__init__("this nonce was already used with this key")
 
 
 class ReplayStore(Protocol):

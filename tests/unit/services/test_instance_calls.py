@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
+from licensing.errors import NonceReplayed
 from licensing.models import LicenseStatus, ReplayNonce
 from licensing.services import instance_calls
 from licensing.services.checkins import CheckIn
 from licensing.services.instance_calls import InstanceCall, InstanceEnv
 from licensing.services.license_state import LicenseState
-from licensing.storage.replay import NonceClaim, NonceReplayed
+from licensing.storage.replay import NonceClaim
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 STATE = LicenseState(
@@ -80,21 +81,21 @@ def env_with(store: CountingStore, sealer: Sealer) -> InstanceEnv:
 
 
 def call_with(nonce: str) -> InstanceCall:
-    return InstanceCall(STATE, NOW, "192.0.2.1", NonceClaim(STATE.key_id, nonce, NOW))
+    return InstanceCall(STATE, NOW, "192.0.2.1", STATE.key_id, nonce)
 
 
 def test_a_nonce_is_used_up_once_however_often_it_is_asked(
     session: Session, sealer: Sealer
 ) -> None:
     store, nonce = CountingStore(in_database=False), secrets.token_urlsafe(16)
-    env, call = env_with(store, sealer), call_with(nonce)
+    call = call_with(nonce)
 
-    instance_calls.use_up_nonce(session, env, call)
-    instance_calls.use_up_nonce(session, env, call)  # e.g. the after-request hook
+    instance_calls.use_up_nonce(session, store, call)
+    instance_calls.use_up_nonce(session, store, call)  # e.g. the after-request hook
 
     assert store.asked == 1
     with pytest.raises(NonceReplayed):
-        instance_calls.use_up_nonce(session, env, call_with(nonce))
+        instance_calls.use_up_nonce(session, store, call_with(nonce))
 
 
 def test_a_check_in_uses_a_store_outside_the_database_before_it_writes(

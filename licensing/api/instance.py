@@ -20,8 +20,7 @@ from licensing.runtime import current
 from licensing.schemas import instance as schemas
 from licensing.services import instance_calls
 from licensing.services.checkins import CheckIn
-from licensing.services.instance_calls import Answer, InstanceCall, InstanceEnv
-from licensing.services.license_state import load_releases
+from licensing.services.instance_calls import Answer, InstanceCall
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -73,7 +72,7 @@ def _commit(response: Response) -> Response:
     call = signatures.current_call()
     if call is not None and not call.nonce_spent:  # e.g. a body refused before any conversation
         try:
-            instance_calls.use_up_nonce(db.session(), current().replay, call)
+            instance_calls.use_up_nonce(db.session(), current().instance.replay, call)
         except NonceReplayed as replayed:
             db.session.rollback()
             return _replayed(replayed)
@@ -99,20 +98,6 @@ def _call() -> InstanceCall:
     return call
 
 
-def _environment() -> InstanceEnv:
-    runtime, session = current(), db.session()
-    return InstanceEnv(
-        sealer=runtime.sealer,
-        issuer=runtime.settings.issuer,
-        signing_key=lambda: signatures.signing_key(runtime),
-        releases=lambda product_id: runtime.releases.get(
-            product_id, lambda: load_releases(session, product_id)
-        ),
-        replay=runtime.replay,
-        check_ins=runtime.check_ins,
-    )
-
-
 @blp.route("/activations", methods=["POST"], provide_automatic_options=False)
 @blp.arguments(schemas.ActivationRequest())
 @blp.response(201, schemas.ActivationAnswer, description="A new activation took a seat.")
@@ -125,7 +110,7 @@ def activate(payload: dict[str, Any]) -> Response:
     call = _call()
     answer = instance_calls.activate(
         db.session(),
-        _environment(),
+        current().instance,
         call,
         instance_calls.ActivationRequest(
             product=payload["product"],
@@ -153,7 +138,7 @@ def check_in(payload: dict[str, Any]) -> Response:
     call = _call()
     answer = instance_calls.check_in(
         db.session(),
-        _environment(),
+        current().instance,
         call,
         CheckIn(
             activation_id=payload.get("activation_id"),
@@ -177,7 +162,7 @@ def check_in(payload: dict[str, Any]) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def deactivate(activation_id: uuid.UUID) -> Response:
     """Release this instance's seat (signed, empty body)."""
-    if not instance_calls.deactivate(db.session(), _environment(), _call(), activation_id):
+    if not instance_calls.deactivate(db.session(), current().instance, _call(), activation_id):
         return _problem(404, "NOT_ACTIVATED", "No live activation of this license has that id.")
     return signatures.json_answer(schemas.deactivation_body(), 200)
 

@@ -36,12 +36,16 @@ from licensing.versions import parse_version
 
 @dataclass(frozen=True, slots=True)
 class InstanceEnv:
-    """What the conversations need from the process: keys, caches, stores, the issuer."""
+    """What the conversations need from the process: keys, caches, stores, the issuer.
+
+    Built once per process by the wiring (``licensing/runtime.py``); ``check_ins`` is the
+    group commit where the database has one (PostgreSQL), else None.
+    """
 
     sealer: Sealer
     issuer: str
-    signing_key: Callable[[], SigningKey]
-    releases: Callable[[uuid.UUID], tuple[ReleaseInfo, ...]]
+    signing_key: Callable[[Session], SigningKey]
+    releases: Callable[[Session, uuid.UUID], tuple[ReleaseInfo, ...]]
     replay: ReplayStore
     check_ins: CheckInGroup | None = None
 
@@ -104,7 +108,7 @@ def activate(
         state,
         product_code=request.product,
         version=parse_version(request.product_version),
-        releases=env.releases(state.product_id),
+        releases=env.releases(session, state.product_id),
         now=now,
     )
     if not verdict.valid:
@@ -157,7 +161,7 @@ def activate(
         server_name=server_name,
         activated_at=seat.activation.activated_at,
         created=seat.created,
-        lease=_lease(env, state, seat.activation.id, seat.activation.fingerprint, now),
+        lease=_lease(session, env, state, seat.activation.id, seat.activation.fingerprint, now=now),
     )
 
 
@@ -168,7 +172,7 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
         state,
         product_code=None,
         version=parse_version(report.product_version),
-        releases=env.releases(state.product_id),
+        releases=env.releases(session, state.product_id),
         now=now,
     )
     # Usage is recorded whatever the verdict: a revoked key still calling home is
@@ -194,7 +198,7 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
         activation_id=live.id,
         fingerprint=live.fingerprint,
         activated_at=live.activated_at,
-        lease=_lease(env, state, live.id, live.fingerprint, now),
+        lease=_lease(session, env, state, live.id, live.fingerprint, now=now),
     )
 
 
@@ -241,7 +245,7 @@ def _record_check_in(
         now=call.now,
         nonce=nonce,
     )
-    if env.check_ins is not None and session.get_bind().dialect.name == "postgresql":
+    if env.check_ins is not None:
         recorded = env.check_ins.record(session, row)
     else:
         recorded = write_check_in(session.connection(), row)
@@ -251,7 +255,13 @@ def _record_check_in(
 
 
 def _lease(
-    env: InstanceEnv, state: LicenseState, activation_id: uuid.UUID, fingerprint: str, now: datetime
+    session: Session,
+    env: InstanceEnv,
+    state: LicenseState,
+    activation_id: uuid.UUID,
+    fingerprint: str,
+    *,
+    now: datetime,
 ) -> str:
     terms = LeaseTerms(
         license_id=state.id,
@@ -264,4 +274,4 @@ def _lease(
         upgrade_protection_until=state.upgrade_protection_until,
         offline_grace=state.offline_grace,
     )
-    return issue_lease(terms, env.signing_key(), issuer=env.issuer, now=now)
+    return issue_lease(terms, env.signing_key(session), issuer=env.issuer, now=now)

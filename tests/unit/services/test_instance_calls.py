@@ -74,8 +74,8 @@ def env_with(store: CountingStore, sealer: Sealer) -> InstanceEnv:
     return InstanceEnv(
         sealer=sealer,
         issuer="licensing-test",
-        signing_key=lambda: pytest.fail("no lease is issued here"),
-        releases=lambda _: (),
+        signing_key=lambda _: pytest.fail("no lease is issued here"),
+        releases=lambda _session, _product: (),
         replay=store,  # type: ignore[arg-type]
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, NotFound, Unauthenticated
-from licensing.models import PartnerKey, PartnerStatus, Product, Release
+from licensing.models import PartnerKey, PartnerStatus, Product
 from licensing.services import catalog, disclosures, partners, seats
 from licensing.services.license_state import LicenseState, load_license_state, load_releases
 from licensing.services.seats import Seats
@@ -173,7 +173,7 @@ def check_license(
 
 def product_releases(
     session: Session, principal: PartnerPrincipal, product_code: str
-) -> Sequence[Release]:
+) -> list[catalog.PublishedRelease]:
     """A registered product's releases; an unregistered product is as unknown as a missing one."""
     product = session.scalar(select(Product).where(Product.code == product_code))
     if product is None or product.id not in principal.product_ids:

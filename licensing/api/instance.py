@@ -18,9 +18,9 @@ from licensing.errors import PROBLEM_CONTENT_TYPE, NonceReplayed
 from licensing.extensions import db
 from licensing.runtime import current
 from licensing.schemas import instance as schemas
-from licensing.services import instance_calls
-from licensing.services.checkins import CheckIn
-from licensing.services.instance_calls import Answer, InstanceCall
+from licensing.services import checkins, instance_calls
+from licensing.services.instance_calls import Answer
+from licensing.services.instance_reports import ActivationReport, CheckIn, InstanceCall
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -72,7 +72,7 @@ def _commit(response: Response) -> Response:
     call = signatures.current_call()
     if call is not None and not call.nonce_spent:  # e.g. a body refused before any conversation
         try:
-            instance_calls.use_up_nonce(db.session(), current().instance.replay, call)
+            checkins.use_up_nonce(db.session(), current().instance.replay, call)
         except NonceReplayed as replayed:
             db.session.rollback()
             return _replayed(replayed)
@@ -112,7 +112,7 @@ def activate(payload: dict[str, Any]) -> Response:
         db.session(),
         current().instance,
         call,
-        instance_calls.ActivationRequest(
+        ActivationReport(
             product=payload["product"],
             fingerprint=payload["fingerprint"],
             server_name=payload["server_name"],

@@ -17,7 +17,7 @@ from licensing.crypto import httpsig
 from licensing.crypto.httpsig import SignatureRejected, SignedRequest
 from licensing.extensions import db
 from licensing.runtime import current
-from licensing.services.instance_calls import InstanceCall
+from licensing.services.instance_reports import InstanceCall
 from licensing.services.license_state import load_license_state
 from licensing.timeutil import rfc3339
 

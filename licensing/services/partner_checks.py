@@ -154,8 +154,9 @@ def check_license(
         if target is not None
         else None
     )
-    in_use = seats.in_use(session, state.id)
-    check = LicenseCheck(state, verdict, Seats(in_use, state.max_activations), upgrade)
+    # A partner learns the figures, not when a migration seat ends: no second count.
+    counted = seats.reported(seats.in_use(session, state.id), state.max_activations, None)
+    check = LicenseCheck(state, verdict, counted, upgrade)
     sent = answer(check)
     disclosures.record(
         session,

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ReplayNonce, UsageObservation
-from licensing.services.checkins import CheckIn, _observation
+from licensing.services.checkins import _observation
+from licensing.services.instance_reports import CheckIn
 from licensing.storage.check_ins import CheckInRow, Recorded
 from licensing.storage.checkin_batches import HeldConnection, write_check_ins_postgresql
 from licensing.storage.group_commit import OutcomeUnknown

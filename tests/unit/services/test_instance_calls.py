@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import NonceReplayed
 from licensing.models import LicenseStatus, ReplayNonce
-from licensing.services import instance_calls
-from licensing.services.checkins import CheckIn
-from licensing.services.instance_calls import InstanceCall, InstanceEnv
+from licensing.services import checkins, instance_calls
+from licensing.services.instance_calls import InstanceEnv
+from licensing.services.instance_reports import CheckIn, InstanceCall
 from licensing.services.license_state import LicenseState
 from licensing.storage.replay import NonceClaim
 
@@ -90,12 +90,12 @@ def test_a_nonce_is_used_up_once_however_often_it_is_asked(
     store, nonce = CountingStore(in_database=False), secrets.token_urlsafe(16)
     call = call_with(nonce)
 
-    instance_calls.use_up_nonce(session, store, call)
-    instance_calls.use_up_nonce(session, store, call)  # e.g. the after-request hook
+    checkins.use_up_nonce(session, store, call)
+    checkins.use_up_nonce(session, store, call)  # e.g. the after-request hook
 
     assert store.asked == 1
     with pytest.raises(NonceReplayed):
-        instance_calls.use_up_nonce(session, store, call_with(nonce))
+        checkins.use_up_nonce(session, store, call_with(nonce))
 
 
 def test_a_check_in_uses_a_store_outside_the_database_before_it_writes(

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ActivationStatus, License, ReleaseReason
 from licensing.services import seats
-from licensing.services.checkins import CheckIn, _observation
+from licensing.services.checkins import _observation
+from licensing.services.instance_reports import CheckIn
 from licensing.services.seats import Seats
 from licensing.storage import statements
 from licensing.storage.check_ins import CheckInRow

@@ -70,7 +70,7 @@ class Answered:
     """A license check and the answer sent (and logged) for it."""
 
     check: LicenseCheck
-    answer: Answer
+    answer: PartnerAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class LicenseCheck:
 
 
 # The answer a partner is sent, by section (``license``, ``upgrade``) and field.
-Answer = Mapping[str, Mapping[str, Any]]
+PartnerAnswer = Mapping[str, Mapping[str, Any]]
 
 
 def authenticate(
@@ -136,7 +136,7 @@ def check_license(
     target_version: str | None,
     request_id: str,
     now: datetime,
-    answer: Callable[[LicenseCheck], Answer],
+    answer: Callable[[LicenseCheck], PartnerAnswer],
 ) -> Answered:
     """Validity and, with ``target_version``, upgrade eligibility; logged as a disclosure.
 

@@ -38,9 +38,6 @@ class ReplayStore(Protocol):
     def use_up(self, session: Session, claim: NonceClaim) -> bool:
         """True the first time the pair is seen within the window, False after."""
 
-    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        """:meth:`use_up` of a fresh claim."""
-
 
 class _WindowedStore:
     def __init__(self, window_seconds: int) -> None:
@@ -52,9 +49,6 @@ class _WindowedStore:
 
     def use_up(self, session: Session, claim: NonceClaim) -> bool:
         raise NotImplementedError
-
-    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        return self.use_up(session, self.claim(key_id, nonce, now=now))
 
 
 class DatabaseReplayStore(_WindowedStore):

@@ -1,4 +1,4 @@
-"""Periodic jobs: culling dead activations and pruning nonces."""
+"""Periodic jobs: activations silent past their dead-after period are culled."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import jobs
 from licensing.crypto.sealing import Sealer
-from licensing.models import Activation, ReplayNonce
+from licensing.models import Activation
 from licensing.runtime import EXTENSION_KEY
 from tests.factories import make_edition, make_license
 
@@ -55,16 +54,3 @@ def test_cull_releases_only_activations_silent_past_dead_after(
     session.expire_all()
     assert (dead.status, dead.release_reason, dead.released_at) == ("released", "culled", NOW)
     assert (alive.status, alive.release_reason) == ("active", None)
-
-
-def test_prune_forgets_only_expired_nonces(session: Session, context: jobs.JobContext) -> None:
-    session.add_all(
-        [
-            ReplayNonce(key_id="k" * 22, nonce="old" * 8, expires_at=NOW - timedelta(seconds=1)),
-            ReplayNonce(key_id="k" * 22, nonce="new" * 8, expires_at=NOW + timedelta(seconds=1)),
-        ]
-    )
-    session.flush()
-
-    assert jobs.run(session, now=NOW, context=context, only="prune-nonces")[0].affected == 1
-    assert session.scalars(select(ReplayNonce.nonce)).all() == ["new" * 8]

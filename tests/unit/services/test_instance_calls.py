@@ -66,9 +66,6 @@ class CountingStore:
         self.seen.add(pair)
         return fresh
 
-    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        return self.use_up(session, self.claim(key_id, nonce, now=now))
-
 
 def env_with(store: CountingStore, sealer: Sealer) -> InstanceEnv:
     return InstanceEnv(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from licensing import jobs
 from licensing.crypto.sealing import Sealer
-from licensing.models import Activation
 from licensing.runtime import EXTENSION_KEY
-from tests.factories import make_edition, make_license
+from tests.factories import make_activation, make_edition, make_license
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -24,29 +22,18 @@ def context(app: Flask) -> jobs.JobContext:
     return jobs.JobContext(settings=runtime.settings, sealer=runtime.sealer)
 
 
-def _activation(session: Session, license_id: uuid.UUID, *, silent_for: timedelta) -> Activation:
-    activation = Activation(
-        license_id=license_id,
-        fingerprint=uuid.uuid4().hex,
-        server_name="mail.example.com",
-        product_version="1.0.0",
-        status="active",
-        activated_at=NOW - timedelta(days=30),
-        last_check_in_at=NOW - silent_for,
-    )
-    session.add(activation)
-    session.flush()
-    return activation
-
-
 def test_cull_releases_only_activations_silent_past_dead_after(
     session: Session, sealer: Sealer, context: jobs.JobContext
 ) -> None:
     # 1 h interval x 3 intervals: silent for more than 3 h is dead.
     edition = make_edition(session, check_in_interval_seconds=3600, dead_after_intervals=3)
     issued = make_license(session, sealer, edition=edition)
-    dead = _activation(session, issued.license.id, silent_for=timedelta(hours=3, seconds=1))
-    alive = _activation(session, issued.license.id, silent_for=timedelta(hours=2, minutes=59))
+    dead = make_activation(
+        session, issued.license.id, silent_for=timedelta(hours=3, seconds=1), now=NOW
+    )
+    alive = make_activation(
+        session, issued.license.id, silent_for=timedelta(hours=2, minutes=59), now=NOW
+    )
 
     results = jobs.run(session, now=NOW, context=context, only="cull-activations")
 

@@ -12,32 +12,15 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import NonceReplayed
-from licensing.models import LicenseStatus, ReplayNonce
+from licensing.models import ReplayNonce
 from licensing.services import checkins, instance_calls
 from licensing.services.instance_calls import InstanceEnv
 from licensing.services.instance_reports import CheckIn, InstanceCall
-from licensing.services.license_state import LicenseState
 from licensing.storage.replay import NonceClaim
+from tests.factories import license_state
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-STATE = LicenseState(
-    id=uuid.uuid4(),
-    key_id="k" * 22,
-    signing_secret=bytes(32),
-    status=LicenseStatus.ACTIVE,
-    product_id=uuid.uuid4(),
-    product_code="mail",
-    edition_code="standard",
-    expires_at=None,
-    upgrade_protection_until=None,
-    processing_restricted=False,
-    max_activations=1,
-    migration_allowance=0,
-    migration_window=timedelta(days=7),
-    check_in_interval=timedelta(hours=24),
-    offline_grace=timedelta(days=7),
-    entitlements=(),
-)
+STATE = license_state()
 REPORT = CheckIn(
     activation_id=uuid.uuid4(),
     fingerprint=None,

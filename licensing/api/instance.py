@@ -65,7 +65,11 @@ blp.register_error_handler(NonceReplayed, _replayed)
 
 @blp.after_request
 def _commit(response: Response) -> Response:
-    """Commit once: the used nonce and every write, whatever the verdict or status."""
+    """Commit once: the used nonce and every write, whatever the verdict.
+
+    Any answer below 500 commits (a refusal or a 4xx problem too, so its nonce stays
+    used); a server error rolls the request's writes back.
+    """
     if response.status_code >= 500:
         db.session.rollback()
         return response

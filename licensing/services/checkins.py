@@ -3,6 +3,10 @@
 Usage is one row per (activation, day, IP, server name, version), upserted with a
 counter, not one row per check-in. A license whose processing is restricted is verified
 as usual but leaves no IP and no server name behind.
+
+A check-in call's writes are chosen here: on PostgreSQL the process's group commit
+writes and commits them, its database nonce included (:func:`record_call`); a call's
+nonce is used up once, by :func:`use_up_nonce` or by those writes.
 """
 
 from __future__ import annotations

@@ -83,6 +83,17 @@ class Forbidden(LicensingError):
     title = "Forbidden"
 
 
+class NonceReplayed(LicensingError):
+    """The ``(key id, nonce)`` pair was already accepted within the replay window."""
+
+    status = 401
+    code = "NONCE_REPLAYED"
+    title = "Request signature rejected"
+
+    def __init__(self) -> None:
+        super().__init__("this nonce was already used with this key")
+
+
 def problem_type(code: str) -> str:
     """The problem ``type`` URI; relative, resolved against the server's own address."""
     return "/problems/" + code.lower().replace("_", "-")

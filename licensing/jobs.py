@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
 from licensing.services import activations, audit_checkpoints
-from licensing.services.replay import prune_expired_nonces
+from licensing.services.nonces import prune_expired_nonces
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from licensing.cache import TTLCache
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
-from licensing.services.license_state import LicenseState
+from licensing.services import server_keys
+from licensing.services.instance_calls import InstanceEnv
+from licensing.services.license_state import LicenseState, load_releases
 from licensing.services.upgrades import ReleaseInfo
 from licensing.storage.check_ins import CheckInGroup
 from licensing.storage.checkin_batches import check_in_group
@@ -36,8 +39,11 @@ class Runtime:
     replay: ReplayStore
     licenses: TTLCache[str, LicenseState | None] = field(init=False)
     releases: TTLCache[uuid.UUID, tuple[ReleaseInfo, ...]] = field(init=False)
-    signing_key: TTLCache[str, SigningKey] = field(init=False)
-    check_ins: CheckInGroup = field(init=False, default_factory=_check_in_group)
+    signing_keys: TTLCache[str, SigningKey] = field(init=False)
+    #: The check-in group commit: PostgreSQL only (SQLite writes one check-in at a time).
+    check_ins: CheckInGroup | None = field(init=False, default=None)
+    #: What the instance conversations need, built once for the process.
+    instance: InstanceEnv = field(init=False)
     redis_probe: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -45,9 +51,30 @@ class Runtime:
         object.__setattr__(self, "licenses", TTLCache(ttl))
         object.__setattr__(self, "releases", TTLCache(ttl))
         # The signing key changes only on rotation; a minute is soon enough everywhere.
-        object.__setattr__(self, "signing_key", TTLCache(max(ttl, 60.0) if ttl else 0.0))
+        object.__setattr__(self, "signing_keys", TTLCache(max(ttl, 60.0) if ttl else 0.0))
+        if not self.settings.uses_embedded_database:
+            object.__setattr__(self, "check_ins", _check_in_group())
+        instance = InstanceEnv(
+            sealer=self.sealer,
+            issuer=self.settings.issuer,
+            signing_key=self.signing_key,
+            releases=self.product_releases,
+            replay=self.replay,
+            check_ins=self.check_ins,
+        )
+        object.__setattr__(self, "instance", instance)
         if self.settings.redis_url:
             object.__setattr__(self, "redis_probe", _redis_probe(self.settings.redis_url))
+
+    def signing_key(self, session: Session) -> SigningKey:
+        """The active server key that signs answers and leases (cached per process)."""
+        return self.signing_keys.get(
+            "active", lambda: server_keys.signing_key(session, self.sealer)
+        )
+
+    def product_releases(self, session: Session, product_id: uuid.UUID) -> tuple[ReleaseInfo, ...]:
+        """A product's releases as the verdict compares them (cached per process)."""
+        return self.releases.get(product_id, lambda: load_releases(session, product_id))
 
 
 def build(settings: Settings) -> Runtime:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import AuditEvent, Customer, Edition, Partner, Product, Release, Scope
+from licensing.models import (
+    Activation,
+    AuditEvent,
+    Customer,
+    Edition,
+    LicenseStatus,
+    Partner,
+    Product,
+    Release,
+    Scope,
+)
 from licensing.services import catalog, customers, licenses, partners
 from licensing.services.catalog import EditionPolicy
+from licensing.services.license_state import LicenseState
 from licensing.services.licenses import IssuedLicense
 from licensing.services.partners import IssuedPartnerKey
 
@@ -157,3 +170,47 @@ def make_partner_key(
         label=label,
         actor=actor,
     )
+
+
+def make_activation(
+    session: Session, license_id: uuid.UUID, *, silent_for: timedelta, now: datetime
+) -> Activation:
+    """A live activation, a month old, whose last check-in was ``silent_for`` before ``now``."""
+    activation = Activation(
+        license_id=license_id,
+        fingerprint=uuid.uuid4().hex,
+        server_name="mail.example.com",
+        product_version="1.0.0",
+        status="active",
+        activated_at=now - timedelta(days=30),
+        last_check_in_at=now - silent_for,
+    )
+    session.add(activation)
+    session.flush()
+    return activation
+
+
+_LICENSE_STATE = LicenseState(
+    id=uuid.UUID(int=0),
+    key_id="k" * 22,
+    signing_secret=bytes(32),
+    status=LicenseStatus.ACTIVE,
+    product_id=uuid.UUID(int=0),
+    product_code="mail",
+    edition_code="standard",
+    expires_at=None,
+    upgrade_protection_until=None,
+    processing_restricted=False,
+    max_activations=1,
+    migration_allowance=0,
+    migration_window=timedelta(days=7),
+    check_in_interval=timedelta(hours=24),
+    offline_grace=timedelta(days=14),
+    entitlements=(),
+)
+
+
+def license_state(**changes: Any) -> LicenseState:
+    """A valid, perpetual one-seat license's snapshot with fresh ids, changed by ``changes``."""
+    fresh = {"id": uuid.uuid4(), "product_id": uuid.uuid4()}
+    return dataclasses.replace(_LICENSE_STATE, **(fresh | changes))

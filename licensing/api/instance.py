@@ -14,15 +14,13 @@ from licensing.api import signatures
 from licensing.api.edge import Blueprint
 from licensing.api.problems import from_licensing_error, problem_response
 from licensing.crypto.httpsig import SignatureRejected
-from licensing.errors import PROBLEM_CONTENT_TYPE
+from licensing.errors import PROBLEM_CONTENT_TYPE, NonceReplayed
 from licensing.extensions import db
 from licensing.runtime import current
 from licensing.schemas import instance as schemas
-from licensing.services import instance_calls
-from licensing.services.checkins import CheckIn
-from licensing.services.instance_calls import Answer, InstanceCall, InstanceEnv
-from licensing.services.license_state import load_releases
-from licensing.storage.replay import NonceReplayed
+from licensing.services import checkins, instance_calls
+from licensing.services.instance_calls import Answer
+from licensing.services.instance_reports import ActivationReport, CheckIn, InstanceCall
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -67,14 +65,18 @@ blp.register_error_handler(NonceReplayed, _replayed)
 
 @blp.after_request
 def _commit(response: Response) -> Response:
-    """Commit once: the used nonce and every write, whatever the verdict or status."""
+    """Commit once: the used nonce and every write, whatever the verdict.
+
+    Any answer below 500 commits (a refusal or a 4xx problem too, so its nonce stays
+    used); a server error rolls the request's writes back.
+    """
     if response.status_code >= 500:
         db.session.rollback()
         return response
     call = signatures.current_call()
-    if call is not None:  # e.g. the body was refused (422) before any conversation
+    if call is not None and not call.nonce_spent:  # e.g. a body refused before any conversation
         try:
-            instance_calls.use_up_nonce(db.session(), _environment(), call)
+            checkins.use_up_nonce(db.session(), current().instance.replay, call)
         except NonceReplayed as replayed:
             db.session.rollback()
             return _replayed(replayed)
@@ -100,20 +102,6 @@ def _call() -> InstanceCall:
     return call
 
 
-def _environment() -> InstanceEnv:
-    runtime, session = current(), db.session()
-    return InstanceEnv(
-        sealer=runtime.sealer,
-        issuer=runtime.settings.issuer,
-        signing_key=lambda: signatures.signing_key(runtime),
-        releases=lambda product_id: runtime.releases.get(
-            product_id, lambda: load_releases(session, product_id)
-        ),
-        replay=runtime.replay,
-        check_ins=runtime.check_ins,
-    )
-
-
 @blp.route("/activations", methods=["POST"], provide_automatic_options=False)
 @blp.arguments(schemas.ActivationRequest())
 @blp.response(201, schemas.ActivationAnswer, description="A new activation took a seat.")
@@ -126,9 +114,9 @@ def activate(payload: dict[str, Any]) -> Response:
     call = _call()
     answer = instance_calls.activate(
         db.session(),
-        _environment(),
+        current().instance,
         call,
-        instance_calls.ActivationRequest(
+        ActivationReport(
             product=payload["product"],
             fingerprint=payload["fingerprint"],
             server_name=payload["server_name"],
@@ -154,7 +142,7 @@ def check_in(payload: dict[str, Any]) -> Response:
     call = _call()
     answer = instance_calls.check_in(
         db.session(),
-        _environment(),
+        current().instance,
         call,
         CheckIn(
             activation_id=payload.get("activation_id"),
@@ -178,7 +166,7 @@ def check_in(payload: dict[str, Any]) -> Response:
 @blp.doc(security=[{"callHomeSignature": []}])
 def deactivate(activation_id: uuid.UUID) -> Response:
     """Release this instance's seat (signed, empty body)."""
-    if not instance_calls.deactivate(db.session(), _environment(), _call(), activation_id):
+    if not instance_calls.deactivate(db.session(), current().instance, _call(), activation_id):
         return _problem(404, "NOT_ACTIVATED", "No live activation of this license has that id.")
     return signatures.json_answer(schemas.deactivation_body(), 200)
 

@@ -1,7 +1,7 @@
 """Partner rate limits: per key, and failed authentications per client address.
 
 Counted by Flask-Limiter in one storage shared by every worker: Redis when configured,
-otherwise the ``rate_limit_counters`` table (services/rate_counters.py) of the
+otherwise the ``rate_limit_counters`` table (storage/rate_counters.py) of the
 application's PostgreSQL database (shared by every host too) or, for the embedded SQLite
 database, of a counters file beside it in the instance folder (a counter in the main
 file would wait for the write lock the partner request itself holds).
@@ -28,7 +28,7 @@ from licensing.database import configure_engine, engine_options
 from licensing.errors import LicensingError
 from licensing.extensions import db
 from licensing.runtime import current
-from licensing.services import rate_counters
+from licensing.storage import rate_counters
 
 DEFAULT_PARTNER_LIMIT = "60/minute"
 DEFAULT_AUTH_FAILURE_LIMIT = "10/minute"

@@ -1,7 +1,7 @@
 """Authentication and signing around the instance endpoints (PROTOCOL.md §2, §3).
 
 :func:`authenticate` builds the request's one :class:`InstanceCall`, its nonce fresh but
-not yet used up: the service that takes the call uses it up.
+not yet used up: the service that takes the call uses it up through its replay store.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from flask import Response, json, request
 from licensing.api.requests import client_ip, request_url
 from licensing.crypto import httpsig
 from licensing.crypto.httpsig import SignatureRejected, SignedRequest
-from licensing.crypto.server_keys import SigningKey
 from licensing.extensions import db
-from licensing.runtime import Runtime, current
-from licensing.services import server_keys
-from licensing.services.instance_calls import InstanceCall
+from licensing.runtime import current
+from licensing.services.instance_reports import InstanceCall
 from licensing.services.license_state import load_license_state
 from licensing.timeutil import rfc3339
 
@@ -41,7 +39,10 @@ class _Exchange:
 
 
 def _exchange() -> _Exchange:
-    exchange: _Exchange = request.environ.setdefault(_EXCHANGE_KEY, _Exchange())
+    environ = request.environ
+    exchange: _Exchange | None = environ.get(_EXCHANGE_KEY)
+    if exchange is None:
+        exchange = environ[_EXCHANGE_KEY] = _Exchange()
     return exchange
 
 
@@ -77,7 +78,8 @@ def authenticate() -> InstanceCall:
         state=state,
         now=now,
         client_ip=client_ip(runtime.settings.trusted_proxy_hops),
-        nonce=runtime.replay.claim(signature.key_id, signature.nonce, now=now),
+        key_id=signature.key_id,
+        nonce=signature.nonce,
     )
     return exchange.call
 
@@ -102,7 +104,7 @@ def sign_instance_response(response: Response) -> Response:
     """Sign every answer under ``/v1/instance/``: successes, verdicts and problems."""
     if not request.path.startswith(INSTANCE_PREFIX):
         return response
-    key = signing_key(current())
+    key = current().signing_key(db.session())
     # A HEAD answer carries no body, so its digest is that of the empty body received.
     body = b"" if request.method == "HEAD" else response.get_data()
     headers = httpsig.sign_response(
@@ -111,10 +113,3 @@ def sign_instance_response(response: Response) -> Response:
     for name, value in headers.items():
         response.headers[name] = value
     return response
-
-
-def signing_key(runtime: Runtime) -> SigningKey:
-    """The active server key that signs answers and leases (cached per process)."""
-    return runtime.signing_key.get(
-        "active", lambda: server_keys.signing_key(db.session(), runtime.sealer)
-    )

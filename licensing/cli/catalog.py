@@ -56,7 +56,7 @@ def release_add(
         released_at=released_at or utcnow(),
         actor=actor(),
     )
-    emit_record(records.release(added), as_json=as_json)
+    emit_record(records.release(added.product.code, added), as_json=as_json)
 
 
 @release.command("list")
@@ -65,7 +65,9 @@ def release_add(
 @uses_database
 def release_list(product_code: str, as_json: bool) -> None:
     """List a product's releases, oldest first."""
-    rows = [records.release(r) for r in catalog.list_releases(session(), product_code)]
+    rows = [
+        records.release(product_code, r) for r in catalog.list_releases(session(), product_code)
+    ]
     emit_records(rows, ["product", "version", "released_at"], as_json=as_json)
 
 

@@ -14,6 +14,7 @@ from licensing.models import (
     ServerKey,
 )
 from licensing.services import seats
+from licensing.services.catalog import PublishedRelease
 from licensing.timeutil import utcnow
 
 
@@ -21,8 +22,8 @@ def product(p: Product) -> dict[str, Any]:
     return {"id": p.id, "code": p.code, "name": p.name, "created_at": p.created_at}
 
 
-def release(r: Release) -> dict[str, Any]:
-    return {"product": r.product.code, "version": r.version, "released_at": r.released_at}
+def release(product_code: str, r: Release | PublishedRelease) -> dict[str, Any]:
+    return {"product": product_code, "version": r.version, "released_at": r.released_at}
 
 
 def edition(e: Edition) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from licensing.models.base import Base
 
 
 class RateLimitCounter(Base):
-    """One fixed-window counter of the ``limits`` library (services/rate_counters.py).
+    """One fixed-window counter of the ``limits`` library (storage/rate_counters.py).
 
     ``name`` is the library's key: the limit and whom it counts (a partner key id, or a
     keyed hash of a client address, never the address itself). ``expires_at`` is the

@@ -65,9 +65,9 @@ def activate(
         return ActivationOutcome(VALID, _seat(session, state, existing, created=False, now=now))
     used = seats.in_use(session, state.id)
     migration_until = None
-    if used >= state.max_activations:
-        if used >= state.max_activations + state.migration_allowance:
-            return ActivationOutcome(TOO_MANY_ACTIVATIONS, None)
+    if not seats.room_for_one_more(used, state):
+        return ActivationOutcome(TOO_MANY_ACTIVATIONS, None)
+    if seats.takes_migration_seat(used, state):
         # One more server while the customer moves; misuse rules watch the overstay.
         migration_until = now + state.migration_window
     activation = Activation(
@@ -208,5 +208,5 @@ def find_activation(session: Session, license: License, reference: str) -> Activ
 def _seat(
     session: Session, state: LicenseState, activation: Activation, *, created: bool, now: datetime
 ) -> Seat:
-    counted = seats.count(session, state.id, allowed=state.max_activations, now=now)
+    counted = seats.of(session, state, now=now)
     return Seat(activation=activation, created=created, seats=counted)

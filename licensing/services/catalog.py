@@ -119,15 +119,30 @@ def add_release(
     return release
 
 
-def list_releases(session: Session, product_code: str) -> Sequence[Release]:
+@dataclass(frozen=True, slots=True)
+class PublishedRelease:
+    """A release as its readers need it: the version as stored and when it came out."""
+
+    version: str
+    released_at: datetime
+
+
+def list_releases(session: Session, product_code: str) -> list[PublishedRelease]:
     return product_releases(session, get_product(session, product_code).id)
 
 
-def product_releases(session: Session, product_id: uuid.UUID) -> Sequence[Release]:
-    """A product's releases, oldest first: how every reader of releases reads them."""
-    return session.scalars(
-        select(Release).where(Release.product_id == product_id).order_by(Release.released_at)
-    ).all()
+def product_releases(session: Session, product_id: uuid.UUID) -> list[PublishedRelease]:
+    """A product's releases, oldest first: how every reader of releases reads them.
+
+    Two columns, not whole rows: the verdict reads them on every cache miss and every
+    partner check.
+    """
+    rows = session.execute(
+        select(Release.version, Release.released_at)
+        .where(Release.product_id == product_id)
+        .order_by(Release.released_at)
+    )
+    return [PublishedRelease(version, released_at) for version, released_at in rows]
 
 
 def add_edition(

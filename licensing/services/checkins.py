@@ -3,34 +3,26 @@
 Usage is one row per (activation, day, IP, server name, version), upserted with a
 counter, not one row per check-in. A license whose processing is restricted is verified
 as usual but leaves no IP and no server name behind.
+
+A check-in call's writes are chosen here: on PostgreSQL the process's group commit
+writes and commits them, its database nonce included (:func:`record_call`); a call's
+nonce is used up once, by :func:`use_up_nonce` or by those writes.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
+from licensing.errors import NonceReplayed
 from licensing.privacy.pseudonymise import ip_network_prefix
-from licensing.storage.check_ins import CheckInRow, LiveActivation, write_check_in
-from licensing.storage.replay import NonceClaim
-
-
-@dataclass(frozen=True, slots=True)
-class CheckIn:
-    """What an instance reported; ``ip`` is the address the server observed."""
-
-    activation_id: uuid.UUID | None
-    fingerprint: str | None
-    server_name: str
-    product_version: str
-    usage: Mapping[str, int]
-    ip: str | None
+from licensing.services.instance_reports import CheckIn, InstanceCall
+from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, write_check_in
+from licensing.storage.replay import NonceClaim, ReplayStore
 
 
 def check_in_row(
@@ -71,6 +63,58 @@ def record_check_in(
         now=now,
     )
     return write_check_in(session.connection(), row).activation
+
+
+def use_up_nonce(session: Session, replay: ReplayStore, call: InstanceCall) -> None:
+    """Use the call's nonce up in ``replay``, unless a conversation already did (or tried).
+
+    A nonce counts as used once the signature verified and was fresh, whatever the
+    outcome (§2): a refused body too. A replay raises :class:`NonceReplayed`.
+    """
+    if call.nonce_spent:
+        return
+    call.nonce_spent = True
+    if not replay.use_up(session, replay.claim(call.key_id, call.nonce, now=call.now)):
+        raise NonceReplayed()
+
+
+def record_call(
+    session: Session,
+    call: InstanceCall,
+    report: CheckIn,
+    *,
+    sealer: Sealer,
+    replay: ReplayStore,
+    group: CheckInGroup | None,
+) -> LiveActivation | None:
+    """Write a check-in call: the commit strategy and where its nonce is used up.
+
+    With a ``group`` (PostgreSQL) the process's group commit writes and commits it with
+    other threads' check-ins; otherwise the writes wait for the face's commit. A database
+    nonce goes into the check-in's own writes (one round trip); a Redis nonce is used up
+    first. A replay raises :class:`NonceReplayed`.
+    """
+    nonce = None
+    if replay.in_database and not call.nonce_spent:
+        call.nonce_spent = True
+        nonce = replay.claim(call.key_id, call.nonce, now=call.now)
+    else:
+        use_up_nonce(session, replay, call)
+    row = check_in_row(
+        sealer,
+        license_id=call.state.id,
+        processing_restricted=call.state.processing_restricted,
+        report=report,
+        now=call.now,
+        nonce=nonce,
+    )
+    if group is not None:
+        recorded = group.record(session, row)
+    else:
+        recorded = write_check_in(session.connection(), row)
+    if recorded.replayed:
+        raise NonceReplayed()
+    return recorded.activation
 
 
 def _observation(

@@ -1,19 +1,21 @@
 """Instance calls: activate, check in, deactivate (PROTOCOL.md §5).
 
 Each takes an authenticated :class:`InstanceCall` (its nonce not yet used up) and the
-instance's report, uses the nonce up, applies the verdict guards in the contract's
-order, writes, and returns what the answer must say. A call that never reaches a
-conversation (a refused body) has its nonce used up by :func:`use_up_nonce`.
+instance's report, applies the verdict guards in the contract's order, writes, and
+returns what the answer must say. Activating and deactivating use the nonce up first; a
+check-in uses it up with its own writes, after the verdict (the usage is recorded
+whatever the verdict). A call that never reaches a conversation (a refused body) has its
+nonce used up by :func:`licensing.services.checkins.use_up_nonce`.
 
-Who commits: a check-in on PostgreSQL joins the process's group commit
-(storage/group_commit.py), which writes it, its nonce included, in one statement and
-commits; every other write waits for the commit of the face around the call.
+The check-in writes and their commit strategy are :mod:`licensing.services.checkins`'s:
+on PostgreSQL the process's group commit writes a check-in, its nonce included, in one
+statement and commits; every other write waits for the commit of the face around the call.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,41 +25,30 @@ from licensing.crypto.leases import LeaseTerms, issue_lease
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
 from licensing.services import activations, checkins, seats
-from licensing.services.checkins import CheckIn
+from licensing.services.instance_reports import ActivationReport, CheckIn, InstanceCall
 from licensing.services.license_state import LicenseState
 from licensing.services.seats import Seats
 from licensing.services.upgrades import ReleaseInfo
 from licensing.services.verdicts import NOT_ACTIVATED, VALID, Verdict, license_verdict
-from licensing.storage.check_ins import CheckInGroup, LiveActivation, write_check_in
-from licensing.storage.replay import NonceClaim, NonceReplayed, ReplayStore
+from licensing.storage.check_ins import CheckInGroup
+from licensing.storage.replay import ReplayStore
 from licensing.versions import parse_version
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceEnv:
-    """What the conversations need from the process: keys, caches, stores, the issuer."""
+    """What the conversations need from the process: keys, caches, stores, the issuer.
+
+    Built once per process by the wiring (``licensing/runtime.py``); ``check_ins`` is the
+    group commit where the database has one (PostgreSQL), else None.
+    """
 
     sealer: Sealer
     issuer: str
-    signing_key: Callable[[], SigningKey]
-    releases: Callable[[uuid.UUID], tuple[ReleaseInfo, ...]]
+    signing_key: Callable[[Session], SigningKey]
+    releases: Callable[[Session, uuid.UUID], tuple[ReleaseInfo, ...]]
     replay: ReplayStore
     check_ins: CheckInGroup | None = None
-
-
-@dataclass(slots=True, eq=False)
-class InstanceCall:
-    """A request that passed the signature table: whose it is, when, from where, its nonce.
-
-    The nonce is fresh and not yet used up: the conversation uses it up, once
-    (``nonce_spent`` says it tried), so a check-in may write it in its own statement.
-    """
-
-    state: LicenseState
-    now: datetime
-    client_ip: str | None
-    nonce: NonceClaim
-    nonce_spent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,51 +71,40 @@ class Answer:
         return self.now + self.state.check_in_interval
 
 
-@dataclass(frozen=True, slots=True)
-class ActivationRequest:
-    product: str
-    fingerprint: str
-    server_name: str
-    product_version: str
-    platform: str | None
-    usage: Mapping[str, int]
-    ip: str | None
-
-
 def activate(
-    session: Session, env: InstanceEnv, call: InstanceCall, request: ActivationRequest
+    session: Session, env: InstanceEnv, call: InstanceCall, report: ActivationReport
 ) -> Answer:
-    use_up_nonce(session, env, call)
+    checkins.use_up_nonce(session, env.replay, call)
     state, now = call.state, call.now
     verdict = license_verdict(
         state,
-        product_code=request.product,
-        version=parse_version(request.product_version),
-        releases=env.releases(state.product_id),
+        product_code=report.product,
+        version=parse_version(report.product_version),
+        releases=env.releases(session, state.product_id),
         now=now,
     )
     if not verdict.valid:
         return Answer(
             verdict,
             state,
-            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            seats.of(session, state, now=now),
             now,
         )
-    server_name = None if state.processing_restricted else request.server_name
+    server_name = None if state.processing_restricted else report.server_name
     outcome = activations.activate(
         session,
         state,
-        fingerprint=request.fingerprint,
+        fingerprint=report.fingerprint,
         server_name=server_name,
-        product_version=request.product_version,
-        platform=request.platform,
+        product_version=report.product_version,
+        platform=report.platform,
         now=now,
     )
     if outcome.seat is None:
         return Answer(
             outcome.verdict,
             state,
-            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            seats.of(session, state, now=now),
             now,
         )
     seat = outcome.seat
@@ -136,10 +116,10 @@ def activate(
         report=CheckIn(
             activation_id=seat.activation.id,
             fingerprint=None,
-            server_name=request.server_name,
-            product_version=request.product_version,
-            usage=request.usage,
-            ip=request.ip,
+            server_name=report.server_name,
+            product_version=report.product_version,
+            usage=report.usage,
+            ip=report.ip,
         ),
         now=now,
     )
@@ -153,7 +133,7 @@ def activate(
         server_name=server_name,
         activated_at=seat.activation.activated_at,
         created=seat.created,
-        lease=_lease(env, state, seat.activation.id, seat.activation.fingerprint, now),
+        lease=_lease(session, env, state, seat.activation.id, seat.activation.fingerprint, now=now),
     )
 
 
@@ -164,17 +144,19 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
         state,
         product_code=None,
         version=parse_version(report.product_version),
-        releases=env.releases(state.product_id),
+        releases=env.releases(session, state.product_id),
         now=now,
     )
     # Usage is recorded whatever the verdict: a revoked key still calling home is
     # exactly what misuse review needs to see.
-    live = _record_check_in(session, env, call, report)
+    live = checkins.record_call(
+        session, call, report, sealer=env.sealer, replay=env.replay, group=env.check_ins
+    )
     if live is None:  # nothing was touched, so nothing counted the seats
         return Answer(
             verdict if not verdict.valid else NOT_ACTIVATED,
             state,
-            seats.count(session, state.id, allowed=state.max_activations, now=now),
+            seats.of(session, state, now=now),
             now,
         )
     # The check-in statement already counted the seats, for a refusal as for a success:
@@ -190,63 +172,25 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
         activation_id=live.id,
         fingerprint=live.fingerprint,
         activated_at=live.activated_at,
-        lease=_lease(env, state, live.id, live.fingerprint, now),
+        lease=_lease(session, env, state, live.id, live.fingerprint, now=now),
     )
 
 
 def deactivate(
     session: Session, env: InstanceEnv, call: InstanceCall, activation_id: uuid.UUID
 ) -> bool:
-    use_up_nonce(session, env, call)
+    checkins.use_up_nonce(session, env.replay, call)
     return activations.deactivate(session, call.state, activation_id, now=call.now)
 
 
-def use_up_nonce(session: Session, env: InstanceEnv, call: InstanceCall) -> None:
-    """Use the call's nonce up, unless a conversation already did (or tried).
-
-    A nonce counts as used once the signature verified and was fresh, whatever the
-    outcome (§2): a refused body too. A replay raises :class:`NonceReplayed`.
-    """
-    if call.nonce_spent:
-        return
-    call.nonce_spent = True
-    if not env.replay.use_up(session, call.nonce):
-        raise NonceReplayed()
-
-
-def _record_check_in(
-    session: Session, env: InstanceEnv, call: InstanceCall, report: CheckIn
-) -> LiveActivation | None:
-    """Write the check-in: the commit strategy and where its nonce is used up.
-
-    On PostgreSQL the process's group commit writes and commits it with other threads'
-    check-ins; elsewhere the writes wait for the face's commit. A database nonce goes
-    into the check-in's own writes (one round trip); a Redis nonce is used up first.
-    """
-    nonce = None
-    if env.replay.in_database and not call.nonce_spent:
-        call.nonce_spent, nonce = True, call.nonce
-    else:
-        use_up_nonce(session, env, call)
-    row = checkins.check_in_row(
-        env.sealer,
-        license_id=call.state.id,
-        processing_restricted=call.state.processing_restricted,
-        report=report,
-        now=call.now,
-        nonce=nonce,
-    )
-    if env.check_ins is not None and session.get_bind().dialect.name == "postgresql":
-        recorded = env.check_ins.record(session, row)
-    else:
-        recorded = write_check_in(session.connection(), row)
-    if recorded.replayed:
-        raise NonceReplayed()
-    return recorded.activation
-
-
 def _lease(
-    env: InstanceEnv, state: LicenseState, activation_id: uuid.UUID, fingerprint: str, now: datetime
+    session: Session,
+    env: InstanceEnv,
+    state: LicenseState,
+    activation_id: uuid.UUID,
+    fingerprint: str,
+    *,
+    now: datetime,
 ) -> str:
     terms = LeaseTerms(
         license_id=state.id,
@@ -259,4 +203,4 @@ def _lease(
         upgrade_protection_until=state.upgrade_protection_until,
         offline_grace=state.offline_grace,
     )
-    return issue_lease(terms, env.signing_key(), issuer=env.issuer, now=now)
+    return issue_lease(terms, env.signing_key(session), issuer=env.issuer, now=now)

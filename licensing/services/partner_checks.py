@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto import license_keys
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, NotFound, Unauthenticated
-from licensing.models import PartnerKey, PartnerStatus, Product, Release
+from licensing.models import PartnerKey, PartnerStatus, Product
 from licensing.services import catalog, disclosures, partners, seats
 from licensing.services.license_state import LicenseState, load_license_state, load_releases
 from licensing.services.seats import Seats
@@ -70,7 +70,7 @@ class Answered:
     """A license check and the answer sent (and logged) for it."""
 
     check: LicenseCheck
-    answer: Answer
+    answer: PartnerAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class LicenseCheck:
 
 
 # The answer a partner is sent, by section (``license``, ``upgrade``) and field.
-Answer = Mapping[str, Mapping[str, Any]]
+PartnerAnswer = Mapping[str, Mapping[str, Any]]
 
 
 def authenticate(
@@ -136,7 +136,7 @@ def check_license(
     target_version: str | None,
     request_id: str,
     now: datetime,
-    answer: Callable[[LicenseCheck], Answer],
+    answer: Callable[[LicenseCheck], PartnerAnswer],
 ) -> Answered:
     """Validity and, with ``target_version``, upgrade eligibility; logged as a disclosure.
 
@@ -154,8 +154,9 @@ def check_license(
         if target is not None
         else None
     )
-    in_use = seats.in_use(session, state.id)
-    check = LicenseCheck(state, verdict, Seats(in_use, state.max_activations), upgrade)
+    # A partner learns the figures, not when a migration seat ends: no second count.
+    counted = seats.reported(seats.in_use(session, state.id), state.max_activations, None)
+    check = LicenseCheck(state, verdict, counted, upgrade)
     sent = answer(check)
     disclosures.record(
         session,
@@ -173,7 +174,7 @@ def check_license(
 
 def product_releases(
     session: Session, principal: PartnerPrincipal, product_code: str
-) -> Sequence[Release]:
+) -> list[catalog.PublishedRelease]:
     """A registered product's releases; an unregistered product is as unknown as a missing one."""
     product = session.scalar(select(Product).where(Product.code == product_code))
     if product is None or product.id not in principal.product_ids:

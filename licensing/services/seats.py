@@ -11,11 +11,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.models import Activation, ActivationStatus, Edition, License
+
+if TYPE_CHECKING:  # the snapshot reads its seat limit through allowed() below
+    from licensing.services.license_state import LicenseState
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +76,18 @@ def count(session: Session, license_id: uuid.UUID, *, allowed: int, now: datetim
     used = in_use(session, license_id)
     until = migration_ends(session, license_id, now=now) if migrating(used, allowed) else None
     return Seats(used, allowed, until)
+
+
+def of(session: Session, state: LicenseState, *, now: datetime) -> Seats:
+    """The seats of the license in ``state`` now."""
+    return count(session, state.id, allowed=state.max_activations, now=now)
+
+
+def room_for_one_more(used: int, state: LicenseState) -> bool:
+    """Whether one more server may take a seat: a plain seat, else the migration seat."""
+    return used < state.max_activations + state.migration_allowance
+
+
+def takes_migration_seat(used: int, state: LicenseState) -> bool:
+    """Whether one more server would hold the migration seat (all plain seats taken)."""
+    return used >= state.max_activations

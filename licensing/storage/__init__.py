@@ -5,9 +5,12 @@ verdict. Modules here import only the layers below (models, crypto and the found
 modules; docs/architecture.md): never services, never Flask, never ``licensing.metrics``
 (a hook such as the batch metric is passed in by the wiring, ``licensing/runtime.py``).
 
-Who commits: nothing here commits a session, with one exception, the check-in group
-commit on PostgreSQL (:mod:`licensing.storage.group_commit`), which writes a batch of
-check-ins in one autocommit statement (:mod:`licensing.storage.checkin_batches`) and
-commits a session that joined it; the service that records a check-in chooses it.
-Every other write here waits for the commit of the face around the request.
+Who commits: nothing here commits the session of a request, with exactly three
+exceptions. The check-in group commit on PostgreSQL (:mod:`licensing.storage.group_commit`)
+writes a batch of check-ins in one autocommit statement
+(:mod:`licensing.storage.checkin_batches`) and commits a session that joined it; the
+rate-limit counters (:mod:`licensing.storage.rate_counters`) count on a connection of
+their own in autocommit mode; the Redis replay store (:mod:`licensing.storage.replay`)
+sets a nonce in Redis at once, outside the database transaction. Every other write here
+waits for the commit of the face around the request.
 """

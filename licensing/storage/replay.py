@@ -15,7 +15,7 @@ from typing import ClassVar, Protocol
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from licensing.errors import ConfigError, LicensingError
+from licensing.errors import ConfigError
 from licensing.storage import statements
 
 
@@ -28,17 +28,6 @@ class NonceClaim:
     expires_at: datetime
 
 
-class NonceReplayed(LicensingError):
-    """The ``(key id, nonce)`` pair was already accepted within the window."""
-
-    status = 401
-    code = "NONCE_REPLAYED"
-    title = "Request signature rejected"
-
-    def __init__(self) -> None:
-        super().__init__("this nonce was already used with this key")
-
-
 class ReplayStore(Protocol):
     #: Whether nonces live in the database, so a check-in's statement may carry its own.
     in_database: ClassVar[bool]
@@ -48,9 +37,6 @@ class ReplayStore(Protocol):
 
     def use_up(self, session: Session, claim: NonceClaim) -> bool:
         """True the first time the pair is seen within the window, False after."""
-
-    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        """:meth:`use_up` of a fresh claim."""
 
 
 class _WindowedStore:
@@ -63,9 +49,6 @@ class _WindowedStore:
 
     def use_up(self, session: Session, claim: NonceClaim) -> bool:
         raise NotImplementedError
-
-    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        return self.use_up(session, self.claim(key_id, nonce, now=now))
 
 
 class DatabaseReplayStore(_WindowedStore):

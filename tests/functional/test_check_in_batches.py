@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ReplayNonce, UsageObservation
-from licensing.services.checkins import CheckIn, _observation
+from licensing.services.checkins import check_in_row
+from licensing.services.instance_reports import CheckIn
 from licensing.storage.check_ins import CheckInRow, Recorded
 from licensing.storage.checkin_batches import HeldConnection, write_check_ins_postgresql
 from licensing.storage.group_commit import OutcomeUnknown
@@ -56,16 +57,23 @@ def row(
     fingerprint: str | None = None,
     activation_id: uuid.UUID | None = None,
     ip: str | None = "192.0.2.7",
-    server_name: str | None = "mail.example.com",
+    server_name: str = "mail.example.com",
+    restricted: bool = False,
     usage: dict[str, int] | None = None,
     nonce: str | None = None,
     now: datetime = NOW,
     key_id: str = "key-1",
 ) -> CheckInRow:
-    report = CheckIn(activation_id, fingerprint, server_name or "", "2.1.0", usage or {}, ip)
-    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
+    report = CheckIn(activation_id, fingerprint, server_name, "2.1.0", usage or {}, ip)
     claim = NonceClaim(key_id, nonce or secrets.token_hex(8), now + timedelta(minutes=10))
-    return CheckInRow(license_id, activation_id, fingerprint, claim, now, observation)
+    return check_in_row(
+        sealer,
+        license_id=license_id,
+        processing_restricted=restricted,
+        report=report,
+        now=now,
+        nonce=claim,
+    )
 
 
 def observations(session: Session, activation_id: uuid.UUID) -> list[UsageObservation]:
@@ -212,7 +220,7 @@ def test_restricted_processing_stores_no_address_or_server_name(
 
     write_check_ins_postgresql(
         session,
-        [row(sealer, license_id, fingerprint=activation.fingerprint, ip=None, server_name=None)],
+        [row(sealer, license_id, fingerprint=activation.fingerprint, restricted=True)],
     )
 
     [observed] = observations(session, activation.id)

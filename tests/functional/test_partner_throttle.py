@@ -23,7 +23,7 @@ from licensing.api import ratelimits
 from licensing.crypto.sealing import Sealer
 from licensing.errors import ConfigError
 from licensing.models import Product, RateLimitCounter
-from licensing.services import rate_counters
+from licensing.storage import rate_counters
 from tests import factories
 from tests.functional.metrics_scrape import scrape
 from tests.functional.partner_client import PartnerApi, problem, register

@@ -1,20 +1,17 @@
-"""Periodic jobs: culling dead activations and pruning nonces."""
+"""Periodic jobs: activations silent past their dead-after period are culled."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import jobs
 from licensing.crypto.sealing import Sealer
-from licensing.models import Activation, ReplayNonce
 from licensing.runtime import EXTENSION_KEY
-from tests.factories import make_edition, make_license
+from tests.factories import make_activation, make_edition, make_license
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -25,29 +22,18 @@ def context(app: Flask) -> jobs.JobContext:
     return jobs.JobContext(settings=runtime.settings, sealer=runtime.sealer)
 
 
-def _activation(session: Session, license_id: uuid.UUID, *, silent_for: timedelta) -> Activation:
-    activation = Activation(
-        license_id=license_id,
-        fingerprint=uuid.uuid4().hex,
-        server_name="mail.example.com",
-        product_version="1.0.0",
-        status="active",
-        activated_at=NOW - timedelta(days=30),
-        last_check_in_at=NOW - silent_for,
-    )
-    session.add(activation)
-    session.flush()
-    return activation
-
-
 def test_cull_releases_only_activations_silent_past_dead_after(
     session: Session, sealer: Sealer, context: jobs.JobContext
 ) -> None:
     # 1 h interval x 3 intervals: silent for more than 3 h is dead.
     edition = make_edition(session, check_in_interval_seconds=3600, dead_after_intervals=3)
     issued = make_license(session, sealer, edition=edition)
-    dead = _activation(session, issued.license.id, silent_for=timedelta(hours=3, seconds=1))
-    alive = _activation(session, issued.license.id, silent_for=timedelta(hours=2, minutes=59))
+    dead = make_activation(
+        session, issued.license.id, silent_for=timedelta(hours=3, seconds=1), now=NOW
+    )
+    alive = make_activation(
+        session, issued.license.id, silent_for=timedelta(hours=2, minutes=59), now=NOW
+    )
 
     results = jobs.run(session, now=NOW, context=context, only="cull-activations")
 
@@ -55,16 +41,3 @@ def test_cull_releases_only_activations_silent_past_dead_after(
     session.expire_all()
     assert (dead.status, dead.release_reason, dead.released_at) == ("released", "culled", NOW)
     assert (alive.status, alive.release_reason) == ("active", None)
-
-
-def test_prune_forgets_only_expired_nonces(session: Session, context: jobs.JobContext) -> None:
-    session.add_all(
-        [
-            ReplayNonce(key_id="k" * 22, nonce="old" * 8, expires_at=NOW - timedelta(seconds=1)),
-            ReplayNonce(key_id="k" * 22, nonce="new" * 8, expires_at=NOW + timedelta(seconds=1)),
-        ]
-    )
-    session.flush()
-
-    assert jobs.run(session, now=NOW, context=context, only="prune-nonces")[0].affected == 1
-    assert session.scalars(select(ReplayNonce.nonce)).all() == ["new" * 8]

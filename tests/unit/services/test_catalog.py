@@ -105,7 +105,11 @@ def test_releases_are_listed_by_date(session: Session) -> None:
     product = make_product(session)
     late = make_release(session, product=product, released_at=datetime(2025, 6, 1, tzinfo=UTC))
     early = make_release(session, product=product, released_at=datetime(2024, 6, 1, tzinfo=UTC))
-    assert list(catalog.list_releases(session, product.code)) == [early, late]
+    listed = catalog.list_releases(session, product.code)
+    assert [(r.version, r.released_at) for r in listed] == [
+        (early.version, early.released_at),
+        (late.version, late.released_at),
+    ]
 
 
 def test_an_edition_stores_its_policy_and_is_audited(session: Session, actor: str) -> None:

@@ -6,17 +6,16 @@ instance of the same license running that version is not refused ``VERSION_NOT_C
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from licensing.models import LicenseStatus
 from licensing.services.license_state import LicenseState
 from licensing.services.upgrades import EligibilityReason, ReleaseInfo, eligibility, version_covered
 from licensing.services.verdicts import VerdictCode, license_verdict
+from tests.factories import license_state
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -24,24 +23,7 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 def state(protection_until: datetime | None) -> LicenseState:
     """A valid, perpetual license whose upgrade protection ends at ``protection_until``."""
-    return LicenseState(
-        id=uuid.uuid4(),
-        key_id="k" * 22,
-        signing_secret=bytes(32),
-        status=LicenseStatus.ACTIVE,
-        product_id=uuid.uuid4(),
-        product_code="mail",
-        edition_code="standard",
-        expires_at=None,
-        upgrade_protection_until=protection_until,
-        processing_restricted=False,
-        max_activations=1,
-        migration_allowance=0,
-        migration_window=timedelta(days=7),
-        check_in_interval=timedelta(hours=24),
-        offline_grace=timedelta(days=14),
-        entitlements=(),
-    )
+    return license_state(upgrade_protection_until=protection_until)
 
 
 # Whole minutes over ten years: collisions with the end of protection are likely enough.

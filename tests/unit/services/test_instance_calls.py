@@ -11,32 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import LicenseStatus, ReplayNonce
-from licensing.services import instance_calls
-from licensing.services.checkins import CheckIn
-from licensing.services.instance_calls import InstanceCall, InstanceEnv
-from licensing.services.license_state import LicenseState
-from licensing.storage.replay import NonceClaim, NonceReplayed
+from licensing.errors import NonceReplayed
+from licensing.models import ReplayNonce
+from licensing.services import checkins, instance_calls
+from licensing.services.instance_calls import InstanceEnv
+from licensing.services.instance_reports import CheckIn, InstanceCall
+from licensing.storage.replay import NonceClaim
+from tests.factories import license_state
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-STATE = LicenseState(
-    id=uuid.uuid4(),
-    key_id="k" * 22,
-    signing_secret=bytes(32),
-    status=LicenseStatus.ACTIVE,
-    product_id=uuid.uuid4(),
-    product_code="mail",
-    edition_code="standard",
-    expires_at=None,
-    upgrade_protection_until=None,
-    processing_restricted=False,
-    max_activations=1,
-    migration_allowance=0,
-    migration_window=timedelta(days=7),
-    check_in_interval=timedelta(hours=24),
-    offline_grace=timedelta(days=7),
-    entitlements=(),
-)
+STATE = license_state()
 REPORT = CheckIn(
     activation_id=uuid.uuid4(),
     fingerprint=None,
@@ -65,36 +49,33 @@ class CountingStore:
         self.seen.add(pair)
         return fresh
 
-    def accept(self, session: Session, key_id: str, nonce: str, *, now: datetime) -> bool:
-        return self.use_up(session, self.claim(key_id, nonce, now=now))
-
 
 def env_with(store: CountingStore, sealer: Sealer) -> InstanceEnv:
     return InstanceEnv(
         sealer=sealer,
         issuer="licensing-test",
-        signing_key=lambda: pytest.fail("no lease is issued here"),
-        releases=lambda _: (),
+        signing_key=lambda _: pytest.fail("no lease is issued here"),
+        releases=lambda _session, _product: (),
         replay=store,  # type: ignore[arg-type]
     )
 
 
 def call_with(nonce: str) -> InstanceCall:
-    return InstanceCall(STATE, NOW, "192.0.2.1", NonceClaim(STATE.key_id, nonce, NOW))
+    return InstanceCall(STATE, NOW, "192.0.2.1", STATE.key_id, nonce)
 
 
 def test_a_nonce_is_used_up_once_however_often_it_is_asked(
     session: Session, sealer: Sealer
 ) -> None:
     store, nonce = CountingStore(in_database=False), secrets.token_urlsafe(16)
-    env, call = env_with(store, sealer), call_with(nonce)
+    call = call_with(nonce)
 
-    instance_calls.use_up_nonce(session, env, call)
-    instance_calls.use_up_nonce(session, env, call)  # e.g. the after-request hook
+    checkins.use_up_nonce(session, store, call)
+    checkins.use_up_nonce(session, store, call)  # e.g. the after-request hook
 
     assert store.asked == 1
     with pytest.raises(NonceReplayed):
-        instance_calls.use_up_nonce(session, env, call_with(nonce))
+        checkins.use_up_nonce(session, store, call_with(nonce))
 
 
 def test_a_check_in_uses_a_store_outside_the_database_before_it_writes(

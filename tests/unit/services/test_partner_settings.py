@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 
-from licensing.api.requests import client_ip
 from licensing.errors import InvalidRequest
 from licensing.services.partners import normalise_networks, validate_rate_limit
 
@@ -22,12 +20,3 @@ def test_networks_are_normalised_and_deduplicated() -> None:
         "192.0.2.7/32",
         "2001:db8::/64",
     ]
-
-
-def test_an_ipv4_client_seen_through_a_dual_stack_listener_is_its_ipv4_address(
-    app: Flask,
-) -> None:
-    with app.test_request_context(environ_base={"REMOTE_ADDR": "::ffff:192.0.2.7"}):
-        assert client_ip(0) == "192.0.2.7"
-    with app.test_request_context(environ_base={"REMOTE_ADDR": "2001:db8::7"}):
-        assert client_ip(0) == "2001:db8::7"

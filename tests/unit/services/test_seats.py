@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ActivationStatus, License, ReleaseReason
 from licensing.services import seats
-from licensing.services.checkins import CheckIn, _observation
+from licensing.services.checkins import check_in_row
+from licensing.services.instance_reports import CheckIn
 from licensing.services.seats import Seats
 from licensing.storage import statements
-from licensing.storage.check_ins import CheckInRow
 from licensing.storage.checkin_batches import write_check_ins_postgresql
 from licensing.storage.replay import NonceClaim
 from tests.databases import TEST_DATABASE_ENV
@@ -138,9 +138,17 @@ def test_the_batch_statement_counts_as_the_rule(
     rows = []
     for license, activation in licensed:
         report = CheckIn(activation.id, None, "", "1.0.0", {}, None)
-        observation = _observation(sealer, ip=None, server_name=None, report=report, now=NOW)
         claim = NonceClaim(license.key_id, secrets.token_hex(8), NOW + timedelta(minutes=5))
-        rows.append(CheckInRow(license.id, activation.id, None, claim, NOW, observation))
+        rows.append(
+            check_in_row(
+                sealer,
+                license_id=license.id,
+                processing_restricted=True,
+                report=report,
+                now=NOW,
+                nonce=claim,
+            )
+        )
 
     outcomes = write_check_ins_postgresql(session, rows)
 

@@ -19,10 +19,10 @@ def test_database_store_accepts_a_pair_once(session: Session) -> None:
     store = DatabaseReplayStore(window_seconds=600)
     nonce = secrets.token_urlsafe(16)
 
-    assert store.accept(session, "key-a" * 4 + "xx", nonce, now=NOW) is True
-    assert store.accept(session, "key-a" * 4 + "xx", nonce, now=NOW) is False
+    assert store.use_up(session, store.claim("key-a" * 4 + "xx", nonce, now=NOW)) is True
+    assert store.use_up(session, store.claim("key-a" * 4 + "xx", nonce, now=NOW)) is False
     # The same nonce under another key id is another pair.
-    assert store.accept(session, "key-b" * 4 + "xx", nonce, now=NOW) is True
+    assert store.use_up(session, store.claim("key-b" * 4 + "xx", nonce, now=NOW)) is True
 
 
 def test_a_claim_is_used_up_once_and_ends_with_the_window(session: Session) -> None:
@@ -53,7 +53,7 @@ def test_redis_store_accepts_a_pair_once_and_forgets_it_after_the_window(
     import time
 
     nonce = secrets.token_urlsafe(16)
-    assert redis_store.accept(session, "k" * 22, nonce, now=NOW) is True
-    assert redis_store.accept(session, "k" * 22, nonce, now=NOW) is False
+    assert redis_store.use_up(session, redis_store.claim("k" * 22, nonce, now=NOW)) is True
+    assert redis_store.use_up(session, redis_store.claim("k" * 22, nonce, now=NOW)) is False
     time.sleep(1.1)
-    assert redis_store.accept(session, "k" * 22, nonce, now=NOW) is True
+    assert redis_store.use_up(session, redis_store.claim("k" * 22, nonce, now=NOW)) is True

@@ -1,4 +1,4 @@
-"""Replay nonces whose window has passed: pruned by a job (the stores: storage/replay.py)."""
+"""Replay nonces whose window has passed, pruned by a job (the stores: storage/replay.py)."""
 
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, create_engine, event, select
 from licensing.database import configure_engine, engine_options
 from licensing.extensions import db
 from licensing.models import RateLimitCounter
-from licensing.services import rate_counters
-from licensing.services.rate_counters import DatabaseCounters
+from licensing.storage import rate_counters
+from licensing.storage.rate_counters import DatabaseCounters
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ import profile_checkins
 from licensing.api import edge, instance, requests, signatures
 from licensing.crypto import httpsig
 from licensing.schemas import instance as schemas
-from licensing.services import checkins, instance_calls
-from licensing.storage import checkin_batches, group_commit
+from licensing.services import check_ins, instance_calls
+from licensing.storage import check_in_batches, group_commit
 
 # (owner, attribute, depth, what): looked up where the path looks them up, at call time.
 PARTS: list[tuple[Any, str, int, str]] = [
@@ -43,10 +43,10 @@ PARTS: list[tuple[Any, str, int, str]] = [
     (instance_calls, "check_in", 0, "check-in service"),
     (instance_calls, "license_verdict", 1, "verdict"),
     (instance_calls, "_record_check_in", 1, "record the check-in"),
-    (checkins, "_observation", 2, "observation values, keyed hashes"),
+    (check_ins, "_observation", 2, "observation values, keyed hashes"),
     (group_commit.GroupCommit, "record", 2, "group commit"),
-    (checkin_batches, "write_check_ins_postgresql", 3, "batch writer"),
-    (checkin_batches, "_run_batch", 4, "driver: execute and fetch"),
+    (check_in_batches, "write_check_ins_postgresql", 3, "batch writer"),
+    (check_in_batches, "_run_batch", 4, "driver: execute and fetch"),
     (instance_calls, "_lease", 1, "lease"),
     (signatures, "json_answer", 0, "answer body and response"),
     (signatures, "sign_instance_response", 0, "answer signature (after_request)"),

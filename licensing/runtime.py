@@ -18,8 +18,8 @@ from licensing.services import server_keys
 from licensing.services.instance_calls import InstanceEnv
 from licensing.services.license_state import LicenseState, load_releases
 from licensing.services.upgrades import ReleaseInfo
+from licensing.storage.check_in_batches import check_in_group
 from licensing.storage.check_ins import CheckInGroup
-from licensing.storage.checkin_batches import check_in_group
 from licensing.storage.replay import DatabaseReplayStore, RedisReplayStore, ReplayStore
 
 EXTENSION_KEY = "licensing"

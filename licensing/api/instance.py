@@ -18,7 +18,7 @@ from licensing.errors import PROBLEM_CONTENT_TYPE, NonceReplayed
 from licensing.extensions import db
 from licensing.runtime import current
 from licensing.schemas import instance as schemas
-from licensing.services import checkins, instance_calls
+from licensing.services import check_ins, instance_calls
 from licensing.services.instance_calls import Answer
 from licensing.services.instance_reports import ActivationReport, CheckIn, InstanceCall
 
@@ -76,7 +76,7 @@ def _commit(response: Response) -> Response:
     call = signatures.current_call()
     if call is not None and not call.nonce_spent:  # e.g. a body refused before any conversation
         try:
-            checkins.use_up_nonce(db.session(), current().instance.replay, call)
+            check_ins.use_up_nonce(db.session(), current().instance.replay, call)
         except NonceReplayed as replayed:
             db.session.rollback()
             return _replayed(replayed)

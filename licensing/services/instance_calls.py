@@ -5,9 +5,9 @@ instance's report, applies the verdict guards in the contract's order, writes, a
 returns what the answer must say. Activating and deactivating use the nonce up first; a
 check-in uses it up with its own writes, after the verdict (the usage is recorded
 whatever the verdict). A call that never reaches a conversation (a refused body) has its
-nonce used up by :func:`licensing.services.checkins.use_up_nonce`.
+nonce used up by :func:`licensing.services.check_ins.use_up_nonce`.
 
-The check-in writes and their commit strategy are :mod:`licensing.services.checkins`'s:
+The check-in writes and their commit strategy are :mod:`licensing.services.check_ins`'s:
 on PostgreSQL the process's group commit writes a check-in, its nonce included, in one
 statement and commits; every other write waits for the commit of the face around the call.
 """
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto.leases import LeaseTerms, issue_lease
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
-from licensing.services import activations, checkins, seats
+from licensing.services import activations, check_ins, seats
 from licensing.services.instance_reports import ActivationReport, CheckIn, InstanceCall
 from licensing.services.license_state import LicenseState
 from licensing.services.seats import Seats
@@ -74,7 +74,7 @@ class Answer:
 def activate(
     session: Session, env: InstanceEnv, call: InstanceCall, report: ActivationReport
 ) -> Answer:
-    checkins.use_up_nonce(session, env.replay, call)
+    check_ins.use_up_nonce(session, env.replay, call)
     state, now = call.state, call.now
     verdict = license_verdict(
         state,
@@ -108,7 +108,7 @@ def activate(
             now,
         )
     seat = outcome.seat
-    checkins.record_check_in(
+    check_ins.record_check_in(
         session,
         env.sealer,
         license_id=state.id,
@@ -149,7 +149,7 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
     )
     # Usage is recorded whatever the verdict: a revoked key still calling home is
     # exactly what misuse review needs to see.
-    live = checkins.record_call(
+    live = check_ins.record_call(
         session, call, report, sealer=env.sealer, replay=env.replay, group=env.check_ins
     )
     if live is None:  # nothing was touched, so nothing counted the seats
@@ -179,7 +179,7 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
 def deactivate(
     session: Session, env: InstanceEnv, call: InstanceCall, activation_id: uuid.UUID
 ) -> bool:
-    checkins.use_up_nonce(session, env.replay, call)
+    check_ins.use_up_nonce(session, env.replay, call)
     return activations.deactivate(session, call.state, activation_id, now=call.now)
 
 

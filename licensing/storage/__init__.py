@@ -8,7 +8,7 @@ modules; docs/architecture.md): never services, never Flask, never ``licensing.m
 Who commits: nothing here commits the session of a request, with exactly three
 exceptions. The check-in group commit on PostgreSQL (:mod:`licensing.storage.group_commit`)
 writes a batch of check-ins in one autocommit statement
-(:mod:`licensing.storage.checkin_batches`) and commits a session that joined it; the
+(:mod:`licensing.storage.check_in_batches`) and commits a session that joined it; the
 rate-limit counters (:mod:`licensing.storage.rate_counters`) count on a connection of
 their own in autocommit mode; the Redis replay store (:mod:`licensing.storage.replay`)
 sets a nonce in Redis at once, outside the database transaction. Every other write here

@@ -2,7 +2,7 @@
 
 :func:`write_check_in` writes one check-in on a connection in the caller's transaction
 (the face commits it); a batch of them on PostgreSQL is written and committed by one
-statement instead (:mod:`licensing.storage.checkin_batches`). Both take a
+statement instead (:mod:`licensing.storage.check_in_batches`). Both take a
 :class:`CheckInRow` and answer a :class:`Recorded`.
 """
 

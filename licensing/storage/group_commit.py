@@ -4,7 +4,7 @@ A durable commit costs a WAL flush and a round trip; paying it once per check-in
 limits a busy server (DESIGN.md, "Scale"). Here the first thread to arrive while no
 write is in progress becomes the *leader*: it takes every check-in queued so far, its
 own included, has the batch writer write them all at once (for check-ins: one statement
-in autocommit mode, see checkin_batches.write_check_ins_postgresql), commits its own session
+in autocommit mode, see check_in_batches.write_check_ins_postgresql), commits its own session
 (for a writer that joined it), and hands each waiting thread its outcome. Threads that
 arrive meanwhile queue for the next batch; when a batch is done, its leader hands the
 lead to the first of them. Nothing is acknowledged before the commit that holds it, and

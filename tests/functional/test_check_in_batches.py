@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ReplayNonce, UsageObservation
-from licensing.services.checkins import check_in_row
+from licensing.services.check_ins import check_in_row
 from licensing.services.instance_reports import CheckIn
+from licensing.storage.check_in_batches import HeldConnection, write_check_ins_postgresql
 from licensing.storage.check_ins import CheckInRow, Recorded
-from licensing.storage.checkin_batches import HeldConnection, write_check_ins_postgresql
 from licensing.storage.group_commit import OutcomeUnknown
 from licensing.storage.replay import NonceClaim
 from tests.factories import make_license

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from licensing.models import Activation, UsageObservation
 from licensing.services import licenses
 from licensing.services import seats as seat_rules
-from licensing.storage import checkin_batches
+from licensing.storage import check_in_batches
 from licensing.storage.group_commit import OutcomeUnknown
 from tests.functional.instance_client import Answer, Instance, Licensed, parse_time
 
@@ -132,7 +132,7 @@ def test_a_check_in_whose_batch_may_or_may_not_be_committed_is_a_signed_internal
     def connection_failed(*_: object, **__: object) -> None:
         raise OutcomeUnknown("the connection failed during a batch")
 
-    monkeypatch.setattr(checkin_batches, "write_check_ins_postgresql", connection_failed)
+    monkeypatch.setattr(check_in_batches, "write_check_ins_postgresql", connection_failed)
     answer = instance.check_in()  # the helper verifies the answer's signature and nonce
 
     # Not NONCE_REPLAYED: the instance retries with a new request, as after any 5xx.

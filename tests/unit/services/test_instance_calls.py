@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import NonceReplayed
 from licensing.models import ReplayNonce
-from licensing.services import checkins, instance_calls
+from licensing.services import check_ins, instance_calls
 from licensing.services.instance_calls import InstanceEnv
 from licensing.services.instance_reports import CheckIn, InstanceCall
 from licensing.storage.replay import NonceClaim
@@ -70,12 +70,12 @@ def test_a_nonce_is_used_up_once_however_often_it_is_asked(
     store, nonce = CountingStore(in_database=False), secrets.token_urlsafe(16)
     call = call_with(nonce)
 
-    checkins.use_up_nonce(session, store, call)
-    checkins.use_up_nonce(session, store, call)  # e.g. the after-request hook
+    check_ins.use_up_nonce(session, store, call)
+    check_ins.use_up_nonce(session, store, call)  # e.g. the after-request hook
 
     assert store.asked == 1
     with pytest.raises(NonceReplayed):
-        checkins.use_up_nonce(session, store, call_with(nonce))
+        check_ins.use_up_nonce(session, store, call_with(nonce))
 
 
 def test_a_check_in_uses_a_store_outside_the_database_before_it_writes(

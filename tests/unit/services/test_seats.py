@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, ActivationStatus, License, ReleaseReason
 from licensing.services import seats
-from licensing.services.checkins import check_in_row
+from licensing.services.check_ins import check_in_row
 from licensing.services.instance_reports import CheckIn
 from licensing.services.seats import Seats
 from licensing.storage import statements
-from licensing.storage.checkin_batches import write_check_ins_postgresql
+from licensing.storage.check_in_batches import write_check_ins_postgresql
 from licensing.storage.replay import NonceClaim
 from tests.databases import TEST_DATABASE_ENV
 from tests.factories import make_edition, make_license

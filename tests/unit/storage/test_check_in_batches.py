@@ -5,7 +5,7 @@ from __future__ import annotations
 from psycopg import _queries
 
 from licensing.storage import statements
-from licensing.storage.checkin_batches import BATCH_STATEMENT
+from licensing.storage.check_in_batches import BATCH_STATEMENT
 
 
 def test_the_batch_statement_fits_the_drivers_conversion_cache() -> None:

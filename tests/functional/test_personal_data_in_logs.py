@@ -103,7 +103,8 @@ def personal_values(caller: Caller) -> dict[str, str]:
         "lower-case license key": key.normalised.lower(),
         "license key id": key.key_id,
         "partner API key": token,
-        "partner API key secret": token.rsplit("_", 1)[-1],
+        # lpk_<key id>_<secret>: the key id has no "_", the secret may have several.
+        "partner API key secret": token.split("_", 2)[2],
     }
 
 

@@ -119,7 +119,12 @@ def release(
 
 
 def cull_dead_activations(session: Session, *, now: datetime) -> int:
-    """Release activations silent for longer than their edition's dead-after."""
+    """Release activations silent for longer than their edition's dead-after.
+
+    Live activations are found per license through ``ix_activations_license_id_status``;
+    ``last_check_in_at`` is filtered on the rows, not through an index, so that the
+    check-in's update of it stays a heap-only (HOT) update on PostgreSQL.
+    """
     culled = 0
     editions = session.execute(
         select(Edition.id, Edition.check_in_interval_seconds, Edition.dead_after_intervals)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import profile_checkins
 
-from licensing.api import edge, instance, requests, signatures
+from licensing.api import edge, requests, signatures
 from licensing.crypto import httpsig
 from licensing.schemas import instance as schemas
 from licensing.services import check_ins, instance_calls

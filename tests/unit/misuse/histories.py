@@ -1,0 +1,123 @@
+"""Synthetic license histories for the rule tests, and their pseudonymised twins."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from licensing.misuse.history import (
+    ActivationTimeline,
+    LeasePresentation,
+    LicenseHistory,
+    Observation,
+)
+
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+OFFICE = "198.51.100.0/24"
+
+
+def days_ago(days: float) -> datetime:
+    return NOW - days * DAY
+
+
+def daily(
+    activation_id: int,
+    from_days_ago: int,
+    until_days_ago: int = 0,
+    *,
+    network: str = OFFICE,
+    server: str = "app-1.example.com",
+    ip: str = "198.51.100.7",
+    version: str = "2.0.0",
+    first_hour: int = 0,
+    last_hour: int = 23,
+) -> list[Observation]:
+    """Hourly check-ins of one instance, one aggregate per day, days counted back from NOW."""
+    observations = []
+    for back in range(from_days_ago, until_days_ago - 1, -1):
+        day = (NOW - back * DAY).date()
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        observations.append(
+            Observation(
+                activation_id=activation_id,
+                day=day,
+                first_seen=midnight + first_hour * HOUR,
+                last_seen=midnight + last_hour * HOUR,
+                count=last_hour - first_hour + 1,
+                ip_key=ip,
+                network=network,
+                server_key=server,
+                product_version=version,
+            )
+        )
+    return observations
+
+
+def seat(activation_id: int, activated_days_ago: float, **values: Any) -> ActivationTimeline:
+    return ActivationTimeline(
+        activation_id=activation_id,
+        fingerprint=values.pop("fingerprint", f"fp-{activation_id}"),
+        activated_at=days_ago(activated_days_ago),
+        **values,
+    )
+
+
+def history(**values: Any) -> LicenseHistory:
+    defaults: dict[str, Any] = {
+        "license_id": 7,
+        "status": "active",
+        "allowed_activations": 1,
+        "migration_window": 30 * DAY,
+        "check_in_interval": HOUR,
+    }
+    return LicenseHistory(**(defaults | values))
+
+
+def lease_chain_clones(presentations: int) -> list[LeasePresentation]:
+    """Two machines sharing one activation's state, checking in alternately: each presents
+    the lease it last received, which the other machine has since superseded."""
+    held = {"a": "jti-0", "b": "jti-0"}
+    newest = "jti-0"
+    chain = []
+    for number in range(presentations):
+        machine = "ab"[number % 2]
+        at = NOW - (presentations - number) * HOUR
+        chain.append(LeasePresentation(1, held[machine], newest, at, OFFICE))
+        newest = f"jti-{number + 1}"
+        held[machine] = newest
+    return chain
+
+
+def _keyed(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return hmac.new(b"pseudonymisation key", value.encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonymised(original: LicenseHistory) -> LicenseHistory:
+    """The same history with every address, network, server name and fingerprint replaced
+    by a keyed hash, as the data-protection jobs store it after raw retention ends."""
+    return dataclasses.replace(
+        original,
+        activations=tuple(
+            dataclasses.replace(a, fingerprint=_keyed(a.fingerprint) or "")
+            for a in original.activations
+        ),
+        observations=tuple(
+            dataclasses.replace(
+                o,
+                ip_key=_keyed(o.ip_key),
+                network=_keyed(o.network),
+                server_key=_keyed(o.server_key),
+            )
+            for o in original.observations
+        ),
+        lease_presentations=tuple(
+            dataclasses.replace(p, network=_keyed(p.network)) for p in original.lease_presentations
+        ),
+    )

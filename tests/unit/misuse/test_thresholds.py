@@ -1,0 +1,39 @@
+"""Thresholds from configuration and from a backtest's ``--threshold NAME=VALUE``."""
+
+from __future__ import annotations
+
+import pytest
+
+from licensing.misuse.thresholds import Thresholds
+
+
+def test_the_defaults_are_the_designs() -> None:
+    defaults = Thresholds()
+
+    assert defaults.server_spread_factor == 3
+    assert defaults.lookback_days == 30
+    assert defaults.churn_days == 7
+
+
+def test_values_are_read_from_numbers_and_text_over_a_base() -> None:
+    base = Thresholds(churn_events=9)
+
+    tuned = Thresholds.from_mapping({"network_spread_networks": "8", "clone_repeats": 2}, base)
+
+    assert tuned.network_spread_networks == 8
+    assert tuned.clone_repeats == 2
+    assert tuned.churn_events == 9
+    assert Thresholds.from_mapping({}) == Thresholds()
+
+
+def test_an_unknown_name_is_an_error_naming_the_known_ones() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown misuse threshold.*network_spred.*known: lookback_days"
+    ):
+        Thresholds.from_mapping({"network_spred": 3})
+
+
+@pytest.mark.parametrize("value", [0, -1, "x", "1.5", True, None, 2.0])
+def test_values_must_be_whole_numbers_of_at_least_one(value: object) -> None:
+    with pytest.raises(ValueError, match="clone_repeats"):
+        Thresholds.from_mapping({"clone_repeats": value})

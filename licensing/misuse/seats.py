@@ -35,7 +35,9 @@ def live_spans(history: LicenseHistory) -> dict[int, list[Span]]:
             else:
                 merged.append((start, end))
         until = released.get(activation_id)
-        spans[activation_id] = [(s, min(e, until) if until else e) for s, e in merged]
+        if until is not None:
+            merged = [(start, min(end, until)) for start, end in merged if start <= until]
+        spans[activation_id] = merged
     return spans
 
 
@@ -52,7 +54,10 @@ def _over_allowance(history: LicenseHistory) -> list[tuple[datetime, datetime, f
     started: datetime | None = None
     members: set[int] = set()
     for moment, kind, activation_id in events:
-        (live.add if kind == 0 else live.discard)(activation_id)
+        if kind == 0:
+            live.add(activation_id)
+        else:
+            live.discard(activation_id)
         if len(live) > history.allowed_activations:
             if started is None:
                 started, members = moment, set()

@@ -3,12 +3,12 @@ protection does not cover, and bursts of invalid signatures for one key id."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from packaging.version import InvalidVersion, Version
 
 from licensing.misuse.findings import Finding, Rule, Severity, seen
-from licensing.misuse.history import REVOKED, SUSPENDED, LicenseHistory
+from licensing.misuse.history import REVOKED, SUSPENDED, LicenseHistory, SignatureFailureCount
 from licensing.misuse.spread import distinct_values
 from licensing.misuse.thresholds import Thresholds
 from licensing.timeutil import rfc3339
@@ -106,6 +106,19 @@ def version_not_covered(
     ]
 
 
+def _worst_window(buckets: list[SignatureFailureCount], window: timedelta) -> tuple[int, datetime]:
+    """The most failures within one window, and where that window starts (buckets sorted)."""
+    worst, worst_start, total, tail = 0, buckets[0].bucket_start, 0, 0
+    for bucket in buckets:
+        total += bucket.count
+        while buckets[tail].bucket_start <= bucket.bucket_start - window:
+            total -= buckets[tail].count
+            tail += 1
+        if total > worst:
+            worst, worst_start = total, buckets[tail].bucket_start
+    return worst, worst_start
+
+
 def signature_failures(
     history: LicenseHistory, thresholds: Thresholds, now: datetime
 ) -> list[Finding]:
@@ -114,17 +127,7 @@ def signature_failures(
     bursts = []
     for key_id in sorted({f.key_id for f in recent}):
         buckets = sorted((f for f in recent if f.key_id == key_id), key=lambda f: f.bucket_start)
-        worst, worst_start = 0, buckets[0].bucket_start
-        for start in buckets:
-            total = sum(
-                b.count
-                for b in buckets
-                if start.bucket_start
-                <= b.bucket_start
-                < start.bucket_start + thresholds.signature_window
-            )
-            if total > worst:
-                worst, worst_start = total, start.bucket_start
+        worst, worst_start = _worst_window(buckets, thresholds.signature_window)
         if worst >= thresholds.signature_burst:
             bursts.append((key_id, worst, worst_start, buckets))
     if not bursts:

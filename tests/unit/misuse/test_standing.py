@@ -88,3 +88,16 @@ def test_a_steady_trickle_of_failures_is_not_a_burst() -> None:
     skewed_clock = tuple(SignatureFailureCount("key-1", NOW - n * HOUR, 1) for n in range(168))
 
     assert signature_failures(history(signature_failures=skewed_clock), DEFAULTS, NOW) == []
+
+
+def test_failures_further_apart_than_the_window_are_separate_bursts() -> None:
+    apart = (
+        SignatureFailureCount("key-1", NOW - 3 * HOUR, 12),
+        SignatureFailureCount("key-1", NOW - 2 * HOUR, 12),
+        SignatureFailureCount("key-2", NOW - 3 * HOUR, 19),
+    )
+    closer = (*apart, SignatureFailureCount("key-1", NOW - 2 * HOUR - timedelta(minutes=1), 9))
+
+    assert signature_failures(history(signature_failures=apart), DEFAULTS, NOW) == []
+    (finding,) = signature_failures(history(signature_failures=closer), DEFAULTS, NOW)
+    assert finding.evidence["key_ids"][0]["worst_burst"] == 21

@@ -114,6 +114,7 @@ def migration_overstay(
             evidence={
                 "allowed_activations": history.allowed_activations,
                 "instances": len(members),
+                "activation_ids": sorted(members),
                 "side_by_side": {"from": rfc3339(start), "until": rfc3339(end)},
                 "side_by_side_days": round(days, 1),
                 "migration_window_days": history.migration_window.days,

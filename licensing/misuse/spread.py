@@ -94,6 +94,7 @@ def network_spread(history: LicenseHistory, thresholds: Thresholds, now: datetim
                 "window_days": thresholds.lookback_days,
                 "networks": networks,
                 "servers": len({o.server_key for o in recent if o.server_key}),
+                "addresses": len({o.ip_key for o in recent if o.ip_key}),
                 **seen(first, last),
                 "ruled_out": (
                     "many servers behind one address translation (one network) and address "

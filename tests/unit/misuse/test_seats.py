@@ -20,6 +20,7 @@ def test_two_instances_side_by_side_past_the_window_overstay() -> None:
 
     assert finding.rule is Rule.MIGRATION_OVERSTAY
     assert finding.evidence["instances"] == 2
+    assert finding.evidence["activation_ids"] == [1, 2]
     assert [t["activation_id"] for t in finding.evidence["activations"]] == [1, 2]
     assert all(t["live"] for t in finding.evidence["activations"])
     assert finding.evidence["side_by_side_days"] > 30
@@ -88,3 +89,16 @@ def test_releases_by_the_cull_are_not_the_customers_churn() -> None:
     )
 
     assert activation_churn(history(activations=culled), DEFAULTS, NOW) == []
+
+
+def test_a_released_seat_is_not_live_after_its_release() -> None:
+    # the old seat was released inside the window; a stale client kept calling for a while
+    released = history(
+        activations=(
+            seat(1, 70, released_at=days_ago(40), release_reason="migration"),
+            seat(2, 45),
+        ),
+        observations=tuple(daily(1, 70) + daily(2, 45, server="app-2.example.com")),
+    )
+
+    assert migration_overstay(released, DEFAULTS, NOW) == []

@@ -60,6 +60,7 @@ def lease_conflicts(history: LicenseHistory, since: datetime) -> dict[int, list[
 def cloned_instance(
     history: LicenseHistory, thresholds: Thresholds, now: datetime
 ) -> list[Finding]:
+    """Activations showing either sign often enough; the evidence holds both signs for each."""
     since = now - thresholds.lookback
     days = split_days(history, since)
     leases = lease_conflicts(history, since)

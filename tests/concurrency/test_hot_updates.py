@@ -25,6 +25,8 @@ from tests.signing import Credentials
 TEST_DATABASE_ENV = "LICENSING_TEST_DATABASE_URL"
 ACTIVATIONS = "/v1/instance/activations"
 CHECK_INS = "/v1/instance/check-ins"
+# PostgreSQL's PGSTAT_IDLE_INTERVAL (10 s) and a margin: an idle backend reports by then.
+IDLE_REPORT_SECONDS = 11.5
 # The columns a check-in writes, per table.
 CHECK_IN_WRITES = {
     "activations": {"last_check_in_at", "server_name", "product_version"},
@@ -49,25 +51,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def update_counts(engine: sa.Engine, table: str) -> tuple[int, int]:
-    """(n_tup_upd, n_tup_hot_upd) of ``table``, after flushing this backend's statistics.
+    """(n_tup_upd, n_tup_hot_upd) of ``table``, once every backend has reported its counters.
 
-    The server's backends report their counters when their transactions end, at most
-    once a second (PGSTAT_MIN_INTERVAL); poll until the figures stop moving.
+    A backend reports when a transaction ends, at most once a second; one left idle with
+    counters pending reports them after PGSTAT_IDLE_INTERVAL (10 s). So the figures are
+    read until they have stood still for longer than that.
     """
     query = sa.text(
         "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = :table"
     )
     last: tuple[int, int] | None = None
-    for _ in range(30):
+    still_since = time.monotonic()
+    deadline = still_since + 60
+    while time.monotonic() < deadline:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT pg_stat_force_next_flush()")
             connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
             row = connection.execute(query, {"table": table}).one()
         figures = (int(row[0]), int(row[1]))
-        if figures == last:
+        if figures != last:
+            last, still_since = figures, time.monotonic()
+        elif time.monotonic() - still_since > IDLE_REPORT_SECONDS:
             return figures
-        last = figures
-        time.sleep(1.2)
+        time.sleep(1.0)
     assert last is not None
     return last
 

@@ -12,6 +12,16 @@ from licensing.models.catalog import Edition, Product, Release
 from licensing.models.customers import Customer
 from licensing.models.hash_keys import HashKey
 from licensing.models.licenses import License, LicenseStatus
+from licensing.models.misuse import (
+    CaseStatus,
+    EscalationStep,
+    LeasePresentation,
+    MisuseCase,
+    MisuseCaseEvent,
+    MisuseException,
+    MisuseScanState,
+    SignatureFailure,
+)
 from licensing.models.partners import (
     Disclosure,
     Partner,
@@ -30,12 +40,19 @@ __all__ = [
     "ActivationStatus",
     "AuditEvent",
     "Base",
+    "CaseStatus",
     "Customer",
     "Disclosure",
     "Edition",
+    "EscalationStep",
     "HashKey",
+    "LeasePresentation",
     "License",
     "LicenseStatus",
+    "MisuseCase",
+    "MisuseCaseEvent",
+    "MisuseException",
+    "MisuseScanState",
     "Partner",
     "PartnerKey",
     "PartnerKind",
@@ -48,5 +65,6 @@ __all__ = [
     "ReplayNonce",
     "Scope",
     "ServerKey",
+    "SignatureFailure",
     "UsageObservation",
 ]

@@ -77,6 +77,9 @@ class Activation(Base):
     release_reason: Mapped[str | None] = mapped_column(String(16))
     # Set when the seat was granted under the edition's migration allowance.
     migration_until: Mapped[datetime | None]
+    # The id of the newest lease issued to this activation (the lease chain): an instance
+    # that presents another one holds a superseded lease.
+    lease_jti: Mapped[str | None] = mapped_column(String(64))
 
 
 class UsageObservation(Base):

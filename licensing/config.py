@@ -76,6 +76,10 @@ class Settings:
     # True when this process generated the development key file (it did not exist).
     master_key_generated: bool
     partner_auth_failure_limit: str = "10/minute"
+    # The escalation ladder: days from notifying the customer to the final notice, and
+    # from the final notice to suspending the license.
+    misuse_notice_days: int = 14
+    misuse_final_notice_days: int = 14
 
     @property
     def is_production(self) -> bool:
@@ -128,6 +132,16 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "10/minute",
         "failed partner authentications per client address before every request from it "
         "is refused (429) until the window ends",
+    ),
+    (
+        "LICENSING_MISUSE_NOTICE_DAYS",
+        "14",
+        "days after notifying the customer of a confirmed misuse case that the final notice is due",
+    ),
+    (
+        "LICENSING_MISUSE_FINAL_NOTICE_DAYS",
+        "14",
+        "days after the final notice that suspending the license is due",
     ),
 )
 
@@ -188,6 +202,10 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         master_key_generated=generated,
         partner_auth_failure_limit=_rate_limit(
             values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
+        ),
+        misuse_notice_days=_integer(values, "LICENSING_MISUSE_NOTICE_DAYS", 14, minimum=1),
+        misuse_final_notice_days=_integer(
+            values, "LICENSING_MISUSE_FINAL_NOTICE_DAYS", 14, minimum=1
         ),
     )
 

@@ -51,6 +51,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "license",
         "Issue licenses, look them up, change their state.",
     ),
+    "misuse": (
+        "licensing.cli.misuse",
+        "misuse",
+        "Misuse detection: cases, exceptions, the escalation ladder and per-rule figures.",
+    ),
     "partner": (
         "licensing.cli.partners",
         "partner",

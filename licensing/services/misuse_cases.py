@@ -92,7 +92,7 @@ def audit_case(
 
 def _plain(evidence: Mapping[str, Any]) -> dict[str, Any]:
     """The evidence as the JSON column hands it back, so stored and new compare equal."""
-    plain: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=str, sort_keys=True))
+    plain: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=str))
     return plain
 
 

@@ -73,17 +73,18 @@ def _flat(value: Any) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
-# What an entry is about goes first (PostgreSQL's JSONB does not keep the rule's order).
+# PostgreSQL's JSONB does not keep the rule's key order, so the order is ours: what an
+# entry is about first, then alphabetical, the same on every backend.
 _FIRST = ("activation_id", "server", "network", "version", "key_id", "day", "at", "event")
 # The explanation the rule ruled out reads best after the figures it explains.
 _LAST = ("ruled_out",)
 
 
 def _ordered(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    def rank(key: str) -> tuple[int, int]:
+    def rank(key: str) -> tuple[int, int, str]:
         if key in _FIRST:
-            return (0, _FIRST.index(key))
-        return (2, 0) if key in _LAST else (1, 0)
+            return (0, _FIRST.index(key), key)
+        return (2, 0, key) if key in _LAST else (1, 0, key)
 
     return sorted(data.items(), key=lambda item: rank(item[0]))
 

@@ -37,7 +37,7 @@ def test_cases_lists_high_severity_first_and_filters(
     assert [c["id"] for c in licensing.json("misuse", "cases", "--severity", "low")] == [
         str(network.id)
     ]
-    by_license = licensing.json("misuse", "cases", "--license", first.key_id)
+    by_license = licensing.json("misuse", "cases", f"--license={first.key_id}")
     assert [c["id"] for c in by_license] == [str(spread.id)]
     by_id = licensing.json("misuse", "cases", "--license", str(second.id))
     assert {c["id"] for c in by_id} == {str(clone.id), str(network.id)}
@@ -79,7 +79,9 @@ def test_case_show_prints_evidence_history_exceptions_and_the_next_step(
 
     assert f"id               {case.id}" in out
     assert "evidence:" in out and "  distinct_servers: 4" in out
-    assert "  servers: (4)" in out and "    - server=s1 check_ins=3 activations=a1" in out
+    assert (
+        "  servers: (4)" in out and "    - server=s1 activations=a1 check_ins=3 last_seen=" in out
+    )
     assert "events:" in out and "opened  by system:misuse-scan" in out
     assert "noted  by test:a  text=looks like a container platform" in out
     assert f"  {exception['id']}  test_server until {until}T00:00:00Z" in out

@@ -189,6 +189,15 @@ def _grow(
         now=now,
         detail={"new": beyond, "diff": diff},
     )
+    # What grew, by kind only: the values (servers, networks) stay in the case.
+    audit_case(
+        session,
+        case,
+        action="evidence_updated",
+        actor=actor,
+        now=now,
+        data={"grew": sorted(beyond)},
+    )
     return True
 
 

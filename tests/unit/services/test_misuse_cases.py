@@ -64,7 +64,11 @@ def only_case(session: Session) -> MisuseCase:
 
 def audit_actions(session: Session) -> list[str]:
     return list(
-        session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("misuse_%")))
+        session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.action.like("misuse_%"))
+            .order_by(AuditEvent.seq)
+        )
     )
 
 
@@ -133,6 +137,11 @@ def test_grown_evidence_is_stored_with_a_compact_diff(session: Session, sealer: 
     }
     assert event.detail["diff"]["servers"] == {"added": ["e"], "changed": ["a", "b", "c", "d"]}
     assert "ruled_out" not in event.detail["diff"]  # unchanged keys are left out
+    assert audit_actions(session) == ["misuse_case.opened", "misuse_case.evidence_updated"]
+    audited = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "misuse_case.evidence_updated")
+    ).one()
+    assert audited.data["grew"] == ["distinct_servers", "servers"]
 
 
 def test_time_passing_refreshes_the_case_without_an_event(session: Session, sealer: Sealer) -> None:

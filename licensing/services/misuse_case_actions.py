@@ -17,7 +17,7 @@ from licensing.misuse.ladder import LadderPeriods, proposed_step, why_no_step
 from licensing.models import License
 from licensing.models.misuse import CaseStatus, EscalationStep, MisuseCase
 from licensing.services import licenses
-from licensing.services.misuse_cases import add_event, audit_case
+from licensing.services.misuse_case_events import add_event, audit_case
 from licensing.timeutil import rfc3339
 
 _NAME_LENGTH = 100

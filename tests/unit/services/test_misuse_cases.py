@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -294,8 +295,6 @@ def test_one_case_per_license_and_rule(session: Session, sealer: Sealer) -> None
 def test_findings_for_rules_not_evaluated_are_a_programming_error(
     session: Session, sealer: Sealer
 ) -> None:
-    import pytest
-
     lic = make_license(session, sealer).license
     with pytest.raises(ValueError, match="not evaluated"):
         apply_findings(
@@ -305,3 +304,31 @@ def test_findings_for_rules_not_evaluated_are_a_programming_error(
             findings=[spread(lic.id, servers("a", "b", "c", "d"))],
             now=NOW,
         )
+
+
+def test_a_caller_that_looked_the_exceptions_up_passes_them(
+    session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    finding = spread(lic.id, servers("a", "b", "c", "d"))
+
+    held = apply_findings(
+        session,
+        license_id=lic.id,
+        rules=ALL,
+        findings=[finding],
+        now=NOW,
+        excepted=frozenset({Rule.SERVER_SPREAD}),
+    )
+    assert held == CaseChanges(quiet=1)
+    assert session.scalars(select(MisuseCase)).all() == []
+
+    opened = apply_findings(
+        session, license_id=lic.id, rules=ALL, findings=[finding], now=NOW, excepted=frozenset()
+    )
+    assert opened == CaseChanges(opened=1)
+
+
+def test_changes_add_up_for_a_scan_summary() -> None:
+    total = CaseChanges(opened=1, quiet=2) + CaseChanges(updated=3, reopened=1)
+    assert total.to_json() == {"opened": 1, "updated": 3, "reopened": 1, "quiet": 2}

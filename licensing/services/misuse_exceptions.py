@@ -177,15 +177,3 @@ def state(exception: MisuseException, now: datetime) -> str:
     if exception.ended_at is not None:
         return "ended"
     return "active" if exception.ends_at > now else "expired"
-
-
-__all__ = [
-    "ExceptionKind",
-    "active_exceptions",
-    "declare",
-    "end",
-    "exceptions_for",
-    "find_exception",
-    "list_exceptions",
-    "state",
-]

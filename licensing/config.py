@@ -76,6 +76,8 @@ class Settings:
     # True when this process generated the development key file (it did not exist).
     master_key_generated: bool
     partner_auth_failure_limit: str = "10/minute"
+    # Seconds between writes of the invalid-signature tally (0: only when flushed).
+    signature_failure_flush: float = 5.0
 
     @property
     def is_production(self) -> bool:
@@ -128,6 +130,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "10/minute",
         "failed partner authentications per client address before every request from it "
         "is refused (429) until the window ends",
+    ),
+    (
+        "LICENSING_SIGNATURE_FAILURE_FLUSH",
+        "5",
+        "seconds between writes of each worker's tally of invalid signatures per key id "
+        "(0: no timer, written only when flushed explicitly)",
     ),
 )
 
@@ -188,6 +196,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         master_key_generated=generated,
         partner_auth_failure_limit=_rate_limit(
             values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
+        ),
+        signature_failure_flush=float(
+            _integer(values, "LICENSING_SIGNATURE_FAILURE_FLUSH", 5, minimum=0)
         ),
     )
 

@@ -63,6 +63,20 @@ def test_the_activation_names_the_lease_it_was_sent(
     assert presentations(session, licensed) == []
 
 
+def test_activating_again_names_the_new_lease(
+    placed: Instance, session: Session, licensed: Licensed
+) -> None:
+    first = placed.activate()
+    again = placed.activate()  # the same fingerprint: the same activation, a new lease
+
+    assert (first.status, again.status) == (201, 200)
+    assert jti(first) != jti(again)
+    assert stored_jti(session, placed) == jti(again)
+    placed.check_in(lease_jti=jti(first))
+    [row] = presentations(session, licensed)
+    assert (row.presented_jti, row.newest_jti) == (jti(first), jti(again))
+
+
 def test_the_newest_lease_presented_writes_nothing_and_moves_the_chain_on(
     placed: Instance, session: Session, licensed: Licensed
 ) -> None:

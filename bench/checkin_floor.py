@@ -97,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "RFC 9421 verification (library)": lambda r: httpsig.verify_hmac(
             r, parsed[id(r)], credentials.secret
         ),
-        "lease (PyJWT, EdDSA)": lambda r: issue_lease(terms, key, issuer="bench", now=now),
+        "lease (PyJWT, EdDSA)": lambda r: issue_lease(
+            terms, key, issuer="bench", now=now, jti=str(uuid.uuid4())
+        ),
         "answer signature (Ed25519)": lambda r: httpsig.sign_response(
             status=200, body=answer, kid=key.kid, private_key=key.private_key
         ),

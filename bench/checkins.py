@@ -109,6 +109,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the instance folder and the database"
     )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output too")
+    parser.add_argument(
+        "--lease-jti",
+        choices=("none", "stale"),
+        default="none",
+        help="what each check-in presents as lease_jti: nothing (an old client), or a "
+        "superseded lease (a clone: one lease_presentations row per check-in, the worst "
+        "case; default none)",
+    )
     args = parser.parse_args(argv)
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads")
@@ -392,6 +400,10 @@ def activate(base: str, instances: Sequence[Instance]) -> None:
 
 _worker_instances: list[Instance] = []
 _worker_host = ""
+# What every pre-signed check-in presents as lease_jti (--lease-jti); read by the pool,
+# which is forked after main() sets it.
+STALE_LEASE = "bench-superseded-lease"
+_presented: dict[str, str | None] = {"lease_jti": None}
 
 
 def _init_signer(instances: list[Instance], host: str) -> None:
@@ -407,15 +419,15 @@ def _sign_chunk(span: tuple[int, int]) -> list[tuple[str, str]]:
     for number in range(start, stop):
         instance = _worker_instances[number % len(_worker_instances)]
         nonce = secrets.token_urlsafe(16)  # 16 random bytes, 22 characters
-        body = json.dumps(
-            {
-                "fingerprint": instance.fingerprint,
-                "server_name": instance.server_name,
-                "product_version": VERSION,
-                "usage": {"mailboxes": 120},
-            },
-            separators=(",", ":"),
-        )
+        fields: dict[str, Any] = {
+            "fingerprint": instance.fingerprint,
+            "server_name": instance.server_name,
+            "product_version": VERSION,
+            "usage": {"mailboxes": 120},
+        }
+        if _presented["lease_jti"] is not None:
+            fields["lease_jti"] = _presented["lease_jti"]
+        body = json.dumps(fields, separators=(",", ":"))
         prepared = signed_request(
             instance.credentials, f"http://{_worker_host}{CHECK_IN_PATH}", body.encode(), nonce
         )
@@ -866,6 +878,7 @@ def report(args: argparse.Namespace, o: Outcome) -> tuple[list[str], bool]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    _presented["lease_jti"] = STALE_LEASE if args.lease_jti == "stale" else None
     if shutil.which("wrk") is None:
         print(
             "bench/checkins.py needs wrk, the HTTP load generator: apt-get install -y wrk",

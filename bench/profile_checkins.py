@@ -45,7 +45,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=3000, help="check-ins to time")
     parser.add_argument("--profile", action="store_true", help="print a cProfile listing")
     parser.add_argument("--top", type=int, default=45, help="lines of the listing")
+    parser.add_argument(
+        "--lease-jti",
+        choices=("none", "chained", "stale"),
+        default="none",
+        help="what each check-in presents as lease_jti: nothing (an old client), the newest "
+        "lease (licensing-client, the normal case) or a superseded one (a clone: a "
+        "lease_presentations row per check-in)",
+    )
     return parser.parse_args(argv)
+
+
+class LeaseIds:
+    """Lease ids the server draws in order, so pre-signed check-ins can name the newest.
+
+    Requests run one after another, each valid answer draws one id: the id a request
+    will be issued is known when it is signed. (Only for ``--lease-jti chained``; the
+    server's own ids are random.)
+    """
+
+    def __init__(self) -> None:
+        self.drawn = 0  # ids the server has drawn so far
+        self.planned = 0  # ids the requests signed so far will draw
+        self.held: dict[str, str] = {}  # fingerprint -> the id of its newest lease
+
+    def draw(self) -> str:
+        self.drawn += 1
+        return f"bench-lease-{self.drawn - 1}"
+
+    def plan(self, fingerprint: str) -> str | None:
+        """The id this instance holds when its next request runs; counts that request."""
+        held = self.held.get(fingerprint)
+        self.held[fingerprint] = f"bench-lease-{self.planned}"
+        self.planned += 1
+        return held
 
 
 def environ(instance: Instance, body: dict[str, Any], path: str) -> dict[str, Any]:
@@ -82,6 +115,35 @@ def timed(app: Any, environs: Iterable[dict[str, Any]], expect: str) -> tuple[fl
     return time.process_time() - started, count
 
 
+def presenter(mode: str) -> tuple[Callable[[Instance], dict[str, str]], LeaseIds]:
+    """The ``lease_jti`` member each next check-in carries, as ``--lease-jti`` says."""
+    ids = LeaseIds()
+    if mode == "chained":
+        from licensing.services import instance_calls
+
+        instance_calls.new_lease_id = ids.draw  # type: ignore[assignment]
+
+    def presented(instance: Instance) -> dict[str, str]:
+        held = ids.plan(instance.fingerprint)
+        if mode == "stale":
+            return {"lease_jti": "bench-superseded-lease"}
+        if mode == "chained" and held is not None:
+            return {"lease_jti": held}
+        return {}
+
+    return presented, ids
+
+
+def presentations_written(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from licensing.extensions import db
+    from licensing.models import LeasePresentation
+
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(LeasePresentation)) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="licensing-profile-"))
@@ -115,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n in (1, 2)
         ]
         wsgi = app.wsgi_app
+        presented, ids = presenter(args.lease_jti)
         for instance in instances:
+            ids.plan(instance.fingerprint)
             body = {
                 "product": PRODUCT,
                 "fingerprint": instance.fingerprint,
@@ -133,7 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "server_name": instances[n % 2].server_name,
                         "product_version": VERSION,
                         "usage": {"mailboxes": 120},
-                    },
+                    }
+                    | presented(instances[n % 2]),
                     CHECK_IN_PATH,
                 )
                 for n in range(count)
@@ -153,10 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run: Callable[[], tuple[float, int]] = lambda: timed(wsgi, batch, "200")  # noqa: E731
         check_cpu, check_n = profiler.runcall(run) if profiler else run()
         per_check, per_health = check_cpu / check_n * 1e3, health_cpu / health_n * 1e3
-        print(f"backend      {args.backend}")
+        print(f"backend      {args.backend}, lease_jti: {args.lease_jti}")
         print(f"check-in     {per_check:.3f} ms CPU per request ({check_n} requests)")
         print(f"healthz      {per_health:.3f} ms CPU per request ({health_n} requests)")
         print(f"cost ratio   {per_health / per_check:.3f} (in-process, no HTTP server)")
+        print(f"presented    {presentations_written(app)} lease_presentations rows written")
         if profiler:
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)

@@ -94,10 +94,12 @@ def _wire(app: Flask, settings: Any, *, serves_http: bool) -> None:
     from licensing.extensions import db, migrate
     from licensing.runtime import build, install
 
-    install(app, build(settings))
+    runtime = build(settings)
+    install(app, runtime)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+        runtime.attach_database(db.engine)
     migrate.init_app(app, db, directory=str(migrations_directory()))
     if serves_http:
         _wire_http(app, settings)

@@ -80,6 +80,8 @@ class Settings:
     # from the final notice to suspending the license.
     misuse_notice_days: int = 14
     misuse_final_notice_days: int = 14
+    # Seconds between writes of the invalid-signature tally (0: only when flushed).
+    signature_failure_flush: float = 5.0
 
     @property
     def is_production(self) -> bool:
@@ -142,6 +144,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "LICENSING_MISUSE_FINAL_NOTICE_DAYS",
         "14",
         "days after the final notice that suspending the license is due",
+    ),
+    (
+        "LICENSING_SIGNATURE_FAILURE_FLUSH",
+        "5",
+        "seconds between writes of each worker's tally of invalid signatures per key id "
+        "(0: no timer, written only when flushed explicitly)",
     ),
 )
 
@@ -206,6 +214,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         misuse_notice_days=_integer(values, "LICENSING_MISUSE_NOTICE_DAYS", 14, minimum=1),
         misuse_final_notice_days=_integer(
             values, "LICENSING_MISUSE_FINAL_NOTICE_DAYS", 14, minimum=1
+        ),
+        signature_failure_flush=float(
+            _integer(values, "LICENSING_SIGNATURE_FAILURE_FLUSH", 5, minimum=0)
         ),
     )
 

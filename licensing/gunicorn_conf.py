@@ -73,3 +73,10 @@ def post_worker_init(worker: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges from the shared metrics directory."""
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Write what the stopping worker tallied but has not flushed yet (invalid signatures)."""
+    from licensing.storage.signature_failures import flush_all
+
+    flush_all()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from licensing.cache import TTLCache
@@ -21,6 +22,7 @@ from licensing.services.upgrades import ReleaseInfo
 from licensing.storage.check_in_batches import check_in_group
 from licensing.storage.check_ins import CheckInGroup
 from licensing.storage.replay import DatabaseReplayStore, RedisReplayStore, ReplayStore
+from licensing.storage.signature_failures import SignatureFailureTally
 
 EXTENSION_KEY = "licensing"
 
@@ -45,6 +47,8 @@ class Runtime:
     #: What the instance conversations need, built once for the process.
     instance: InstanceEnv = field(init=False)
     redis_probe: Any = field(init=False, default=None)
+    #: Invalid signatures per known key id, written in batches (storage/signature_failures).
+    signature_failures: SignatureFailureTally = field(init=False)
 
     def __post_init__(self) -> None:
         ttl = self.settings.cache_ttl
@@ -65,6 +69,12 @@ class Runtime:
         object.__setattr__(self, "instance", instance)
         if self.settings.redis_url:
             object.__setattr__(self, "redis_probe", _redis_probe(self.settings.redis_url))
+        tally = SignatureFailureTally(interval=self.settings.signature_failure_flush)
+        object.__setattr__(self, "signature_failures", tally)
+
+    def attach_database(self, engine: Engine) -> None:
+        """What the process writes outside any request goes to the application's database."""
+        self.signature_failures.attach(engine)
 
     def signing_key(self, session: Session) -> SigningKey:
         """The active server key that signs answers and leases (cached per process)."""

@@ -151,6 +151,7 @@ def check_in(payload: dict[str, Any]) -> Response:
             product_version=payload["product_version"],
             usage=payload.get("usage", {}),
             ip=call.client_ip,
+            lease_jti=payload.get("lease_jti"),
         ),
     )
     metrics.observe_check_in(str(answer.verdict.code))

@@ -70,9 +70,14 @@ def authenticate() -> InstanceCall:
     state = runtime.licenses.get(
         signature.key_id, lambda: load_license_state(session, runtime.sealer, signature.key_id)
     )
-    if state is None:
+    if state is None:  # not counted: unknown key ids would let anyone fill the table
         raise SignatureRejected("UNKNOWN_KEY", "no license has this key id")
-    httpsig.verify_hmac(signed, signature, state.signing_secret)
+    try:
+        httpsig.verify_hmac(signed, signature, state.signing_secret)
+    except SignatureRejected:
+        # Evidence for SIGNATURE_FAILURES: tallied in memory, written in batches.
+        runtime.signature_failures.count(signature.key_id, now)
+        raise
     httpsig.check_freshness(signature, now=now, skew=runtime.settings.clock_skew)
     exchange.call = InstanceCall(
         state=state,

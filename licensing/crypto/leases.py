@@ -28,8 +28,16 @@ class LeaseTerms:
     offline_grace: timedelta
 
 
-def issue_lease(terms: LeaseTerms, key: SigningKey, *, issuer: str, now: datetime) -> str:
-    """A lease valid for the offline grace, never past the license's own expiry."""
+def new_lease_id() -> str:
+    """A fresh ``jti``: chosen before the check-in is written, which stores it (lease chain)."""
+    return str(uuid.uuid4())
+
+
+def issue_lease(terms: LeaseTerms, key: SigningKey, *, issuer: str, now: datetime, jti: str) -> str:
+    """A lease valid for the offline grace, never past the license's own expiry.
+
+    ``jti`` is the id the activation's row already names as its newest lease.
+    """
     expires = now + terms.offline_grace
     if terms.license_expires_at is not None:
         expires = min(expires, terms.license_expires_at)
@@ -41,7 +49,7 @@ def issue_lease(terms: LeaseTerms, key: SigningKey, *, issuer: str, now: datetim
         "iat": issued,
         "nbf": issued,
         "exp": int(expires.timestamp()),
-        "jti": str(uuid.uuid4()),
+        "jti": jti,
         "act": str(terms.activation_id),
         "fpr": terms.fingerprint,
         "ent": list(terms.entitlements),

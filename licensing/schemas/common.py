@@ -65,8 +65,20 @@ class Rfc3339(fields.String):
         return rfc3339(value)
 
 
+class _WholeMatch(validate.Regexp):
+    """A Regexp that must match the whole value: Python's ``$`` also matches before a
+    trailing newline, so ``"id\n"`` would pass a ``^...$`` pattern matched from the start.
+    The pattern stays as written for the OpenAPI document, where ``$`` means the end.
+    """
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def printable_ascii(minimum: int, maximum: int) -> validate.Validator:
-    return validate.Regexp(
+    return _WholeMatch(
         rf"^[\x20-\x7e]{{{minimum},{maximum}}}$",
         error=f"must be {minimum}-{maximum} printable ASCII characters",
     )

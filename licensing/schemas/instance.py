@@ -52,6 +52,15 @@ class CheckInRequest(Schema):
     server_name = fields.String(required=True, validate=_SERVER_NAME)
     product_version = _VersionField(required=True, metadata={"example": "2.1.0"})
     usage = UsageCounters()
+    lease_jti = fields.String(
+        validate=printable_ascii(1, 64),
+        metadata={
+            "description": "The `jti` of the last lease this instance holds, if it holds one "
+            "(the lease chain, docs/protocol.md decision 19). Optional: an instance that "
+            "omits it is served the same.",
+            "example": "0b7e4f1c-2d3a-4c5b-8e9f-a1b2c3d4e5f6",
+        },
+    )
 
     @validates_schema
     def _names_an_activation(self, data: dict[str, Any], **kwargs: Any) -> None:

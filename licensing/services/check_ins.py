@@ -33,12 +33,26 @@ def check_in_row(
     report: CheckIn,
     now: datetime,
     nonce: NonceClaim | None = None,
+    issued_jti: str | None = None,
 ) -> CheckInRow:
-    """The check-in's writes as storage takes them; with ``nonce``, it is used up first."""
+    """The check-in's writes as storage takes them; with ``nonce``, it is used up first.
+
+    ``issued_jti`` is the id of the lease the answer will carry, if it carries one: the
+    same write stores it as the activation's newest lease.
+    """
     server_name = None if processing_restricted else report.server_name
     ip = None if processing_restricted else report.ip
     observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
-    return CheckInRow(license_id, report.activation_id, report.fingerprint, nonce, now, observation)
+    return CheckInRow(
+        license_id,
+        report.activation_id,
+        report.fingerprint,
+        nonce,
+        now,
+        observation,
+        issued_jti=issued_jti,
+        presented_jti=report.lease_jti,
+    )
 
 
 def record_check_in(
@@ -49,6 +63,7 @@ def record_check_in(
     processing_restricted: bool,
     report: CheckIn,
     now: datetime,
+    issued_jti: str | None = None,
 ) -> LiveActivation | None:
     """Touch the instance's live activation and upsert today's observation.
 
@@ -61,6 +76,7 @@ def record_check_in(
         processing_restricted=processing_restricted,
         report=report,
         now=now,
+        issued_jti=issued_jti,
     )
     return write_check_in(session.connection(), row).activation
 
@@ -86,8 +102,11 @@ def record_call(
     sealer: Sealer,
     replay: ReplayStore,
     group: CheckInGroup | None,
+    issued_jti: str | None = None,
 ) -> LiveActivation | None:
     """Write a check-in call: the commit strategy and where its nonce is used up.
+
+    ``issued_jti`` names the lease the answer will carry (None: the answer has none).
 
     With a ``group`` (PostgreSQL) the process's group commit writes and commits it with
     other threads' check-ins; otherwise the writes wait for the face's commit. A database
@@ -107,6 +126,7 @@ def record_call(
         report=report,
         now=call.now,
         nonce=nonce,
+        issued_jti=issued_jti,
     )
     if group is not None:
         recorded = group.record(session, row)

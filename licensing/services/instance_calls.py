@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from licensing.crypto.leases import LeaseTerms, issue_lease
+from licensing.crypto.leases import LeaseTerms, issue_lease, new_lease_id
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
 from licensing.services import activations, check_ins, seats
@@ -108,6 +108,9 @@ def activate(
             now,
         )
     seat = outcome.seat
+    # The lease's id is chosen before the write, which stores it as the activation's
+    # newest; the key is fetched first too, so no stored id lacks a lease that was sent.
+    jti, key = new_lease_id(), env.signing_key(session)
     check_ins.record_check_in(
         session,
         env.sealer,
@@ -122,6 +125,7 @@ def activate(
             ip=report.ip,
         ),
         now=now,
+        issued_jti=jti,
     )
     return Answer(
         VALID,
@@ -133,7 +137,9 @@ def activate(
         server_name=server_name,
         activated_at=seat.activation.activated_at,
         created=seat.created,
-        lease=_lease(session, env, state, seat.activation.id, seat.activation.fingerprint, now=now),
+        lease=_lease(
+            env, key, state, seat.activation.id, seat.activation.fingerprint, now=now, jti=jti
+        ),
     )
 
 
@@ -147,10 +153,20 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
         releases=env.releases(session, state.product_id),
         now=now,
     )
+    # Only a valid verdict carries a lease: its id is chosen before the write, which
+    # stores it as the activation's newest (the lease chain); any other verdict leaves
+    # the activation naming the newest lease actually sent.
+    jti, key = (new_lease_id(), env.signing_key(session)) if verdict.valid else (None, None)
     # Usage is recorded whatever the verdict: a revoked key still calling home is
     # exactly what misuse review needs to see.
     live = check_ins.record_call(
-        session, call, report, sealer=env.sealer, replay=env.replay, group=env.check_ins
+        session,
+        call,
+        report,
+        sealer=env.sealer,
+        replay=env.replay,
+        group=env.check_ins,
+        issued_jti=jti,
     )
     if live is None:  # nothing was touched, so nothing counted the seats
         return Answer(
@@ -162,7 +178,7 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
     # The check-in statement already counted the seats, for a refusal as for a success:
     # an expired or revoked license's instances that keep calling home cost no more.
     counted = seats.reported(live.seats_used, state.max_activations, live.migration_until)
-    if not verdict.valid:
+    if jti is None or key is None:
         return Answer(verdict, state, counted, now)
     return Answer(
         VALID,
@@ -172,7 +188,7 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
         activation_id=live.id,
         fingerprint=live.fingerprint,
         activated_at=live.activated_at,
-        lease=_lease(session, env, state, live.id, live.fingerprint, now=now),
+        lease=_lease(env, key, state, live.id, live.fingerprint, now=now, jti=jti),
     )
 
 
@@ -184,13 +200,14 @@ def deactivate(
 
 
 def _lease(
-    session: Session,
     env: InstanceEnv,
+    key: SigningKey,
     state: LicenseState,
     activation_id: uuid.UUID,
     fingerprint: str,
     *,
     now: datetime,
+    jti: str,
 ) -> str:
     terms = LeaseTerms(
         license_id=state.id,
@@ -203,4 +220,4 @@ def _lease(
         upgrade_protection_until=state.upgrade_protection_until,
         offline_grace=state.offline_grace,
     )
-    return issue_lease(terms, env.signing_key(session), issuer=env.issuer, now=now)
+    return issue_lease(terms, key, issuer=env.issuer, now=now, jti=jti)

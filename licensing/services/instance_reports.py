@@ -48,7 +48,11 @@ class ActivationReport:
 
 @dataclass(frozen=True, slots=True)
 class CheckIn:
-    """What an instance reported when it checked in; ``ip`` as the server saw it."""
+    """What an instance reported when it checked in; ``ip`` as the server saw it.
+
+    ``lease_jti`` is the ``jti`` of the lease the instance holds, if it said (old clients
+    do not): the lease chain's evidence of two machines sharing one activation.
+    """
 
     activation_id: uuid.UUID | None
     fingerprint: str | None
@@ -56,3 +60,4 @@ class CheckIn:
     product_version: str
     usage: Mapping[str, int]
     ip: str | None
+    lease_jti: str | None = None

@@ -157,6 +157,8 @@ def _batch_member(row: CheckInRow) -> dict[str, Any]:
         "server_name_hash": _hex(observed["p_server_name_hash"]),
         "product_version": observed["p_product_version"],
         "usage": observed["p_usage"],
+        "jti": row.issued_jti,
+        "presented": row.presented_jti,
     }
 
 

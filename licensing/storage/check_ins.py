@@ -31,7 +31,11 @@ class LiveActivation:
 
 @dataclass(frozen=True, slots=True)
 class CheckInRow:
-    """One check-in's writes: ``observation`` holds the ``p_<column>`` values to store."""
+    """One check-in's writes: ``observation`` holds the ``p_<column>`` values to store.
+
+    ``issued_jti`` is the id of the lease the answer will carry (None: no lease, and the
+    activation keeps naming the one it had); ``presented_jti`` the one the instance holds.
+    """
 
     license_id: uuid.UUID
     activation_id: uuid.UUID | None
@@ -39,6 +43,8 @@ class CheckInRow:
     nonce: NonceClaim | None
     now: datetime
     observation: dict[str, Any]
+    issued_jti: str | None = None
+    presented_jti: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,9 @@ CheckInGroup = GroupCommit[CheckInRow, Recorded]
 def write_check_in(connection: Connection, row: CheckInRow) -> Recorded:
     """Use the row's nonce up, touch the live activation and upsert the observation.
 
-    Nothing is written for a replayed nonce or an instance with no live activation.
+    A presented lease other than the activation's newest is recorded before the touch
+    moves the activation on to the lease this check-in issues. Nothing is written for a
+    replayed nonce or an instance with no live activation.
     """
     if row.nonce is not None and not use_up_with(connection, row.nonce):
         return Recorded(replayed=True)
@@ -68,7 +76,18 @@ def write_check_in(connection: Connection, row: CheckInRow) -> Recorded:
         "p_now": row.now,
         "p_server_name": observed["p_server_name"],
         "p_product_version": observed["p_product_version"],
+        "p_lease_jti": row.issued_jti,
     }
+    if row.presented_jti is not None:  # only instances that name their lease cost this
+        connection.execute(
+            statements.record_superseded_lease(**shape),
+            params
+            | {
+                "p_presented_jti": row.presented_jti,
+                "p_ip_prefix": observed["p_ip_prefix"],
+                "p_ip_hash": observed["p_ip_hash"],
+            },
+        )
     touched = connection.execute(statements.touch_activation(**shape), params).first()
     if touched is None:
         return Recorded(replayed=False)

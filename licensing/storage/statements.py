@@ -24,9 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 
-from licensing.models import Activation, ReplayNonce, UsageObservation
+from licensing.models import Activation, LeasePresentation, ReplayNonce, UsageObservation
 
 _activations: Table = Activation.__table__  # type: ignore[assignment]
+_presentations: Table = LeasePresentation.__table__  # type: ignore[assignment]
 _observations: Table = UsageObservation.__table__  # type: ignore[assignment]
 _nonces: Table = ReplayNonce.__table__  # type: ignore[assignment]
 _OBSERVED = (
@@ -87,22 +88,71 @@ def _seat_figures() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     return used, migration_until
 
 
-def _touch(*, by_id: bool, by_fingerprint: bool) -> Any:
+def _live(*, by_id: bool, by_fingerprint: bool) -> ColumnElement[bool]:
+    """The check-in's live activation, named by id, by fingerprint or by both."""
     columns = _activations.c
     conditions = [columns.license_id == bindparam("p_license_id"), columns.status == "active"]
     if by_id:
         conditions.append(columns.id == bindparam("p_activation_id"))
     if by_fingerprint:
         conditions.append(columns.fingerprint == bindparam("p_fingerprint"))
+    return and_(*conditions)
+
+
+def _touch(*, by_id: bool, by_fingerprint: bool) -> Any:
+    columns = _activations.c
     return (
         update(_activations)
-        .where(and_(*conditions))
+        .where(_live(by_id=by_id, by_fingerprint=by_fingerprint))
         .values(
             last_check_in_at=bindparam("p_now"),
             server_name=bindparam("p_server_name"),
             product_version=bindparam("p_product_version"),
+            # The lease this check-in answers with; an answer without one (a suspended
+            # license) keeps naming the newest lease actually sent.
+            lease_jti=func.coalesce(
+                bindparam("p_lease_jti", type_=columns.lease_jti.type), columns.lease_jti
+            ),
         )
     )
+
+
+@cache
+def record_superseded_lease(*, by_id: bool, by_fingerprint: bool) -> Executable:
+    """Record a presented lease that is not the live activation's newest (lease chain).
+
+    Runs before the touch, so "newest" is the activation's value as this check-in found
+    it; an activation that names no lease yet (none issued since the chain began) and a
+    matching lease write nothing.
+    """
+    columns = _activations.c
+    presented = bindparam("p_presented_jti", type_=_presentations.c.presented_jti.type)
+    found = select(
+        columns.license_id,
+        columns.id,
+        presented,
+        columns.lease_jti,
+        bindparam("p_now", type_=_presentations.c.at.type),
+        bindparam("p_ip_prefix", type_=_presentations.c.ip_prefix.type),
+        bindparam("p_ip_hash", type_=_presentations.c.ip_hash.type),
+    ).where(
+        _live(by_id=by_id, by_fingerprint=by_fingerprint),
+        columns.lease_jti.is_not(None),
+        columns.lease_jti != presented,
+    )
+    statement: Executable = _presentations.insert().from_select(
+        [
+            "license_id",
+            "activation_id",
+            "presented_jti",
+            "newest_jti",
+            "at",
+            "ip_prefix",
+            "ip_hash",
+        ],
+        found,
+    )
+    return statement
 
 
 @cache
@@ -156,6 +206,11 @@ def upsert_observation(dialect: str, *, with_usage: bool) -> Executable:
 #   add up in one observation row per (day, IP, server name, version): ON CONFLICT may
 #   not meet the same row twice in one statement.
 # - An empty usage report keeps the stored counters; otherwise the latest report wins.
+# - The lease chain: `issued` lists, per activation in batch order, the leases issued so
+#   far in the batch; a check-in's "newest" lease is the last one issued before it, or
+#   the activation's stored `lease_jti` for its first check-in in the batch. Only a
+#   presented lease that differs is inserted; the touch stores the last one issued (an
+#   answer without a lease issues none and moves nothing).
 # - seats_used and migration_until mirror the rules services.seats.in_use and
 #   services.seats.migration_ends (tests/unit/services/test_seats.py holds them equal).
 CHECK_IN_BATCH_POSTGRESQL = """
@@ -164,19 +219,15 @@ WITH input AS MATERIALIZED (
            t.now, t.day, decode(t.observation_key, 'hex') AS observation_key, t.ip,
            decode(t.ip_hash, 'hex') AS ip_hash, t.ip_prefix, t.server_name,
            decode(t.server_name_hash, 'hex') AS server_name_hash, t.product_version,
-           t.usage, t.i
+           t.usage, t.jti, t.presented, t.ordinality AS i
     FROM ROWS FROM (
         jsonb_to_recordset(%(rows)s::jsonb) AS (
             license_id uuid, activation_id uuid, fingerprint text, key_id text, nonce text,
             expires_at timestamptz, now timestamptz, day date, observation_key text,
             ip text, ip_hash text, ip_prefix text, server_name text, server_name_hash text,
-            product_version text, usage jsonb
+            product_version text, usage jsonb, jti text, presented text
         )
-    ) WITH ORDINALITY AS t(
-        license_id, activation_id, fingerprint, key_id, nonce, expires_at, now, day,
-        observation_key, ip, ip_hash, ip_prefix, server_name, server_name_hash,
-        product_version, usage, i
-    )
+    ) WITH ORDINALITY AS t
 ),
 used_nonce AS (
     INSERT INTO replay_nonces (key_id, nonce, expires_at)
@@ -191,7 +242,7 @@ accepted AS MATERIALIZED (
        OR EXISTS (SELECT FROM used_nonce u WHERE u.key_id = input.key_id AND u.nonce = input.nonce)
 ),
 matched AS MATERIALIZED (
-    SELECT accepted.i, a.id, a.fingerprint, a.activated_at
+    SELECT accepted.i, a.id, a.fingerprint, a.activated_at, a.lease_jti
     FROM accepted JOIN activations a
       ON a.license_id = accepted.license_id AND a.status = 'active'
      AND (accepted.activation_id IS NULL OR a.id = accepted.activation_id)
@@ -199,16 +250,34 @@ matched AS MATERIALIZED (
     ORDER BY a.id
     FOR UPDATE OF a
 ),
+chain AS MATERIALIZED (
+    SELECT m.id, m.lease_jti, c.*,
+           array_agg(c.jti) FILTER (WHERE c.jti IS NOT NULL)
+               OVER (PARTITION BY m.id ORDER BY c.now, c.i) AS issued
+    FROM matched m JOIN accepted c USING (i)
+),
+presented AS (
+    INSERT INTO lease_presentations (
+        license_id, activation_id, presented_jti, newest_jti, at, ip_prefix, ip_hash
+    )
+    SELECT license_id, id, presented, newest, now, ip_prefix, ip_hash
+    FROM (
+        SELECT chain.*, coalesce(
+            issued[cardinality(issued) - (jti IS NOT NULL)::int], lease_jti
+        ) AS newest
+        FROM chain WHERE presented IS NOT NULL
+    ) AS p
+    WHERE newest <> presented
+),
 touched AS (
     UPDATE activations
     SET last_check_in_at = latest.now,
         server_name = latest.server_name,
-        product_version = latest.product_version
+        product_version = latest.product_version,
+        lease_jti = coalesce(latest.issued[cardinality(latest.issued)], activations.lease_jti)
     FROM (
-        SELECT DISTINCT ON (matched.id)
-               matched.id, accepted.now, accepted.server_name, accepted.product_version
-        FROM matched JOIN accepted USING (i)
-        ORDER BY matched.id, accepted.now DESC, accepted.i DESC
+        SELECT DISTINCT ON (id) id, now, server_name, product_version, issued FROM chain
+        ORDER BY id, now DESC, i DESC
     ) AS latest
     WHERE activations.id = latest.id
 ),

@@ -18,7 +18,8 @@ from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import Activation, ReplayNonce, UsageObservation
+from licensing.models import Activation, LeasePresentation, ReplayNonce, UsageObservation
+from licensing.privacy.pseudonymise import ip_network_prefix
 from licensing.services.check_ins import check_in_row
 from licensing.services.instance_reports import CheckIn
 from licensing.storage.check_in_batches import HeldConnection, write_check_ins_postgresql
@@ -28,6 +29,7 @@ from licensing.storage.replay import NonceClaim
 from tests.factories import make_license
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +65,12 @@ def row(
     nonce: str | None = None,
     now: datetime = NOW,
     key_id: str = "key-1",
+    presented: str | None = None,
+    issued: str | None = None,
 ) -> CheckInRow:
-    report = CheckIn(activation_id, fingerprint, server_name, "2.1.0", usage or {}, ip)
+    report = CheckIn(
+        activation_id, fingerprint, server_name, "2.1.0", usage or {}, ip, lease_jti=presented
+    )
     claim = NonceClaim(key_id, nonce or secrets.token_hex(8), now + timedelta(minutes=10))
     return check_in_row(
         sealer,
@@ -73,6 +79,7 @@ def row(
         report=report,
         now=now,
         nonce=claim,
+        issued_jti=issued,
     )
 
 
@@ -231,6 +238,178 @@ def test_restricted_processing_stores_no_address_or_server_name(
     assert values == dict.fromkeys(values)
     session.refresh(activation)
     assert activation.server_name is None
+
+
+# --- the lease chain within a batch -----------------------------------------------------------
+
+
+def chained(session: Session, activation: Activation, stored: str | None) -> Activation:
+    activation.lease_jti = stored
+    session.flush()
+    return activation
+
+
+def presented(session: Session, license_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    session.expire_all()
+    return [
+        (p.activation_id, p.presented_jti, p.newest_jti, p.at)
+        for p in session.scalars(
+            select(LeasePresentation)
+            .where(LeasePresentation.license_id == license_id)
+            .order_by(LeasePresentation.id)
+        )
+    ]
+
+
+def newest(session: Session, activation: Activation) -> str | None:
+    session.refresh(activation)
+    return activation.lease_jti
+
+
+def test_two_check_ins_of_one_activation_in_one_batch_chain(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0001"), "L0")
+    fp, later = activation.fingerprint, NOW + timedelta(seconds=1)
+    rows = [
+        row(sealer, license_id, fingerprint=fp, presented="L0", issued="L1"),
+        # A copy of the same state directory, still holding L0 once L1 was issued.
+        row(sealer, license_id, fingerprint=fp, presented="L0", issued="L2", now=later),
+    ]
+
+    write_check_ins_postgresql(session, rows)
+
+    assert presented(session, license_id) == [(activation.id, "L0", "L1", later)]
+    assert newest(session, activation) == "L2"
+
+
+def test_a_chain_that_is_followed_within_a_batch_writes_nothing(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0002"), "L0")
+    fp = activation.fingerprint
+    rows = [
+        row(sealer, license_id, fingerprint=fp, presented=held, issued=sent, now=NOW + step)
+        for held, sent, step in (
+            ("L0", "L1", timedelta(0)),
+            ("L1", "L2", timedelta(seconds=1)),
+            ("L2", "L3", timedelta(seconds=2)),
+        )
+    ]
+
+    write_check_ins_postgresql(session, rows)
+
+    assert presented(session, license_id) == []
+    assert newest(session, activation) == "L3"
+
+
+def test_the_batch_order_decides_what_was_newest_and_only_mismatches_are_written(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0003"), "L0")
+    fp = activation.fingerprint
+    rows = [
+        row(sealer, license_id, fingerprint=fp, presented="L0", issued="L1"),
+        row(sealer, license_id, fingerprint=fp, presented="L1", issued="L2", now=NOW + SECOND),
+        row(sealer, license_id, fingerprint=fp, presented="L1", issued="L3", now=NOW + 2 * SECOND),
+        row(sealer, license_id, fingerprint=fp, presented="L3", issued="L4", now=NOW + 3 * SECOND),
+    ]
+
+    write_check_ins_postgresql(session, rows)
+
+    assert presented(session, license_id) == [(activation.id, "L1", "L2", NOW + 2 * SECOND)]
+    assert newest(session, activation) == "L4"
+
+
+def test_a_check_in_answered_without_a_lease_does_not_move_the_chain(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0004"), "L0")
+    fp = activation.fingerprint
+    write_check_ins_postgresql(
+        session,
+        [
+            row(sealer, license_id, fingerprint=fp, presented="L0"),  # no lease sent
+            row(sealer, license_id, fingerprint=fp, presented="X", issued="L1", now=NOW + SECOND),
+            row(sealer, license_id, fingerprint=fp, presented="L1", now=NOW + 2 * SECOND),
+        ],
+    )
+    assert presented(session, license_id) == [(activation.id, "X", "L0", NOW + SECOND)]
+    assert newest(session, activation) == "L1"
+
+    write_check_ins_postgresql(session, [row(sealer, license_id, fingerprint=fp, presented="L1")])
+    assert newest(session, activation) == "L1"  # a batch that sends no lease keeps it
+
+
+def test_chains_of_two_activations_in_one_batch_stay_apart(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    first = chained(session, live_activation(session, license_id, "fp-chain-0005"), "A0")
+    second = chained(session, live_activation(session, license_id, "fp-chain-0006"), "B0")
+    rows = [
+        row(sealer, license_id, fingerprint=first.fingerprint, presented="A0", issued="A1"),
+        row(sealer, license_id, fingerprint=second.fingerprint, presented="A1", issued="B1"),
+        row(
+            sealer,
+            license_id,
+            activation_id=first.id,
+            presented="A1",
+            issued="A2",
+            now=NOW + SECOND,
+        ),
+    ]
+
+    write_check_ins_postgresql(session, rows)
+
+    assert presented(session, license_id) == [(second.id, "A1", "B0", NOW)]
+    assert (newest(session, first), newest(session, second)) == ("A2", "B1")
+
+
+def test_old_clients_in_a_batch_write_no_presentation_and_a_replay_writes_nothing(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0007"), "L0")
+    fp = activation.fingerprint
+    write_check_ins_postgresql(
+        session, [row(sealer, license_id, fingerprint=fp, nonce="used-nonce", issued="L1")]
+    )
+
+    outcomes = write_check_ins_postgresql(
+        session,
+        [
+            row(sealer, license_id, fingerprint=fp, nonce="used-nonce", presented="X", issued="L9"),
+            row(sealer, license_id, fingerprint=fp, issued="L2", now=NOW + SECOND),
+        ],
+    )
+
+    assert [o.replayed for o in outcomes] == [True, False]
+    assert presented(session, license_id) == []
+    assert newest(session, activation) == "L2"
+
+
+def test_a_presentation_carries_the_observations_network_unless_restricted(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0008"), "L0")
+    fp = activation.fingerprint
+    write_check_ins_postgresql(
+        session,
+        [
+            row(sealer, license_id, fingerprint=fp, presented="X", ip="198.51.100.9"),
+            row(sealer, license_id, fingerprint=fp, presented="Y", restricted=True),
+        ],
+    )
+
+    session.expire_all()
+    rows = session.scalars(
+        select(LeasePresentation)
+        .where(LeasePresentation.license_id == license_id)
+        .order_by(LeasePresentation.presented_jti)
+    ).all()
+    assert [(r.ip_prefix, r.ip_hash) for r in rows] == [
+        (ip_network_prefix("198.51.100.9"), sealer.keyed_hash("ip", b"198.51.100.9")),
+        (None, None),
+    ]
 
 
 # --- the held connection: outside any test transaction, so what it writes is committed ---

@@ -21,7 +21,7 @@ from licensing_client.errors import (
 )
 from licensing_client.jwks import JwksSource, TrustedKeys
 from licensing_client.keys import LicenseKey
-from licensing_client.lease import LeaseError, verify_lease
+from licensing_client.lease import LeaseError, lease_id_of, verify_lease
 from licensing_client.models import (
     Activation,
     ActivationResult,
@@ -180,10 +180,12 @@ class InstanceClient(SessionOwner):
     ) -> CheckInResult:
         """Heartbeat and usage report. A verdict that is not valid is returned, not raised.
 
-        A valid verdict stores its fresh lease. ``REVOKED``, ``SUSPENDED`` and ``EXPIRED``
-        discard the stored lease; ``404 NOT_ACTIVATED`` (raised as
-        :class:`NotActivatedError`) discards the activation too. When the server cannot
-        be reached or its answer does not verify, the stored lease is kept.
+        The check-in names the stored lease (its ``jti`` as ``lease_jti``), so the server
+        can tell two machines sharing one activation apart: only one of them can hold
+        the newest lease. A valid verdict stores its fresh lease. ``REVOKED``,
+        ``SUSPENDED`` and ``EXPIRED`` discard the stored lease; ``404 NOT_ACTIVATED``
+        (raised as :class:`NotActivatedError`) discards the activation too. When the
+        server cannot be reached or its answer does not verify, the stored lease is kept.
         """
         stored = self._stored_activation()
         name = self._server_name(server_name)
@@ -194,6 +196,9 @@ class InstanceClient(SessionOwner):
         payload["product_version"] = self._product_version(product_version)
         if usage is not None:
             payload["usage"] = dict(usage)
+        held = lease_id_of(self.state.load_lease())
+        if held is not None:
+            payload["lease_jti"] = held
         answer = self._call("POST", CHECK_INS, payload)
         body = answer.body
         if answer.status != 200 or not isinstance(body.get("valid"), bool):

@@ -10,6 +10,8 @@ from licensing_client.models import Lease
 
 LEASE_TYPE = "license-lease+jwt"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "iat", "nbf", "exp", "jti", "act", "fpr")
+# The longest ``jti`` the server takes back as ``lease_jti`` (docs/protocol.md).
+MAX_LEASE_ID = 64
 # A lease is dated by the server's clock; a client clock a little behind must not find
 # a lease it has just received "not yet valid". Expiry gets no leeway.
 NOT_BEFORE_LEEWAY = 300
@@ -75,3 +77,25 @@ def verify_lease(
         expired.lease = lease
         raise expired
     return lease
+
+
+def lease_id_of(token: str | None) -> str | None:
+    """The ``jti`` of a stored lease, to name it on the next check-in (the lease chain).
+
+    Read without verifying: the lease was verified when it was stored, an expired one is
+    still the last one this instance holds, and the id is only evidence for the server.
+    A token that does not parse, or an id the server would refuse (not 1-64 printable
+    ASCII characters), is not sent: a damaged state file must not fail the check-in.
+    """
+    if not token:
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None
+    jti = claims.get("jti") if isinstance(claims, dict) else None
+    if not isinstance(jti, str) or not 1 <= len(jti) <= MAX_LEASE_ID:
+        return None
+    if not all(" " <= symbol <= "~" for symbol in jti):
+        return None
+    return jti

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import pytest
 from fakeserver import GRACE, PRODUCT, Harness, Reply, Seen, ServerKey, problem
 from licensing_client import (
@@ -130,6 +131,7 @@ def test_check_in_sends_the_activation_and_stores_the_fresh_lease(harness: Harne
         "server_name": "mail01.example.com",
         "product_version": "2.1.1",
         "usage": {"mailboxes": 120},
+        "lease_jti": jwt.decode(first or "", options={"verify_signature": False})["jti"],
     }
     assert harness.client.state.load_lease() not in (None, first)
     status = harness.client.status()

@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
+from licensing.crypto.server_keys import SigningKey
 from licensing.errors import NonceReplayed
 from licensing.models import ReplayNonce
 from licensing.services import check_ins, instance_calls
@@ -20,6 +22,7 @@ from licensing.storage.replay import NonceClaim
 from tests.factories import license_state
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+UNUSED_KEY = SigningKey("unused-test-key", Ed25519PrivateKey.generate())
 STATE = license_state()
 REPORT = CheckIn(
     activation_id=uuid.uuid4(),
@@ -54,7 +57,8 @@ def env_with(store: CountingStore, sealer: Sealer) -> InstanceEnv:
     return InstanceEnv(
         sealer=sealer,
         issuer="licensing-test",
-        signing_key=lambda _: pytest.fail("no lease is issued here"),
+        # Fetched before the writes (a lease's id is stored by them); never used here.
+        signing_key=lambda _: UNUSED_KEY,
         releases=lambda _session, _product: (),
         replay=store,  # type: ignore[arg-type]
     )

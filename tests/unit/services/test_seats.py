@@ -116,6 +116,7 @@ def test_the_touch_statement_counts_as_the_rule(
                 "p_now": NOW,
                 "p_server_name": None,
                 "p_product_version": "1.0.0",
+                "p_lease_jti": None,
             },
         ).one()
         _, _, _, used, migration_until = touched

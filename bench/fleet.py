@@ -174,6 +174,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     migrate(args.url, args.instance)
     progress(f"schema migrated ({args.url.rsplit('/', 1)[-1]})", started)
     from licensing import create_app
+    from licensing.extensions import db
     from licensing.runtime import current
 
     app = create_app(
@@ -212,6 +213,8 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
             rng=rng,
             progress=lambda message: progress(message, started),
         )
+        db.session.remove()
+        db.engine.dispose()
     write_keys(args.keys, rows, check_ins)
     manifest = {
         "database": args.url,

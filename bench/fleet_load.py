@@ -61,11 +61,14 @@ def migrate(url: str, instance: Path) -> None:
     import flask_migrate
 
     from licensing import create_app
+    from licensing.extensions import db
 
     instance.mkdir(parents=True, exist_ok=True)
     app = create_app({"LICENSING_DATABASE_URL": url, "LICENSING_INSTANCE_PATH": str(instance)})
     with app.app_context():
         flask_migrate.upgrade()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _copy(cursor: psycopg.Cursor[Any], table: str, columns: str, lines: Sequence[str]) -> None:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(BENCH))
 
 from fleet_load import connect  # noqa: E402
 
+from licensing.misuse.findings import Finding  # noqa: E402
 from licensing.misuse.history import (  # noqa: E402
     ActivationTimeline,
     LeasePresentation,
@@ -112,17 +113,49 @@ def histories(url: str, now: datetime, thresholds: Thresholds) -> list[LicenseHi
     return out
 
 
+def findings(url: str, now: datetime, thresholds: Thresholds | None = None) -> list[Finding]:
+    thresholds = thresholds or Thresholds()
+    return [f for h in histories(url, now, thresholds) for f in evaluate(h, thresholds, now)]
+
+
 def findings_by_license(
     url: str, now: datetime, thresholds: Thresholds | None = None
 ) -> dict[str, set[str]]:
     """The rules that fire per license (licenses with none are left out)."""
-    thresholds = thresholds or Thresholds()
     fired: dict[str, set[str]] = {}
-    for history in histories(url, now, thresholds):
-        rules = {f.rule.value for f in evaluate(history, thresholds, now)}
-        if rules:
-            fired[str(history.license_id)] = rules
+    for finding in findings(url, now, thresholds):
+        fired.setdefault(str(finding.license_id), set()).add(finding.rule.value)
     return fired
+
+
+def write_cases(url: str, found: list[Finding], now: datetime) -> int:
+    """A stand-in for the scan while it is not built: one open case per finding, written
+    straight into misuse_cases (no events, no audit), so bench/misuse_scan.py's checks
+    and timings can be exercised end to end. Never a substitute for the scan's figures."""
+    with connect(url) as c:
+        cursor = c.execute(
+            "INSERT INTO misuse_cases (id, license_id, rule, severity, status, summary,"
+            " evidence, first_seen, last_seen, opened_at, updated_at)"
+            " SELECT gen_random_uuid(), x.license_id::uuid, x.rule, x.severity, 'open',"
+            " x.summary, x.evidence::jsonb, x.first_seen, x.last_seen, %(now)s, %(now)s"
+            " FROM jsonb_to_recordset(%(rows)s::jsonb) AS x(license_id text, rule text,"
+            " severity text, summary text, evidence text, first_seen timestamptz,"
+            " last_seen timestamptz) ON CONFLICT (license_id, rule) DO NOTHING",
+            {
+                "now": now,
+                "rows": json.dumps(
+                    [
+                        {
+                            **f.to_json(),
+                            "license_id": str(f.license_id),
+                            "evidence": json.dumps(f.to_json()["evidence"]),
+                        }
+                        for f in found
+                    ]
+                ),
+            },
+        )
+        return cursor.rowcount
 
 
 def compare(manifest: dict[str, Any], fired: dict[str, set[str]]) -> dict[str, Any]:
@@ -154,10 +187,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, default=BENCH / "fleet-manifest.json")
     parser.add_argument("--now", default=None, help="evaluate at this ISO time (default: now)")
+    parser.add_argument(
+        "--write-cases",
+        action="store_true",
+        help="stand in for the scan: write one open case per finding, print a JSON summary",
+    )
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     started = time.perf_counter()
+    if args.write_cases:
+        found = findings(manifest["database"], now)
+        opened = write_cases(manifest["database"], found, now)
+        seconds = round(time.perf_counter() - started, 1)
+        print(
+            json.dumps(
+                {"stand_in": True, "findings": len(found), "opened": opened, "seconds": seconds}
+            )
+        )
+        return 0
     fired = findings_by_license(manifest["database"], now)
     result = compare(manifest, fired)
     seconds = time.perf_counter() - started

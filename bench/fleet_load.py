@@ -214,7 +214,8 @@ def _observe_background(
     rows: FleetRows, seats: list[tuple[Any, str, int]], target: int, rng: random.Random
 ) -> Any:
     """Yield observation lines in chunks: the planted ones, then the background's daily
-    check-ins, each day kept with the probability that makes the total ``target``."""
+    check-ins, exactly as many as make the total ``target`` (selection sampling: each
+    moment kept with the probability still needed / still left)."""
     now = rows.now
     since = now - timedelta(days=30)
     first_day = datetime.combine(since.date(), datetime.min.time(), tzinfo=now.tzinfo)
@@ -225,18 +226,19 @@ def _observe_background(
         return [t for t in (base + d * DAY for d in range(32)) if start < t <= now]
 
     eligible = sum(len(moments(seat, minute)) for seat, _, minute in seats)
-    keep = min(1.0, max(0, target - rows.observations) / max(eligible, 1))
+    needed = max(0, target - rows.observations)
     yield rows.take_observation_lines()
     for seat, network, minute in seats:
         ip = f"{network}.{rng.randint(10, 250)}"
-        readdressed = rng.random() < READDRESSED
+        # Half-way through the window, a new address in the same /24 (or the same one).
+        later_ip = f"{network}.{rng.randint(10, 250)}" if rng.random() < READDRESSED else ip
         times = moments(seat, minute)
         for n, moment in enumerate(times):
-            if rng.random() >= keep:
+            eligible -= 1
+            if rng.random() * (eligible + 1) >= needed:
                 continue
-            if readdressed and n == len(times) // 2:
-                ip = f"{network}.{rng.randint(10, 250)}"
-            rows.observe(seat, moment, ip=ip)
+            needed -= 1
+            rows.observe(seat, moment, ip=ip if n < len(times) // 2 else later_ip)
         if len(rows.observation_lines) >= FLUSH_LINES * 5:
             yield rows.take_observation_lines()
     yield rows.take_observation_lines()
@@ -307,11 +309,19 @@ def append_one_day(
     check_ins: int,
     excluded: list[str],
     rng: random.Random,
-) -> dict[str, int]:
-    """``check_ins`` check-ins of the ordinary fleet's live seats in the 24 hours before
-    ``now``, upserted as the server does (a new row per new day, else count + 1), and the
-    seats' last check-in touched. Planted, look-alike and check-in licenses are left alone
-    so that the manifest stays true."""
+) -> dict[str, Any]:
+    """``check_ins`` check-ins of the ordinary fleet's live seats, upserted as the server
+    does (a new row per new day, else count + 1), and the seats' last check-in touched.
+
+    They are spread over the 24 hours before ``now``, or over the time since the last
+    misuse scan's watermark if that is shorter: check-ins a scan has already looked past
+    would not be news to the incremental scan that this day is for. Planted, look-alike
+    and check-in licenses are left alone so that the manifest stays true."""
+    watermark = connection.execute(
+        "SELECT max(scanned_until) FROM misuse_scan_state WHERE scanned_until < %s", (now,)
+    ).fetchone()
+    start = max(now - DAY, watermark[0] if watermark and watermark[0] else now - DAY)
+    span = max(1, int((now - start).total_seconds()))
     latest = connection.execute(
         _LATEST, ((now - timedelta(days=7)).date(), [uuid.UUID(i) for i in excluded])
     ).fetchall()
@@ -324,7 +334,7 @@ def append_one_day(
         )
         with cursor.copy("COPY day_check_ins FROM STDIN") as copy:
             for row in chosen:
-                copy.write_row((*row, now - timedelta(seconds=rng.randint(0, 86_399))))
+                copy.write_row((*row, now - timedelta(seconds=rng.uniform(0, span))))
         inserted, updated = cursor.execute(_UPSERT).fetchone() or (0, 0)
         cursor.execute(
             "UPDATE activations a SET last_check_in_at = greatest(a.last_check_in_at, d.at)"
@@ -333,6 +343,7 @@ def append_one_day(
         touched = cursor.rowcount
     connection.commit()
     return {
+        "from": start.isoformat(),
         "check_ins": len(chosen),
         "rows_inserted": inserted,
         "rows_updated": updated,

@@ -42,7 +42,7 @@ from fleet_load import (  # noqa: E402 - after the path set-up, as a script
     replace_database,
 )
 from fleet_patterns import LOOK_ALIKES, PATTERNS, Plant, Releases  # noqa: E402
-from fleet_rows import FleetRows, LicenseRow  # noqa: E402
+from fleet_rows import BackgroundSeat, FleetRows, LicenseRow  # noqa: E402
 
 MANIFEST = BENCH / "fleet-manifest.json"
 KEYS = BENCH / "fleet-keys.json"
@@ -113,7 +113,7 @@ def plant(rows: FleetRows, now: datetime, per_kind: int, rng: random.Random) -> 
 
 def background(
     rows: FleetRows, now: datetime, *, licenses: int, activations: int, rng: random.Random
-) -> tuple[list[LicenseRow], list[tuple[Any, str, int]]]:
+) -> tuple[list[LicenseRow], list[BackgroundSeat]]:
     """The ordinary fleet's licenses and seats (observations come later, streamed)."""
     releases = Releases()
     made = []
@@ -126,7 +126,7 @@ def background(
     for n, seat_count in enumerate(seats_plan):
         edition = {1: "single", 2: "double", 3: "triple"}[seat_count]
         ended = rng.random() < 0.2  # protection ended 30-300 days ago: runs an old release
-        issued = now - timedelta(days=rng.randint(60, 900))
+        issued = now - timedelta(days=rng.randint(401, 900))  # before any of its seats
         protection = now + timedelta(days=rng.randint(1, 365))
         if ended:
             protection = now - timedelta(days=rng.randint(30, 300))
@@ -151,13 +151,10 @@ def background(
             seat = rows.activation(
                 lic, activated, server_name=f"mail{k}.c{n}.example", version=version
             )
-            seats.append(
-                (
-                    seat,
-                    f"{20 + (len(seats) >> 16)}.{(len(seats) >> 8) & 255}.{len(seats) & 255}",
-                    rng.randint(0, 1439),
-                )
-            )
+            # A /24 of its own (first octets 20-22: never one of the planted networks').
+            n_seat = len(seats)
+            network = f"{20 + (n_seat >> 16)}.{(n_seat >> 8) & 255}.{n_seat & 255}"
+            seats.append(BackgroundSeat(seat, network, minute=rng.randint(0, 1439)))
     return made, seats
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from fleet_rows import DAY, NULL, FleetRows, bytea, text, ts
+from fleet_rows import DAY, NULL, BackgroundSeat, FleetRows, bytea, text, ts
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/fleet"
 FLUSH_LINES = 100_000
@@ -80,7 +80,7 @@ def _copy(cursor: psycopg.Cursor[Any], table: str, columns: str, lines: Sequence
 def load(
     url: str,
     rows: FleetRows,
-    seats: list[tuple[Any, str, int]],
+    seats: list[BackgroundSeat],
     *,
     observations: int,
     rng: random.Random,
@@ -211,7 +211,7 @@ def _licenses(
 
 
 def _observe_background(
-    rows: FleetRows, seats: list[tuple[Any, str, int]], target: int, rng: random.Random
+    rows: FleetRows, seats: list[BackgroundSeat], target: int, rng: random.Random
 ) -> Any:
     """Yield observation lines in chunks: the planted ones, then the background's daily
     check-ins, exactly as many as make the total ``target`` (selection sampling: each
@@ -220,25 +220,26 @@ def _observe_background(
     since = now - timedelta(days=30)
     first_day = datetime.combine(since.date(), datetime.min.time(), tzinfo=now.tzinfo)
 
-    def moments(seat: Any, minute: int) -> list[datetime]:
-        start = max(since, seat.activated_at)
-        base = first_day + timedelta(minutes=minute)
+    def moments(seat: BackgroundSeat) -> list[datetime]:
+        start = max(since, seat.activation.activated_at)
+        base = first_day + timedelta(minutes=seat.minute)
         return [t for t in (base + d * DAY for d in range(32)) if start < t <= now]
 
-    eligible = sum(len(moments(seat, minute)) for seat, _, minute in seats)
+    eligible = sum(len(moments(seat)) for seat in seats)
     needed = max(0, target - rows.observations)
     yield rows.take_observation_lines()
-    for seat, network, minute in seats:
+    for seat in seats:
+        network = seat.network
         ip = f"{network}.{rng.randint(10, 250)}"
         # Half-way through the window, a new address in the same /24 (or the same one).
         later_ip = f"{network}.{rng.randint(10, 250)}" if rng.random() < READDRESSED else ip
-        times = moments(seat, minute)
+        times = moments(seat)
         for n, moment in enumerate(times):
             eligible -= 1
             if rng.random() * (eligible + 1) >= needed:
                 continue
             needed -= 1
-            rows.observe(seat, moment, ip=ip if n < len(times) // 2 else later_ip)
+            rows.observe(seat.activation, moment, ip=ip if n < len(times) // 2 else later_ip)
         if len(rows.observation_lines) >= FLUSH_LINES * 5:
             yield rows.take_observation_lines()
     yield rows.take_observation_lines()

@@ -43,7 +43,7 @@ class Plant:
         return self.now - timedelta(days=29, hours=self.rng.randint(0, 20))
 
     def license(self, edition: str = "single", **values: object) -> LicenseRow:
-        issued = self.now - timedelta(days=self.rng.randint(200, 700))
+        issued = self.now - timedelta(days=self.rng.randint(401, 800))  # before its seats
         values.setdefault("upgrade_protection_until", self.now + timedelta(days=200))
         return self.rows.license(edition, issued_at=issued, status_changed_at=issued, **values)
 

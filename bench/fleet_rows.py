@@ -68,6 +68,15 @@ class ActivationRow:
     last_check_in_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BackgroundSeat:
+    """A seat of the ordinary fleet: its /24 (as ``a.b.c``) and its time of day (minute)."""
+
+    activation: ActivationRow
+    network: str
+    minute: int
+
+
 @dataclass(slots=True)
 class Hashes:
     """Keyed hashes made once per distinct value: a fleet has few per activation."""

@@ -171,7 +171,6 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     migrate(args.url, args.instance)
     progress(f"schema migrated ({args.url.rsplit('/', 1)[-1]})", started)
     from licensing import create_app
-    from licensing.extensions import db
     from licensing.runtime import current
 
     app = create_app(
@@ -210,8 +209,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
             rng=rng,
             progress=lambda message: progress(message, started),
         )
-        db.session.remove()
-        db.engine.dispose()
+        _dispose()
     write_keys(args.keys, rows, check_ins)
     manifest = {
         "database": args.url,
@@ -229,6 +227,14 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     args.manifest.write_text(json.dumps(manifest, indent=1) + "\n")
     progress(f"manifest {args.manifest}; counts {counts}", started)
     return manifest
+
+
+def _dispose() -> None:
+    """Close what the app opened (the sealer's hash keys are read through its session)."""
+    from licensing.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
 
 
 def write_keys(path: Path, rows: FleetRows, licenses: list[LicenseRow]) -> None:
@@ -261,10 +267,19 @@ def one_day(args: argparse.Namespace) -> None:
     excluded |= {lic for kind in manifest["look_alikes"].values() for lic in kind["licenses"]}
     excluded |= set(manifest["check_in_licenses"])
     check_ins = max(1, round(ONE_DAY_CHECK_INS * manifest["scale"]))
-    with connect(manifest["database"]) as connection:
+    # Each day its own draw of seats and news.
+    rng = random.Random(args.seed + 1 + len(manifest.get("one_days", [])))
+    from licensing import create_app
+    from licensing.runtime import current
+
+    url, instance = manifest["database"], manifest["instance_path"]
+    app = create_app({"LICENSING_DATABASE_URL": url, "LICENSING_INSTANCE_PATH": instance})
+    with app.app_context(), connect(url) as connection:
+        sealer = current().sealer
         figures = append_one_day(
-            connection, now, check_ins, sorted(excluded), random.Random(args.seed + 1)
+            connection, now, check_ins, sorted(excluded), rng=rng, keyed_hash=sealer.keyed_hash
         )
+        _dispose()
     manifest.setdefault("one_days", []).append({"now": now.isoformat(), **figures})
     args.manifest.write_text(json.dumps(manifest, indent=1) + "\n")
     progress(f"one day of check-ins until {now.isoformat()}: {figures}", started)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from fleet_rows import DAY, NULL, BackgroundSeat, FleetRows, bytea, text, ts
+from fleet_rows import DAY, NULL, BackgroundSeat, FleetRows, KeyedHash, bytea, ipv4_prefix, text, ts
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/fleet"
 FLUSH_LINES = 100_000
@@ -278,8 +278,10 @@ def _activations(cursor: psycopg.Cursor[Any], rows: FleetRows) -> None:
 
 _LATEST = """
 SELECT DISTINCT ON (o.activation_id) o.activation_id, o.license_id, o.observation_key, o.ip,
-       o.ip_hash, o.ip_prefix, o.server_name, o.server_name_hash, o.product_version
+       o.ip_hash, o.ip_prefix, o.server_name, o.server_name_hash, o.product_version,
+       l.upgrade_protection_until
 FROM usage_observations o JOIN activations a ON a.id = o.activation_id
+JOIN licenses l ON l.id = o.license_id
 WHERE a.status = 'active' AND o.day >= %s AND o.ip IS NOT NULL
   AND NOT (o.license_id = ANY(%s))
 ORDER BY o.activation_id, o.last_seen DESC
@@ -304,12 +306,40 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 """
 
 
+# A day's check-ins that are news to the scan (a value the seat had not shown): a new
+# address in the seat's /24, a new /24, an upgrade to the newest release (only where the
+# protection covers it). The rest repeat what their seat already reported.
+NEW_ADDRESS, NEW_NETWORK, UPGRADE = 0.025, 0.025, 0.01
+NEWEST = "4.0"
+
+
+def _day_check_in(
+    row: tuple[Any, ...], keyed_hash: KeyedHash, now: datetime, rng: random.Random, n: int
+) -> tuple[tuple[Any, ...], bool]:
+    """The check-in's values (as ``day_check_ins`` takes them) and whether it is news."""
+    activation, lic, key, ip, ip_hash, prefix, server, server_hash, version, until = row
+    draw = rng.random()
+    if draw < NEW_ADDRESS:
+        ip = f"{ip.rsplit('.', 1)[0]}.{rng.randint(10, 250)}"
+    elif draw < NEW_ADDRESS + NEW_NETWORK:
+        ip = f"30.{(n >> 8) & 255}.{n & 255}.{rng.randint(10, 250)}"  # never used elsewhere
+    elif draw < NEW_ADDRESS + NEW_NETWORK + UPGRADE and until and until > now:
+        version = NEWEST
+    news = (ip, version) != (row[3], row[8])
+    if news:
+        ip_hash, prefix = keyed_hash("ip", ip.encode()), ipv4_prefix(ip)
+        key = keyed_hash("observation", "\x00".join((ip, server, version)).encode())
+    return (activation, lic, key, ip, ip_hash, prefix, server, server_hash, version), news
+
+
 def append_one_day(
     connection: psycopg.Connection[Any],
     now: datetime,
     check_ins: int,
     excluded: list[str],
+    *,
     rng: random.Random,
+    keyed_hash: KeyedHash,
 ) -> dict[str, Any]:
     """``check_ins`` check-ins of the ordinary fleet's live seats, upserted as the server
     does (a new row per new day, else count + 1), and the seats' last check-in touched.
@@ -333,9 +363,12 @@ def append_one_day(
             " observation_key bytea, ip text, ip_hash bytea, ip_prefix text, server_name text,"
             " server_name_hash bytea, product_version text, at timestamptz) ON COMMIT DROP"
         )
+        news = 0
         with cursor.copy("COPY day_check_ins FROM STDIN") as copy:
-            for row in chosen:
-                copy.write_row((*row, now - timedelta(seconds=rng.uniform(0, span))))
+            for n, row in enumerate(chosen):
+                values, is_news = _day_check_in(row, keyed_hash, now, rng, n)
+                news += is_news
+                copy.write_row((*values, now - timedelta(seconds=rng.uniform(0, span))))
         inserted, updated = cursor.execute(_UPSERT).fetchone() or (0, 0)
         cursor.execute(
             "UPDATE activations a SET last_check_in_at = greatest(a.last_check_in_at, d.at)"
@@ -346,6 +379,7 @@ def append_one_day(
     return {
         "from": start.isoformat(),
         "check_ins": len(chosen),
+        "with_news": news,
         "rows_inserted": inserted,
         "rows_updated": updated,
         "activations_touched": touched,

@@ -119,6 +119,7 @@ def test_one_more_day_adds_the_check_ins_it_reports(generated: tuple[dict[str, A
     day = json.loads((folder / "manifest.json").read_text())["one_days"][-1]
     assert day["check_ins"] == 300  # 100,000 x 0.003
     assert day["rows_inserted"] + day["rows_updated"] == day["check_ins"]
+    assert 0 < day["with_news"] <= day["rows_inserted"]  # a new value is a new row
     assert rows(url, "usage_observations") == before + day["rows_inserted"]
     assert day["activations_touched"] == day["check_ins"]
     with psycopg.connect(libpq_url(url)) as connection:
@@ -148,3 +149,10 @@ def test_one_more_day_after_a_scan_is_news_to_the_next_scan(
             "SELECT count(*) FROM activations WHERE last_check_in_at > %s", (watermark,)
         ).fetchone()
     assert after == (day["check_ins"],)
+    # The day leaves the manifest true.
+    result = fleet_rules.compare(
+        manifest, fleet_rules.findings_by_license(url, fleet._moment("2026-11-22T12:00:00"))
+    )
+    assert all(f["found"] == f["planted"] for f in result["planted"].values())
+    assert not any(f["flagged"] for f in result["look_alikes"].values())
+    assert result["unplanted"] == []

@@ -279,9 +279,9 @@ def _activations(cursor: psycopg.Cursor[Any], rows: FleetRows) -> None:
 _LATEST = """
 SELECT DISTINCT ON (o.activation_id) o.activation_id, o.license_id, o.observation_key, o.ip,
        o.ip_hash, o.ip_prefix, o.server_name, o.server_name_hash, o.product_version,
-       l.upgrade_protection_until
+       l.upgrade_protection_until, coalesce(l.max_activations_override, e.max_activations)
 FROM usage_observations o JOIN activations a ON a.id = o.activation_id
-JOIN licenses l ON l.id = o.license_id
+JOIN licenses l ON l.id = o.license_id JOIN editions e ON e.id = l.edition_id
 WHERE a.status = 'active' AND o.day >= %s AND o.ip IS NOT NULL
   AND NOT (o.license_id = ANY(%s))
 ORDER BY o.activation_id, o.last_seen DESC
@@ -307,8 +307,9 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 
 # A day's check-ins that are news to the scan (a value the seat had not shown): a new
-# address in the seat's /24, a new /24, an upgrade to the newest release (only where the
-# protection covers it). The rest repeat what their seat already reported.
+# address in the seat's /24, a move to a new /24 (single-seat licenses only, so that days
+# after days do not add up to a network spread of several seats), an upgrade to the newest
+# release (only where the protection covers it). The rest repeat what their seat reported.
 NEW_ADDRESS, NEW_NETWORK, UPGRADE = 0.025, 0.025, 0.01
 NEWEST = "4.0"
 
@@ -317,11 +318,11 @@ def _day_check_in(
     row: tuple[Any, ...], keyed_hash: KeyedHash, now: datetime, rng: random.Random, n: int
 ) -> tuple[tuple[Any, ...], bool]:
     """The check-in's values (as ``day_check_ins`` takes them) and whether it is news."""
-    activation, lic, key, ip, ip_hash, prefix, server, server_hash, version, until = row
+    activation, lic, key, ip, ip_hash, prefix, server, server_hash, version, until, seats = row
     draw = rng.random()
     if draw < NEW_ADDRESS:
         ip = f"{ip.rsplit('.', 1)[0]}.{rng.randint(10, 250)}"
-    elif draw < NEW_ADDRESS + NEW_NETWORK:
+    elif draw < NEW_ADDRESS + NEW_NETWORK and seats == 1:
         ip = f"30.{(n >> 8) & 255}.{n & 255}.{rng.randint(10, 250)}"  # never used elsewhere
     elif draw < NEW_ADDRESS + NEW_NETWORK + UPGRADE and until and until > now:
         version = NEWEST

@@ -1,0 +1,236 @@
+"""Cases from findings: one case per (license, rule), opened, grown, reopened or held quiet.
+
+The scan calls ``apply_findings`` once per license with what its rules found. A case
+keeps the newest evidence; its events keep how it grew. A dismissed case stays dismissed
+until the evidence goes beyond what it was dismissed on (``misuse/evidence.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing.misuse.evidence import evidence_diff, new_evidence
+from licensing.misuse.findings import Finding, Rule
+from licensing.models.misuse import CaseStatus, MisuseCase, MisuseCaseEvent
+from licensing.services import audit
+from licensing.services.misuse_exceptions import active_exceptions, exceptions_for
+
+SCAN_ACTOR = "system:misuse-scan"
+_SUMMARY_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChanges:
+    """What one application of findings changed; scans add them up."""
+
+    opened: int = 0
+    updated: int = 0
+    reopened: int = 0
+    quiet: int = 0
+
+    def __add__(self, other: CaseChanges) -> CaseChanges:
+        return CaseChanges(
+            self.opened + other.opened,
+            self.updated + other.updated,
+            self.reopened + other.reopened,
+            self.quiet + other.quiet,
+        )
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "opened": self.opened,
+            "updated": self.updated,
+            "reopened": self.reopened,
+            "quiet": self.quiet,
+        }
+
+
+def add_event(
+    session: Session,
+    case: MisuseCase,
+    *,
+    kind: str,
+    actor: str,
+    now: datetime,
+    detail: Mapping[str, Any] | None = None,
+) -> MisuseCaseEvent:
+    event = MisuseCaseEvent(
+        case_id=case.id, at=now, actor=actor, kind=kind, detail=dict(detail or {})
+    )
+    session.add(event)
+    return event
+
+
+def audit_case(
+    session: Session,
+    case: MisuseCase,
+    *,
+    action: str,
+    actor: str,
+    now: datetime,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """An audit event about a case: ids, rule and state only, never evidence values."""
+    audit.record(
+        session,
+        actor=actor,
+        action=f"misuse_case.{action}",
+        subject_type="misuse_case",
+        subject_id=case.id,
+        data={"license_id": str(case.license_id), "rule": case.rule, **(data or {})},
+        now=now,
+    )
+
+
+def _plain(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """The evidence as the JSON column hands it back, so stored and new compare equal."""
+    plain: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=str, sort_keys=True))
+    return plain
+
+
+def apply_findings(
+    session: Session,
+    *,
+    license_id: uuid.UUID,
+    rules: Collection[Rule],
+    findings: Sequence[Finding],
+    now: datetime,
+    actor: str = SCAN_ACTOR,
+) -> CaseChanges:
+    """Open, grow or reopen the license's cases from ``findings`` (what fired among
+    ``rules``, the rules evaluated). Idempotent: the same findings again change nothing."""
+    if not findings:
+        return CaseChanges()
+    stray = {f.rule for f in findings} - set(rules)
+    if stray:
+        raise ValueError(f"findings for rules that were not evaluated: {sorted(stray)}")
+    quiet_rules = active_exceptions(session, [license_id], now).get(license_id, frozenset())
+    cases = {
+        case.rule: case
+        for case in session.scalars(select(MisuseCase).where(MisuseCase.license_id == license_id))
+    }
+    changes = CaseChanges()
+    for finding in findings:
+        case = cases.get(finding.rule.value)
+        if finding.rule in quiet_rules:
+            changes += CaseChanges(quiet=1)
+            if case is not None:
+                _note_held_quiet(session, case, now=now, actor=actor)
+            continue
+        if case is None:
+            cases[finding.rule.value] = _open(session, license_id, finding, now=now, actor=actor)
+            changes += CaseChanges(opened=1)
+        elif case.status == CaseStatus.DISMISSED:
+            if _reopen(session, case, finding, now=now, actor=actor):
+                changes += CaseChanges(reopened=1)
+        elif _grow(session, case, finding, now=now, actor=actor):
+            changes += CaseChanges(updated=1)
+    session.flush()
+    return changes
+
+
+def _open(
+    session: Session, license_id: uuid.UUID, finding: Finding, *, now: datetime, actor: str
+) -> MisuseCase:
+    case = MisuseCase(
+        id=uuid.uuid4(),
+        license_id=license_id,
+        rule=finding.rule.value,
+        status=CaseStatus.OPEN.value,
+        opened_at=now,
+    )
+    _take(case, finding, now=now)
+    session.add(case)
+    session.flush()
+    add_event(session, case, kind="opened", actor=actor, now=now, detail={"summary": case.summary})
+    audit_case(
+        session, case, action="opened", actor=actor, now=now, data={"severity": case.severity}
+    )
+    return case
+
+
+def _take(case: MisuseCase, finding: Finding, *, now: datetime) -> None:
+    """The case shows the finding: severity, summary, evidence and when it was seen."""
+    case.severity = finding.severity.value
+    case.summary = finding.summary[:_SUMMARY_LENGTH]
+    case.evidence = _plain(finding.evidence)
+    case.first_seen = min(finding.first_seen, case.first_seen or finding.first_seen)
+    case.last_seen = finding.last_seen
+    case.updated_at = now
+
+
+def _grow(
+    session: Session, case: MisuseCase, finding: Finding, *, now: datetime, actor: str
+) -> bool:
+    """Keep an open or confirmed case's evidence current; an event when it grew."""
+    evidence = _plain(finding.evidence)
+    if evidence == case.evidence and finding.last_seen == case.last_seen:
+        return False
+    beyond = new_evidence(finding.rule, case.evidence, evidence)
+    diff = evidence_diff(case.evidence, evidence)
+    _take(case, finding, now=now)
+    if not beyond:
+        # Only time moved (later last_seen, more check-ins from the same places): the case
+        # shows it, but that is not a change a reviewer needs to hear about.
+        return False
+    add_event(
+        session,
+        case,
+        kind="evidence_updated",
+        actor=actor,
+        now=now,
+        detail={"new": beyond, "diff": diff},
+    )
+    return True
+
+
+def _reopen(
+    session: Session, case: MisuseCase, finding: Finding, *, now: datetime, actor: str
+) -> bool:
+    """Reopen a dismissed case only on evidence beyond what it was dismissed on."""
+    evidence = _plain(finding.evidence)
+    beyond = new_evidence(finding.rule, case.decided_evidence, evidence)
+    if not beyond:
+        return False
+    diff = evidence_diff(case.evidence, evidence)
+    _take(case, finding, now=now)
+    case.status = CaseStatus.OPEN.value
+    case.escalation_step = None
+    case.escalated_at = None
+    add_event(
+        session, case, kind="reopened", actor=actor, now=now, detail={"new": beyond, "diff": diff}
+    )
+    audit_case(
+        session, case, action="reopened", actor=actor, now=now, data={"severity": case.severity}
+    )
+    return True
+
+
+def _note_held_quiet(session: Session, case: MisuseCase, *, now: datetime, actor: str) -> None:
+    """Record once per exception that it held the case's rule quiet."""
+    held = {
+        str(event.detail.get("exception_id"))
+        for event in session.scalars(
+            select(MisuseCaseEvent).where(
+                MisuseCaseEvent.case_id == case.id, MisuseCaseEvent.kind == "held_quiet"
+            )
+        )
+    }
+    for exception in exceptions_for(session, case.license_id, case.rule, now):
+        if str(exception.id) not in held:
+            add_event(
+                session,
+                case,
+                kind="held_quiet",
+                actor=actor,
+                now=now,
+                detail={"exception_id": str(exception.id), "kind": exception.kind},
+            )

@@ -39,7 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "jobs": (
         "licensing.cli.jobs",
         "jobs",
-        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain.",
+        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
+        "scan for misuse.",
     ),
     "keys": (
         "licensing.cli.keys",
@@ -50,6 +51,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "licensing.cli.licenses",
         "license",
         "Issue licenses, look them up, change their state.",
+    ),
+    "misuse": (
+        "licensing.cli.misuse_scan",
+        "misuse",
+        "Misuse detection: scan licenses, backtest a rule's thresholds.",
     ),
     "partner": (
         "licensing.cli.partners",

@@ -1,0 +1,217 @@
+"""The misuse scan: licenses to look at → chunks → histories → the rules → cases.
+
+Incremental: a scan looks only at licenses with something new since the last one
+finished (``changed_licenses``), plus a full pass over every license when the last full
+pass is older than the configured period (new rules or thresholds, evidence ageing out of
+the lookback). Idempotent: the cases take the same findings twice without a change.
+
+The face drives the commits: ``run`` calls ``progress.chunk_done`` after each chunk, and
+the face commits there (services never commit), so a crash loses one chunk at most. The
+watermark moves to the scan's start only after the last chunk, in ``finish``: writes made
+while the scan ran are then seen by the next one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, and_, or_, select, union
+from sqlalchemy.orm import Session
+
+from licensing.misuse import rules
+from licensing.misuse.findings import Rule
+from licensing.misuse.thresholds import Thresholds
+from licensing.models import Activation, License
+from licensing.models.misuse import (
+    LeasePresentation,
+    MisuseException,
+    MisuseScanState,
+    SignatureFailure,
+)
+from licensing.services.misuse_cases import CaseChanges, apply_findings
+from licensing.services.misuse_history import HistorySource
+from licensing.storage import advisory_lock
+
+SCAN_NAME = "misuse"
+CHUNK_SIZE = 1000
+# Overlap with the previous scan: a check-in stamped just before that scan started may
+# have committed just after it chose its licenses. Looking twice costs nothing (idempotent).
+IN_FLIGHT = timedelta(minutes=1)
+# A signature-failure bucket keeps counting after it starts: look back over whole buckets.
+FAILURE_BUCKET_SLACK = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """What one scan looks at: every license (a full pass) or those with news since."""
+
+    started_at: datetime
+    full: bool
+    since: datetime | None
+    license_ids: Sequence[uuid.UUID]
+
+    def chunks(self, size: int = CHUNK_SIZE) -> Iterator[Sequence[uuid.UUID]]:
+        for start in range(0, len(self.license_ids), size):
+            yield self.license_ids[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOutcome:
+    licenses: int
+    findings: Counter[Rule]
+    cases: CaseChanges
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    """What a scan did, as the CLI and the job report it."""
+
+    full: bool
+    since: datetime | None
+    licenses: int = 0
+    findings: Counter[Rule] = field(default_factory=Counter)
+    cases: CaseChanges = field(default_factory=CaseChanges)
+    seconds: float = 0.0
+
+    def add(self, outcome: ChunkOutcome) -> None:
+        self.licenses += outcome.licenses
+        self.findings += outcome.findings
+        self.cases += outcome.cases
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "full": self.full,
+            "since": self.since,
+            "licenses_scanned": self.licenses,
+            "findings": {rule.value: self.findings.get(rule, 0) for rule in Rule},
+            "cases_opened": self.cases.opened,
+            "cases_updated": self.cases.updated,
+            "cases_reopened": self.cases.reopened,
+            "quiet_by_exception": self.cases.quiet,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class ScanProgress(Protocol):
+    """What the face does around the chunks: show progress, commit each chunk."""
+
+    def started(self, plan: ScanPlan) -> None: ...
+
+    def chunk_done(self, outcome: ChunkOutcome) -> None: ...
+
+
+def run(
+    session: Session,
+    engine: Engine,
+    *,
+    now: datetime,
+    thresholds: Thresholds,
+    full_scan_every: timedelta,
+    progress: ScanProgress,
+    full: bool = False,
+    wait: bool = False,
+) -> ScanSummary | None:
+    """One scan, or ``None`` when another scan holds the lock and ``wait`` is not set."""
+    with advisory_lock.held(engine, "misuse-scan", wait=wait) as mine:
+        if not mine:
+            return None
+        clock = time.monotonic()
+        scan = plan(session, now=now, full=full, full_scan_every=full_scan_every)
+        summary = ScanSummary(full=scan.full, since=scan.since)
+        progress.started(scan)
+        source = HistorySource(session, now=now, lookback=thresholds.lookback)
+        for chunk in scan.chunks():
+            outcome = scan_chunk(session, source, chunk, thresholds=thresholds, now=now)
+            summary.add(outcome)
+            progress.chunk_done(outcome)
+        finish(session, scan)
+        summary.seconds = time.monotonic() - clock
+        return summary
+
+
+def plan(session: Session, *, now: datetime, full: bool, full_scan_every: timedelta) -> ScanPlan:
+    """A full pass when asked, on the first scan, or when the last one is too old."""
+    state = session.get(MisuseScanState, SCAN_NAME)
+    if (
+        full
+        or state is None
+        or state.full_scan_at is None
+        or now - state.full_scan_at >= full_scan_every
+    ):
+        ids = list(session.scalars(select(License.id).order_by(License.id)))
+        return ScanPlan(started_at=now, full=True, since=None, license_ids=ids)
+    since = state.scanned_until - IN_FLIGHT
+    ids = sorted(changed_licenses(session, since=since, now=now))
+    return ScanPlan(started_at=now, full=False, since=since, license_ids=ids)
+
+
+def changed_licenses(session: Session, *, since: datetime, now: datetime) -> set[uuid.UUID]:
+    """Licenses with something new since ``since``: check-ins, seats taken or released,
+    leases presented out of turn, invalid signatures, a change of status, an exception
+    that ended (its rule speaks again)."""
+    a, p, f, e = Activation, LeasePresentation, SignatureFailure, MisuseException
+    news = union(
+        select(a.license_id).where(
+            or_(a.last_check_in_at > since, a.activated_at > since, a.released_at > since)
+        ),
+        select(p.license_id).where(p.at > since),
+        select(License.id)
+        .join(f, f.key_id == License.key_id)
+        .where(f.bucket_start > since - FAILURE_BUCKET_SLACK),
+        select(License.id).where(License.status_changed_at > since),
+        select(e.license_id).where(
+            or_(e.ended_at > since, and_(e.ends_at > since, e.ends_at <= now))
+        ),
+    )
+    return set(session.scalars(select(news.subquery().c[0])))
+
+
+def scan_chunk(
+    session: Session,
+    source: HistorySource,
+    license_ids: Sequence[uuid.UUID],
+    *,
+    thresholds: Thresholds,
+    now: datetime,
+) -> ChunkOutcome:
+    """Every rule over each license of the chunk, and the cases they make.
+
+    The cases own what an exception means (``apply_findings`` holds the rule quiet and
+    notes it on the case), so every finding is handed over; a license without findings
+    has nothing to apply.
+    """
+    evaluated = tuple(rules.RULES)
+    findings: Counter[Rule] = Counter()
+    cases = CaseChanges()
+    histories = source.histories(license_ids)
+    for history in histories:
+        found = rules.evaluate(history, thresholds, now, rules=evaluated)
+        if not found:
+            continue
+        findings.update(finding.rule for finding in found)
+        cases += apply_findings(
+            session,
+            license_id=uuid.UUID(history.license_id),
+            rules=evaluated,
+            findings=found,
+            now=now,
+        )
+    return ChunkOutcome(licenses=len(histories), findings=findings, cases=cases)
+
+
+def finish(session: Session, scan: ScanPlan) -> None:
+    """Move the watermark to the scan's start (and the full pass's time, if it was one)."""
+    state = session.get(MisuseScanState, SCAN_NAME)
+    if state is None:
+        state = MisuseScanState(name=SCAN_NAME, scanned_until=scan.started_at)
+        session.add(state)
+    state.scanned_until = scan.started_at
+    if scan.full:
+        state.full_scan_at = scan.started_at
+    session.flush()

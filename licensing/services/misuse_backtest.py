@@ -159,11 +159,12 @@ def _examples(
     """Up to ten flagged licenses, those the proposal adds first: the change to look at."""
     chosen = sorted(flagged, key=lambda license_id: (license_id in flagged_now, license_id))
     chosen = chosen[:EXAMPLES]
-    hints = dict(
-        session.execute(select(License.id, License.key_hint).where(License.id.in_(chosen)))
-        .tuples()
-        .all()
-    )
+    hints = {
+        license_id: hint
+        for license_id, hint in session.execute(
+            select(License.id, License.key_hint).where(License.id.in_(chosen))
+        )
+    }
     return [
         {
             "license_id": str(license_id),

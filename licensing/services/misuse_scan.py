@@ -116,6 +116,7 @@ def run(
     progress: ScanProgress,
     full: bool = False,
     wait: bool = False,
+    chunk_size: int = CHUNK_SIZE,
 ) -> ScanSummary | None:
     """One scan, or ``None`` when another scan holds the lock and ``wait`` is not set."""
     with advisory_lock.held(engine, "misuse-scan", wait=wait) as mine:
@@ -126,7 +127,7 @@ def run(
         summary = ScanSummary(full=scan.full, since=scan.since)
         progress.started(scan)
         source = HistorySource(session, now=now, lookback=thresholds.lookback)
-        for chunk in scan.chunks():
+        for chunk in scan.chunks(chunk_size):
             outcome = scan_chunk(session, source, chunk, thresholds=thresholds, now=now)
             summary.add(outcome)
             progress.chunk_done(outcome)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+ACTIVE = "active"
 REVOKED = "revoked"
 SUSPENDED = "suspended"
 

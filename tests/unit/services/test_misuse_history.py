@@ -32,8 +32,8 @@ from tests.unit.services.misuse_rows import (
 LOOKBACK = timedelta(days=30)
 
 
-def _source(session: Session) -> HistorySource:
-    return HistorySource(session, now=NOW, lookback=LOOKBACK)
+def _source(session: Session, *, summed: bool = True) -> HistorySource:
+    return HistorySource(session, now=NOW, lookback=LOOKBACK, summed=summed)
 
 
 def test_a_history_holds_terms_seats_observations_leases_and_failures(
@@ -56,7 +56,7 @@ def test_a_history_holds_terms_seats_observations_leases_and_failures(
     signature_failures(session, license.key_id, NOW - 2 * HOUR, 25)
     signature_failures(session, license.key_id, NOW - 31 * DAY, 25)
 
-    (history,) = _source(session).histories([license.id])
+    (history,) = _source(session, summed=False).histories([license.id])
 
     assert history.license_id == str(license.id)
     assert (history.status, history.allowed_activations) == ("active", 3)
@@ -120,9 +120,9 @@ def test_the_queries_per_chunk_do_not_grow_with_its_licenses(
         histories = _source(session).histories([license.id for license in licenses])
 
     assert len(histories) == 6
-    assert all(len(h.observations) == 36 for h in histories)
+    assert all(len(h.observations) == 1 for h in histories)  # summed over the days
     # The release dates are read once per product and source: both read them here.
-    assert len(six) == len(one) <= 7
+    assert len(six) == len(one) <= 8
 
 
 def _pattern(session: Session, sealer: Sealer, *, pseudonymised: bool) -> str:
@@ -170,3 +170,113 @@ def test_raw_and_pseudonymised_rows_give_the_same_findings(
         Rule.CLONED_INSTANCE,
     }
     assert _comparable(pseudonymised) == _comparable(raw)
+
+
+def test_a_license_whose_days_cannot_matter_is_read_summed(
+    session: Session, sealer: Sealer
+) -> None:
+    simple = make_license(session, sealer).license
+    one = seat(session, simple.id, activated_days_ago=60)
+    daily(session, one, 40)  # 31 days in the lookback, and earlier ones
+    daily(session, one, 2, version="3.0")
+    split = make_license(session, sealer).license
+    two = seat(session, split.id, activated_days_ago=60)
+    daily(session, two, 5)
+    daily(session, two, 5, network="192.0.2")
+
+    histories = {h.license_id: h for h in _source(session).histories([simple.id, split.id])}
+
+    summed = sorted(histories[str(simple.id)].observations, key=lambda o: o.product_version or "")
+    assert [(o.product_version, o.count) for o in summed] == [("2.0.0", 31 * 24), ("3.0", 3 * 24)]
+    assert summed[0].first_seen.date() == (NOW - LOOKBACK).date()  # its last_seen is after
+    assert summed[0].last_seen.date() == NOW.date()
+    assert summed[0].day == NOW.date()
+    assert len(histories[str(split.id)].observations) == 12  # two networks: day by day
+
+
+def _everything(session: Session, sealer: Sealer) -> list[uuid.UUID]:
+    """One license per rule's pattern and per look-alike, and quiet ones."""
+    made = [uuid.UUID(_pattern(session, sealer, pseudonymised=n == 1)) for n in range(2)]
+
+    def license(**changes: Any) -> Any:
+        issued = make_license(session, sealer).license
+        for name, value in changes.items():
+            setattr(issued, name, value)
+        made.append(issued.id)
+        return issued
+
+    edition = make_edition(session)
+    make_release(session, product=edition.product, version="4.0", released_at=NOW - 20 * DAY)
+    make_release(session, product=edition.product, version="3.0", released_at=NOW - 400 * DAY)
+    # VERSION_NOT_COVERED, and the covered look-alike.
+    for protected_until in (NOW - 100 * DAY, NOW):
+        issued = make_license(session, sealer, edition=edition).license
+        issued.upgrade_protection_until = protected_until
+        made.append(issued.id)
+        daily(session, seat(session, issued.id, activated_days_ago=50), 10, version="4.0")
+    # REVOKED_CALLING_HOME, and one that stopped within the grace.
+    for stopped in (0, 29):
+        revoked = license(status="revoked", status_changed_at=NOW - 30 * DAY)
+        daily(session, seat(session, revoked.id, activated_days_ago=50), 40, stopped)
+    # ACTIVATION_CHURN.
+    churning = license()
+    for n in range(5):
+        seat(
+            session,
+            churning.id,
+            activated_days_ago=6 - n,
+            released_days_ago=5.5 - n,
+            release_reason="deactivated",
+        )
+    # SIGNATURE_FAILURES, and occasional ones.
+    for count in (30, 3):
+        failing = license()
+        signature_failures(session, failing.key_id, NOW - 3 * HOUR, count)
+        daily(session, seat(session, failing.id, activated_days_ago=50), 10)
+    # CLONED_INSTANCE by lease chain, and a restore from a backup.
+    for conflicts in (3, 1):
+        cloned = license()
+        activation = seat(session, cloned.id, activated_days_ago=50)
+        daily(session, activation, 10)
+        for n in range(conflicts):
+            lease_presented(session, activation, f"jti-{n}", f"jti-{n + 1}", NOW - (n + 1) * HOUR)
+        lease_presented(session, activation, f"jti-{conflicts}", f"jti-{conflicts}", NOW)
+    # MIGRATION_OVERSTAY alone, and a migration inside the window.
+    for old_seat_until in (0, 40):
+        moving = license()
+        daily(session, seat(session, moving.id, activated_days_ago=70), 70, old_seat_until)
+        daily(session, seat(session, moving.id, activated_days_ago=45), 45, server="new")
+    # CLONED_INSTANCE by networks alone, and a one-off move.
+    for days in (4, 0):
+        copied = license()
+        activation = seat(session, copied.id, activated_days_ago=50)
+        daily(session, activation, 10)
+        daily(session, activation, days, network="192.0.2")
+    # SERVER_SPREAD on one seat, a NATed office of many seats, and quiet ones.
+    spread = license()
+    for n in range(5):
+        daily(session, seat(session, spread.id, activated_days_ago=50), 10, server=f"s-{n}")
+    office = license(max_activations_override=10)
+    for n in range(8):
+        daily(session, seat(session, office.id, activated_days_ago=50), 20, host=n, server=f"d{n}")
+    for _ in range(3):
+        quiet = license()
+        daily(session, seat(session, quiet.id, activated_days_ago=90), 80)
+    return made
+
+
+def test_summed_and_daily_readings_give_the_same_findings(session: Session, sealer: Sealer) -> None:
+    ids = _everything(session, sealer)
+
+    def findings(summed: bool) -> dict[str, list[dict[str, Any]]]:
+        return {
+            h.license_id: [f.to_json() for f in evaluate(h, Thresholds(), NOW)]
+            for h in _source(session, summed=summed).histories(ids)
+        }
+
+    summed, daily_read = findings(True), findings(False)
+
+    assert summed == daily_read
+    fired = {finding["rule"] for found in summed.values() for finding in found}
+    assert fired == {rule.value for rule in Rule}
+    assert sum(not found for found in summed.values()) >= 7  # the look-alikes stay quiet

@@ -1,0 +1,235 @@
+"""The selects behind ``misuse_history``: each reads one part of many licenses' histories
+in one statement and hands back plain values grouped by license.
+
+They run on the session's connection as Core statements: the rows are tuples, and the
+ORM's per-row work (identity, loading) never runs; at three million observations it
+would cost more than everything else the scan does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, or_, select
+
+from licensing.misuse.history import (
+    ActivationTimeline,
+    LeasePresentation,
+    Observation,
+    SignatureFailureCount,
+)
+from licensing.models import Activation, UsageObservation
+from licensing.models.misuse import LeasePresentation as LeasePresentationRow
+from licensing.models.misuse import SignatureFailure
+
+Ids = Sequence[uuid.UUID]
+_o = UsageObservation
+
+
+class Texts:
+    """Each id as text once per select, not once per row (most rows repeat an id)."""
+
+    def __init__(self) -> None:
+        self._known: dict[uuid.UUID, str] = {}
+
+    def __call__(self, value: uuid.UUID) -> str:
+        known = self._known.get(value)
+        if known is None:
+            known = self._known[value] = str(value)
+        return known
+
+
+def _hex(value: bytes | None) -> str | None:
+    return value.hex() if value is not None else None
+
+
+def seat_shapes(connection: Connection, ids: Ids, since: datetime) -> dict[uuid.UUID, list[int]]:
+    """Per license, the networks each of its activations was seen from since ``since``
+    (one entry per activation): what decides whether its days can matter."""
+    rows = connection.execute(
+        select(_o.license_id, func.count(_o.ip_prefix.distinct()))
+        .where(_o.license_id.in_(ids), _o.day >= since.date())
+        .group_by(_o.license_id, _o.activation_id)
+    )
+    found: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for license_id, networks in rows:
+        found[license_id].append(networks)
+    return found
+
+
+def daily_observations(
+    connection: Connection, ids: Ids, since: datetime
+) -> dict[uuid.UUID, list[Observation]]:
+    """Each observation row since ``since``'s day, whole: one per activation, day,
+    address, server name and version."""
+    rows = connection.execute(
+        select(
+            _o.license_id,
+            _o.activation_id,
+            _o.day,
+            _o.first_seen,
+            _o.last_seen,
+            _o.count,
+            _o.ip_hash,
+            _o.ip_prefix,
+            _o.server_name_hash,
+            _o.product_version,
+        ).where(_o.license_id.in_(ids), _o.day >= since.date())
+    )
+    found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    text = Texts()
+    for license_id, activation, day, first, last, count, ip, prefix, server, version in rows:
+        found[license_id].append(
+            Observation(
+                text(activation), day, first, last, count, _hex(ip), prefix, _hex(server), version
+            )
+        )
+    return found
+
+
+def summed_observations(
+    connection: Connection, ids: Ids, since: datetime
+) -> dict[uuid.UUID, list[Observation]]:
+    """The observations seen since ``since``, added up over their days: one row per
+    activation, address, server name and version, first seen to last seen, with the
+    check-ins summed and the last day as its day.
+
+    What the rules read of these is the same as of the daily rows (distinct values,
+    their check-ins and first and last seen) for a license whose days cannot matter:
+    see ``misuse_history.days_matter``.
+    """
+    rows = connection.execute(
+        select(
+            _o.license_id,
+            _o.activation_id,
+            func.max(_o.day),
+            func.min(_o.first_seen),
+            func.max(_o.last_seen),
+            func.sum(_o.count),
+            _o.ip_hash,
+            _o.ip_prefix,
+            _o.server_name_hash,
+            _o.product_version,
+        )
+        .where(_o.license_id.in_(ids), _o.last_seen >= since)
+        .group_by(
+            _o.license_id,
+            _o.activation_id,
+            _o.ip_hash,
+            _o.ip_prefix,
+            _o.server_name_hash,
+            _o.product_version,
+        )
+    )
+    found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    text = Texts()
+    for license_id, activation, day, first, last, count, ip, prefix, server, version in rows:
+        found[license_id].append(
+            Observation(
+                text(activation), day, first, last, count, _hex(ip), prefix, _hex(server), version
+            )
+        )
+    return found
+
+
+def seat_history(
+    connection: Connection,
+    ids: Ids,
+    since: datetime,
+    until: datetime,
+    found: dict[uuid.UUID, list[Observation]],
+) -> None:
+    """Before the lookback only when each seat was live matters: one row per activation
+    and day between ``since`` and ``until``, without address, server or version (the
+    rules that read those look at the lookback only)."""
+    rows = connection.execute(
+        select(
+            _o.license_id,
+            _o.activation_id,
+            _o.day,
+            func.min(_o.first_seen),
+            func.max(_o.last_seen),
+            func.sum(_o.count),
+        )
+        .where(_o.license_id.in_(ids), _o.day >= since.date(), _o.day < until.date())
+        .group_by(_o.license_id, _o.activation_id, _o.day)
+    )
+    text = Texts()
+    for license_id, activation, day, first, last, count in rows:
+        found[license_id].append(Observation(text(activation), day, first, last, count))
+
+
+def timelines(
+    connection: Connection,
+    ids: Ids,
+    since: datetime,
+    observations: Mapping[uuid.UUID, list[Observation]],
+) -> dict[uuid.UUID, list[ActivationTimeline]]:
+    """The seats live since ``since`` or released after it, first and last seen from the
+    observations read."""
+    seen: dict[str, tuple[datetime, datetime]] = {}
+    for per_license in observations.values():
+        for o in per_license:
+            span = seen.get(o.activation_id)
+            seen[o.activation_id] = (
+                (min(span[0], o.first_seen), max(span[1], o.last_seen))
+                if span
+                else (o.first_seen, o.last_seen)
+            )
+    a = Activation
+    rows = connection.execute(
+        select(a.license_id, a.id, a.fingerprint, a.activated_at, a.released_at, a.release_reason)
+        .where(a.license_id.in_(ids), or_(a.released_at.is_(None), a.released_at >= since))
+        .order_by(a.activated_at)
+    )
+    found: dict[uuid.UUID, list[ActivationTimeline]] = defaultdict(list)
+    for license_id, activation_id, fingerprint, activated, released, reason in rows:
+        key = str(activation_id)
+        span = seen.get(key)
+        found[license_id].append(
+            ActivationTimeline(
+                key,
+                fingerprint,
+                activated,
+                released,
+                reason,
+                span[0] if span else None,
+                span[1] if span else None,
+            )
+        )
+    return found
+
+
+def lease_presentations(
+    connection: Connection, ids: Ids, since: datetime
+) -> dict[uuid.UUID, list[LeasePresentation]]:
+    p = LeasePresentationRow
+    rows = connection.execute(
+        select(
+            p.license_id, p.activation_id, p.presented_jti, p.newest_jti, p.at, p.ip_prefix
+        ).where(p.license_id.in_(ids), p.at >= since)
+    )
+    found: dict[uuid.UUID, list[LeasePresentation]] = defaultdict(list)
+    for license_id, activation_id, presented, newest, at, prefix in rows:
+        found[license_id].append(
+            LeasePresentation(str(activation_id), presented, newest, at, prefix)
+        )
+    return found
+
+
+def signature_failures(
+    connection: Connection, license_by_key_id: Mapping[str, uuid.UUID], since: datetime
+) -> dict[uuid.UUID, list[SignatureFailureCount]]:
+    f = SignatureFailure
+    rows = connection.execute(
+        select(f.key_id, f.bucket_start, f.count).where(
+            f.key_id.in_(list(license_by_key_id)), f.bucket_start >= since
+        )
+    )
+    found: dict[uuid.UUID, list[SignatureFailureCount]] = defaultdict(list)
+    for key_id, bucket_start, count in rows:
+        found[license_by_key_id[key_id]].append(SignatureFailureCount(key_id, bucket_start, count))
+    return found

@@ -25,7 +25,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing.misuse.history import ACTIVE, LicenseHistory, Observation
+from licensing.misuse.history import ACTIVE, LicenseHistory
 from licensing.models import Edition, License
 from licensing.services import catalog, seats
 from licensing.services import misuse_history_rows as rows
@@ -61,28 +61,36 @@ class HistorySource:
         self.summed = summed
         self._releases: dict[uuid.UUID, dict[str, datetime]] = {}
 
-    def histories(self, license_ids: Sequence[uuid.UUID]) -> list[LicenseHistory]:
-        """One history per license that exists among ``license_ids``, in their order."""
-        terms = self._terms(license_ids)
+    def histories(
+        self, license_ids: Sequence[uuid.UUID], *, consecutive: bool = False
+    ) -> list[LicenseHistory]:
+        """One history per license that exists among ``license_ids``, in their order.
+
+        ``consecutive``: the ids are every license from the first to the last in id order
+        (a chunk of a full pass), so the selects read them as one range.
+        """
+        ids: rows.Ids = rows.Span(license_ids[0], license_ids[-1]) if consecutive else license_ids
+        if not license_ids:
+            return []
+        terms = self._terms(license_ids, ids)
         if not terms:
             return []
         connection = self.session.connection()
-        ids = list(terms)
         # MIGRATION_OVERSTAY measures side-by-side time longer than the migration window
         # that ends in the lookback: the seats' check-ins are read that much further back.
         longest_window = max(term.migration_window_days for term in terms.values())
         seats_since = self.since - timedelta(days=longest_window)
-        daily = ids
         if self.summed:
             shapes = rows.seat_shapes(connection, ids, seats_since)
-            daily = [i for i in ids if days_matter(terms[i], shapes.get(i, []))]
-        observations: dict[uuid.UUID, list[Observation]] = {}
+            daily = [i for i in terms if days_matter(terms[i], shapes.get(i, []))]
+            observations = rows.summed_observations(connection, ids, self.since)
+        else:
+            daily, observations = list(terms), {}
         if daily:
-            observations |= rows.daily_observations(connection, daily, self.since)
-            rows.seat_history(connection, daily, seats_since, self.since, observations)
-        summed = [i for i in ids if i not in set(daily)]
-        if summed:
-            observations |= rows.summed_observations(connection, summed, self.since)
+            by_day = rows.daily_observations(connection, daily, self.since)
+            rows.seat_history(connection, daily, seats_since, self.since, by_day)
+            for license_id in daily:
+                observations[license_id] = by_day.get(license_id, [])
         timelines = rows.timelines(connection, ids, seats_since, observations)
         leases = rows.lease_presentations(connection, ids, self.since)
         failures = rows.signature_failures(
@@ -106,7 +114,7 @@ class HistorySource:
             for license_id, term in terms.items()
         ]
 
-    def _terms(self, license_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, _Terms]:
+    def _terms(self, license_ids: Sequence[uuid.UUID], ids: rows.Ids) -> dict[uuid.UUID, _Terms]:
         found = {
             row[0]: _Terms._make(row[1:])
             for row in self.session.connection().execute(
@@ -123,7 +131,7 @@ class HistorySource:
                     Edition.check_in_interval_seconds,
                 )
                 .join(Edition, Edition.id == License.edition_id)
-                .where(License.id.in_(license_ids))
+                .where(rows.among(License.id, ids))
             )
         }
         return {license_id: found[license_id] for license_id in license_ids if license_id in found}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from licensing.misuse.history import (
     ActivationTimeline,
@@ -25,8 +26,29 @@ from licensing.models import Activation, UsageObservation
 from licensing.models.misuse import LeasePresentation as LeasePresentationRow
 from licensing.models.misuse import SignatureFailure
 
-Ids = Sequence[uuid.UUID]
 _o = UsageObservation
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Every license from ``first`` to ``last`` in id order."""
+
+    first: uuid.UUID
+    last: uuid.UUID
+
+
+# Which licenses a select reads: a list of ids, or every license from the first id to the
+# last (inclusive) when a chunk holds consecutive licenses: a range scan of the index is
+# several times cheaper than a thousand bound ids, and the rows of licenses in the range
+# that were not asked for are simply not used.
+Ids = Sequence[uuid.UUID] | Span
+
+
+def among(column: ColumnElement[uuid.UUID], ids: Ids) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``, or within the span."""
+    if isinstance(ids, Span):
+        return column.between(ids.first, ids.last)
+    return column.in_(ids)
 
 
 class Texts:
@@ -51,7 +73,7 @@ def seat_shapes(connection: Connection, ids: Ids, since: datetime) -> dict[uuid.
     (one entry per activation): what decides whether its days can matter."""
     rows = connection.execute(
         select(_o.license_id, func.count(_o.ip_prefix.distinct()))
-        .where(_o.license_id.in_(ids), _o.day >= since.date())
+        .where(among(_o.license_id, ids), _o.day >= since.date())
         .group_by(_o.license_id, _o.activation_id)
     )
     found: dict[uuid.UUID, list[int]] = defaultdict(list)
@@ -77,7 +99,7 @@ def daily_observations(
             _o.ip_prefix,
             _o.server_name_hash,
             _o.product_version,
-        ).where(_o.license_id.in_(ids), _o.day >= since.date())
+        ).where(among(_o.license_id, ids), _o.day >= since.date())
     )
     found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
     text = Texts()
@@ -114,7 +136,7 @@ def summed_observations(
             _o.server_name_hash,
             _o.product_version,
         )
-        .where(_o.license_id.in_(ids), _o.last_seen >= since)
+        .where(among(_o.license_id, ids), _o.last_seen >= since)
         .group_by(
             _o.license_id,
             _o.activation_id,
@@ -154,7 +176,7 @@ def seat_history(
             func.max(_o.last_seen),
             func.sum(_o.count),
         )
-        .where(_o.license_id.in_(ids), _o.day >= since.date(), _o.day < until.date())
+        .where(among(_o.license_id, ids), _o.day >= since.date(), _o.day < until.date())
         .group_by(_o.license_id, _o.activation_id, _o.day)
     )
     text = Texts()
@@ -182,7 +204,7 @@ def timelines(
     a = Activation
     rows = connection.execute(
         select(a.license_id, a.id, a.fingerprint, a.activated_at, a.released_at, a.release_reason)
-        .where(a.license_id.in_(ids), or_(a.released_at.is_(None), a.released_at >= since))
+        .where(among(a.license_id, ids), or_(a.released_at.is_(None), a.released_at >= since))
         .order_by(a.activated_at)
     )
     found: dict[uuid.UUID, list[ActivationTimeline]] = defaultdict(list)
@@ -210,7 +232,7 @@ def lease_presentations(
     rows = connection.execute(
         select(
             p.license_id, p.activation_id, p.presented_jti, p.newest_jti, p.at, p.ip_prefix
-        ).where(p.license_id.in_(ids), p.at >= since)
+        ).where(among(p.license_id, ids), p.at >= since)
     )
     found: dict[uuid.UUID, list[LeasePresentation]] = defaultdict(list)
     for license_id, activation_id, presented, newest, at, prefix in rows:

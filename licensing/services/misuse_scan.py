@@ -128,7 +128,9 @@ def run(
         progress.started(scan)
         source = HistorySource(session, now=now, lookback=thresholds.lookback)
         for chunk in scan.chunks(chunk_size):
-            outcome = scan_chunk(session, source, chunk, thresholds=thresholds, now=now)
+            outcome = scan_chunk(
+                session, source, chunk, thresholds=thresholds, now=now, consecutive=scan.full
+            )
             summary.add(outcome)
             progress.chunk_done(outcome)
         finish(session, scan)
@@ -180,6 +182,7 @@ def scan_chunk(
     *,
     thresholds: Thresholds,
     now: datetime,
+    consecutive: bool = False,
 ) -> ChunkOutcome:
     """Every rule over each license of the chunk, and the cases they make.
 
@@ -190,7 +193,7 @@ def scan_chunk(
     evaluated = tuple(rules.RULES)
     findings: Counter[Rule] = Counter()
     cases = CaseChanges()
-    histories = source.histories(license_ids)
+    histories = source.histories(license_ids, consecutive=consecutive)
     for history in histories:
         found = rules.evaluate(history, thresholds, now, rules=evaluated)
         if not found:

@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.misuse.findings import Finding, Rule
 from licensing.misuse.rules import evaluate
 from licensing.misuse.thresholds import Thresholds
+from licensing.models import License
 from licensing.services.misuse_history import HistorySource
 from tests.factories import make_edition, make_license, make_release
 from tests.unit.services.misuse_rows import (
@@ -268,15 +269,19 @@ def _everything(session: Session, sealer: Sealer) -> list[uuid.UUID]:
 def test_summed_and_daily_readings_give_the_same_findings(session: Session, sealer: Sealer) -> None:
     ids = _everything(session, sealer)
 
-    def findings(summed: bool) -> dict[str, list[dict[str, Any]]]:
+    def findings(summed: bool, consecutive: bool = False) -> dict[str, list[dict[str, Any]]]:
+        chosen = sorted(ids) if consecutive else ids
         return {
             h.license_id: [f.to_json() for f in evaluate(h, Thresholds(), NOW)]
-            for h in _source(session, summed=summed).histories(ids)
+            for h in _source(session, summed=summed).histories(chosen, consecutive=consecutive)
         }
 
     summed, daily_read = findings(True), findings(False)
 
     assert summed == daily_read
+    # Every license of the test, read as one range of ids (a chunk of a full pass).
+    assert session.scalar(select(func.count()).select_from(License)) == len(ids)
+    assert findings(True, consecutive=True) == summed
     fired = {finding["rule"] for found in summed.values() for finding in found}
     assert fired == {rule.value for rule in Rule}
     assert sum(not found for found in summed.values()) >= 7  # the look-alikes stay quiet

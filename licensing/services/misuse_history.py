@@ -25,7 +25,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing.misuse.history import ACTIVE, LicenseHistory
+from licensing.misuse.history import ACTIVE, LicenseHistory, Observation
 from licensing.models import Edition, License
 from licensing.services import catalog, seats
 from licensing.services import misuse_history_rows as rows
@@ -80,10 +80,14 @@ class HistorySource:
         # that ends in the lookback: the seats' check-ins are read that much further back.
         longest_window = max(term.migration_window_days for term in terms.values())
         seats_since = self.since - timedelta(days=longest_window)
+        seats_held = rows.seats(connection, ids, seats_since)
         if self.summed:
-            shapes = rows.seat_shapes(connection, ids, seats_since)
-            daily = [i for i in terms if days_matter(terms[i], shapes.get(i, []))]
             observations = rows.summed_observations(connection, ids, self.since)
+            daily = [
+                i
+                for i, term in terms.items()
+                if days_matter(term, seats_held.get(i, []), observations.get(i, []))
+            ]
         else:
             daily, observations = list(terms), {}
         if daily:
@@ -91,7 +95,6 @@ class HistorySource:
             rows.seat_history(connection, daily, seats_since, self.since, by_day)
             for license_id in daily:
                 observations[license_id] = by_day.get(license_id, [])
-        timelines = rows.timelines(connection, ids, seats_since, observations)
         leases = rows.lease_presentations(connection, ids, self.since)
         failures = rows.signature_failures(
             connection, {t.key_id: i for i, t in terms.items()}, self.since
@@ -106,7 +109,9 @@ class HistorySource:
                 status_changed_at=term.status_changed_at,
                 upgrade_protection_until=term.upgrade_protection_until,
                 release_dates=self._release_dates(term.product_id),
-                activations=tuple(timelines.get(license_id, ())),
+                activations=rows.timelines(
+                    seats_held.get(license_id, []), observations.get(license_id, [])
+                ),
                 observations=tuple(observations.get(license_id, ())),
                 lease_presentations=tuple(leases.get(license_id, ())),
                 signature_failures=tuple(failures.get(license_id, ())),
@@ -149,14 +154,16 @@ def _allowed(term: _Terms) -> int:
     return seats.allowed_by(term.max_activations_override, term.max_activations)
 
 
-def days_matter(term: _Terms, networks_per_seat: list[int]) -> bool:
+def days_matter(
+    term: _Terms, seats_held: Sequence[rows.Seat], summed: Sequence[Observation]
+) -> bool:
     """Whether a rule could read this license's days, not only its sums: a suspended or
     revoked license (REVOKED_CALLING_HOME counts check-ins after a moment within the
-    lookback), more seats seen than allowed (MIGRATION_OVERSTAY follows live time day by
-    day), or a seat seen from two networks (CLONED_INSTANCE compares them within a day).
-    Any other license's findings are the same from its summed observations."""
-    return (
-        term.status != ACTIVE
-        or len(networks_per_seat) > _allowed(term)
-        or any(networks >= 2 for networks in networks_per_seat)
-    )
+    lookback), more seats held in the window than allowed (MIGRATION_OVERSTAY follows
+    live time day by day), or a seat seen from two networks in the lookback
+    (CLONED_INSTANCE compares networks within a day). Any other license's findings are
+    the same from its summed observations."""
+    if term.status != ACTIVE or len(seats_held) > _allowed(term):
+        return True
+    networks: dict[str, str | None] = {}
+    return any(networks.setdefault(o.activation_id, o.network) != o.network for o in summed)

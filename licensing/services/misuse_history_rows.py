@@ -13,8 +13,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from licensing.misuse.history import (
     ActivationTimeline,
@@ -27,6 +29,14 @@ from licensing.models.misuse import LeasePresentation as LeasePresentationRow
 from licensing.models.misuse import SignatureFailure
 
 _o = UsageObservation
+
+
+class Seat(NamedTuple):
+    id: uuid.UUID
+    fingerprint: str
+    activated_at: datetime
+    released_at: datetime | None
+    release_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +54,9 @@ class Span:
 Ids = Sequence[uuid.UUID] | Span
 
 
-def among(column: ColumnElement[uuid.UUID], ids: Ids) -> ColumnElement[bool]:
+def among(
+    column: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID], ids: Ids
+) -> ColumnElement[bool]:
     """``column`` is one of ``ids``, or within the span."""
     if isinstance(ids, Span):
         return column.between(ids.first, ids.last)
@@ -66,20 +78,6 @@ class Texts:
 
 def _hex(value: bytes | None) -> str | None:
     return value.hex() if value is not None else None
-
-
-def seat_shapes(connection: Connection, ids: Ids, since: datetime) -> dict[uuid.UUID, list[int]]:
-    """Per license, the networks each of its activations was seen from since ``since``
-    (one entry per activation): what decides whether its days can matter."""
-    rows = connection.execute(
-        select(_o.license_id, func.count(_o.ip_prefix.distinct()))
-        .where(among(_o.license_id, ids), _o.day >= since.date())
-        .group_by(_o.license_id, _o.activation_id)
-    )
-    found: dict[uuid.UUID, list[int]] = defaultdict(list)
-    for license_id, networks in rows:
-        found[license_id].append(networks)
-    return found
 
 
 def daily_observations(
@@ -184,45 +182,48 @@ def seat_history(
         found[license_id].append(Observation(text(activation), day, first, last, count))
 
 
-def timelines(
-    connection: Connection,
-    ids: Ids,
-    since: datetime,
-    observations: Mapping[uuid.UUID, list[Observation]],
-) -> dict[uuid.UUID, list[ActivationTimeline]]:
-    """The seats live since ``since`` or released after it, first and last seen from the
-    observations read."""
-    seen: dict[str, tuple[datetime, datetime]] = {}
-    for per_license in observations.values():
-        for o in per_license:
-            span = seen.get(o.activation_id)
-            seen[o.activation_id] = (
-                (min(span[0], o.first_seen), max(span[1], o.last_seen))
-                if span
-                else (o.first_seen, o.last_seen)
-            )
+def seats(connection: Connection, ids: Ids, since: datetime) -> dict[uuid.UUID, list[Seat]]:
+    """The seats live since ``since`` or released after it, oldest first."""
     a = Activation
     rows = connection.execute(
         select(a.license_id, a.id, a.fingerprint, a.activated_at, a.released_at, a.release_reason)
         .where(among(a.license_id, ids), or_(a.released_at.is_(None), a.released_at >= since))
         .order_by(a.activated_at)
     )
-    found: dict[uuid.UUID, list[ActivationTimeline]] = defaultdict(list)
+    found: dict[uuid.UUID, list[Seat]] = defaultdict(list)
     for license_id, activation_id, fingerprint, activated, released, reason in rows:
-        key = str(activation_id)
+        found[license_id].append(Seat(activation_id, fingerprint, activated, released, reason))
+    return found
+
+
+def timelines(
+    seats: Sequence[Seat], observations: Sequence[Observation]
+) -> tuple[ActivationTimeline, ...]:
+    """One license's seats, first and last seen from the observations read."""
+    seen: dict[str, tuple[datetime, datetime]] = {}
+    for o in observations:
+        span = seen.get(o.activation_id)
+        seen[o.activation_id] = (
+            (min(span[0], o.first_seen), max(span[1], o.last_seen))
+            if span
+            else (o.first_seen, o.last_seen)
+        )
+    found = []
+    for seat in seats:
+        key = str(seat.id)
         span = seen.get(key)
-        found[license_id].append(
+        found.append(
             ActivationTimeline(
                 key,
-                fingerprint,
-                activated,
-                released,
-                reason,
+                seat.fingerprint,
+                seat.activated_at,
+                seat.released_at,
+                seat.release_reason,
                 span[0] if span else None,
                 span[1] if span else None,
             )
         )
-    return found
+    return tuple(found)
 
 
 def lease_presentations(

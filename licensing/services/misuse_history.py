@@ -96,9 +96,7 @@ class HistorySource:
             for license_id in daily:
                 observations[license_id] = by_day.get(license_id, [])
         leases = rows.lease_presentations(connection, ids, self.since)
-        failures = rows.signature_failures(
-            connection, {t.key_id: i for i, t in terms.items()}, self.since
-        )
+        failures = rows.signature_failures(connection, ids, self.since)
         return [
             LicenseHistory(
                 license_id=str(license_id),

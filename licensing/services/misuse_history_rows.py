@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -24,7 +24,7 @@ from licensing.misuse.history import (
     Observation,
     SignatureFailureCount,
 )
-from licensing.models import Activation, UsageObservation
+from licensing.models import Activation, License, UsageObservation
 from licensing.models.misuse import LeasePresentation as LeasePresentationRow
 from licensing.models.misuse import SignatureFailure
 
@@ -244,15 +244,16 @@ def lease_presentations(
 
 
 def signature_failures(
-    connection: Connection, license_by_key_id: Mapping[str, uuid.UUID], since: datetime
+    connection: Connection, ids: Ids, since: datetime
 ) -> dict[uuid.UUID, list[SignatureFailureCount]]:
+    """Invalid signatures counted for the licenses' key ids since ``since``."""
     f = SignatureFailure
     rows = connection.execute(
-        select(f.key_id, f.bucket_start, f.count).where(
-            f.key_id.in_(list(license_by_key_id)), f.bucket_start >= since
-        )
+        select(License.id, f.key_id, f.bucket_start, f.count)
+        .join(License, License.key_id == f.key_id)
+        .where(among(License.id, ids), f.bucket_start >= since)
     )
     found: dict[uuid.UUID, list[SignatureFailureCount]] = defaultdict(list)
-    for key_id, bucket_start, count in rows:
-        found[license_by_key_id[key_id]].append(SignatureFailureCount(key_id, bucket_start, count))
+    for license_id, key_id, bucket_start, count in rows:
+        found[license_id].append(SignatureFailureCount(key_id, bucket_start, count))
     return found

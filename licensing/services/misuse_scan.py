@@ -1,7 +1,7 @@
 """The misuse scan: licenses to look at → chunks → histories → the rules → cases.
 
-Incremental: a scan looks only at licenses with something new since the last one
-finished (``changed_licenses``), plus a full pass over every license when the last full
+Incremental: a scan looks only at licenses with news since the last one finished
+(``misuse_news.changed_licenses``), plus a full pass over every license when the last full
 pass is older than the configured period (new rules or thresholds, evidence ageing out of
 the lookback). Idempotent: the cases take the same findings twice without a change.
 
@@ -21,19 +21,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, and_, or_, select, union
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from licensing.misuse import rules
 from licensing.misuse.findings import Rule
 from licensing.misuse.thresholds import Thresholds
-from licensing.models import Activation, License
+from licensing.models import License
 from licensing.models.misuse import (
-    LeasePresentation,
-    MisuseException,
     MisuseScanState,
-    SignatureFailure,
 )
+from licensing.services import misuse_news
 from licensing.services.misuse_cases import CaseChanges, apply_findings
 from licensing.services.misuse_history import HistorySource
 from licensing.storage import advisory_lock
@@ -43,8 +41,6 @@ CHUNK_SIZE = 1000
 # Overlap with the previous scan: a check-in stamped just before that scan started may
 # have committed just after it chose its licenses. Looking twice costs nothing (idempotent).
 IN_FLIGHT = timedelta(minutes=1)
-# A signature-failure bucket keeps counting after it starts: look back over whole buckets.
-FAILURE_BUCKET_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +119,13 @@ def run(
         if not mine:
             return None
         clock = time.monotonic()
-        scan = plan(session, now=now, full=full, full_scan_every=full_scan_every)
+        scan = plan(
+            session,
+            now=now,
+            full=full,
+            full_scan_every=full_scan_every,
+            lookback=thresholds.lookback,
+        )
         summary = ScanSummary(full=scan.full, since=scan.since)
         progress.started(scan)
         source = HistorySource(session, now=now, lookback=thresholds.lookback)
@@ -138,7 +140,14 @@ def run(
         return summary
 
 
-def plan(session: Session, *, now: datetime, full: bool, full_scan_every: timedelta) -> ScanPlan:
+def plan(
+    session: Session,
+    *,
+    now: datetime,
+    full: bool,
+    full_scan_every: timedelta,
+    lookback: timedelta,
+) -> ScanPlan:
     """A full pass when asked, on the first scan, or when the last one is too old."""
     state = session.get(MisuseScanState, SCAN_NAME)
     if (
@@ -150,29 +159,8 @@ def plan(session: Session, *, now: datetime, full: bool, full_scan_every: timede
         ids = list(session.scalars(select(License.id).order_by(License.id)))
         return ScanPlan(started_at=now, full=True, since=None, license_ids=ids)
     since = state.scanned_until - IN_FLIGHT
-    ids = sorted(changed_licenses(session, since=since, now=now))
+    ids = sorted(misuse_news.changed_licenses(session, since=since, now=now, lookback=lookback))
     return ScanPlan(started_at=now, full=False, since=since, license_ids=ids)
-
-
-def changed_licenses(session: Session, *, since: datetime, now: datetime) -> set[uuid.UUID]:
-    """Licenses with something new since ``since``: check-ins, seats taken or released,
-    leases presented out of turn, invalid signatures, a change of status, an exception
-    that ended (its rule speaks again)."""
-    a, p, f, e = Activation, LeasePresentation, SignatureFailure, MisuseException
-    news = union(
-        select(a.license_id).where(
-            or_(a.last_check_in_at > since, a.activated_at > since, a.released_at > since)
-        ),
-        select(p.license_id).where(p.at > since),
-        select(License.id)
-        .join(f, f.key_id == License.key_id)
-        .where(f.bucket_start > since - FAILURE_BUCKET_SLACK),
-        select(License.id).where(License.status_changed_at > since),
-        select(e.license_id).where(
-            or_(e.ended_at > since, and_(e.ends_at > since, e.ends_at <= now))
-        ),
-    )
-    return set(session.scalars(select(news.subquery().c[0])))
 
 
 def scan_chunk(

@@ -9,6 +9,7 @@ import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.models import Activation, UsageObservation
@@ -110,4 +111,50 @@ def lease_presented(
 
 def signature_failures(session: Session, key_id: str, at: datetime, count: int) -> None:
     session.add(SignatureFailure(key_id=key_id, bucket_start=at, count=count))
+    session.flush()
+
+
+def check_in(
+    session: Session,
+    activation: Activation,
+    at: datetime,
+    *,
+    network: str = "198.51.100",
+    host: int = 7,
+    server: str = "app-1.example.com",
+    version: str = "2.0.0",
+) -> None:
+    """One check-in at ``at``, as the server records it: the day's row for its address,
+    server name and version upserted, and the seat's last check-in moved."""
+    ip = f"{network}.{host}"
+    key = keyed("observation", f"{ip}|{server}|{version}")
+    row = session.scalar(
+        select(UsageObservation).where(
+            UsageObservation.activation_id == activation.id,
+            UsageObservation.day == at.date(),
+            UsageObservation.observation_key == key,
+        )
+    )
+    if row is None:
+        session.add(
+            UsageObservation(
+                activation_id=activation.id,
+                license_id=activation.license_id,
+                day=at.date(),
+                observation_key=key,
+                ip=ip,
+                ip_hash=keyed("ip", ip),
+                ip_prefix=f"{network}.0/24",
+                server_name=server,
+                server_name_hash=keyed("server-name", server),
+                product_version=version,
+                count=1,
+                first_seen=at,
+                last_seen=at,
+            )
+        )
+    else:
+        row.count += 1
+        row.last_seen = max(row.last_seen, at)
+    activation.last_check_in_at = max(activation.last_check_in_at, at)
     session.flush()

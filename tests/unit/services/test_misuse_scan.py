@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -12,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.misuse.findings import Rule
+from licensing.misuse.rules import evaluate
 from licensing.misuse.thresholds import Thresholds
-from licensing.models import License
+from licensing.models import Activation, License
 from licensing.models.misuse import (
     MisuseCase,
     MisuseCaseEvent,
@@ -21,12 +23,14 @@ from licensing.models.misuse import (
     MisuseScanState,
 )
 from licensing.services import misuse_scan
+from licensing.services.misuse_history import HistorySource
 from licensing.services.misuse_scan import ChunkOutcome, ScanPlan, ScanSummary
-from tests.factories import make_license
+from tests.factories import make_edition, make_license, make_release
 from tests.unit.services.misuse_rows import (
     DAY,
     HOUR,
     NOW,
+    check_in,
     daily,
     lease_presented,
     seat,
@@ -185,7 +189,7 @@ def test_a_full_pass_comes_when_the_last_is_older_than_the_period(
 
 
 def _check_in(session: Session, license: License, at: datetime) -> None:
-    daily(session, seat(session, license.id, activated_days_ago=30, now=at), 0, now=at)
+    check_in(session, seat(session, license.id, activated_days_ago=30, now=at), at)
 
 
 def _release(session: Session, license: License, at: datetime) -> None:
@@ -256,3 +260,165 @@ def test_the_watermark_stays_until_the_whole_scan_is_done(session: Session, seal
     state = session.get(MisuseScanState, misuse_scan.SCAN_NAME)
     assert state is not None
     assert state.scanned_until == NOW
+
+
+def _settled(session: Session, sealer: Sealer, **changes: object) -> tuple[License, Activation]:
+    """A license whose one seat has checked in daily for 20 days, all seen by a scan."""
+    license = _license(session, sealer)
+    for name, value in changes.items():
+        setattr(license, name, value)
+    activation = seat(session, license.id, activated_days_ago=20)
+    daily(session, activation, 20, 1)
+    check_in(session, activation, NOW - 2 * HOUR)
+    return license, activation
+
+
+def _next_plan(
+    session: Session, news: Callable[[Activation], None], activation: Activation
+) -> ScanPlan:
+    _scan(session, NOW)
+    news(activation)
+    return _scan(session, NOW + 3 * HOUR)[1]
+
+
+def test_a_check_in_that_repeats_what_was_seen_is_no_news(session: Session, sealer: Sealer) -> None:
+    _, activation = _settled(session, sealer)
+
+    plan = _next_plan(session, lambda a: check_in(session, a, NOW + 2 * HOUR), activation)
+
+    assert list(plan.license_ids) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"server": "app-2.example.com"},
+        {"version": "3.0"},
+        {"host": 99},  # a new address in the same network: NETWORK_SPREAD counts addresses
+        {"network": "192.0.2"},
+    ],
+)
+def test_a_check_in_showing_a_new_value_is_news(
+    session: Session, sealer: Sealer, change: dict[str, Any]
+) -> None:
+    license, activation = _settled(session, sealer)
+
+    plan = _next_plan(session, lambda a: check_in(session, a, NOW + 2 * HOUR, **change), activation)
+
+    assert list(plan.license_ids) == [license.id]
+
+
+def test_a_second_network_on_one_day_is_news_even_when_seen_before(
+    session: Session, sealer: Sealer
+) -> None:
+    license, activation = _settled(session, sealer)
+    check_in(session, activation, NOW - 3 * HOUR, network="192.0.2")  # seen by the scan
+
+    plan = _next_plan(session, lambda a: check_in(session, a, NOW + 2 * HOUR), activation)
+
+    assert list(plan.license_ids) == [license.id]
+
+
+@pytest.mark.parametrize("kind", ["suspended", "over its seats", "with a case"])
+def test_a_repeated_check_in_is_news_where_findings_grow_with_time(
+    session: Session, sealer: Sealer, kind: str
+) -> None:
+    license, activation = _settled(session, sealer)
+    if kind == "suspended":
+        license.status = "suspended"
+    elif kind == "over its seats":
+        daily(session, seat(session, license.id, activated_days_ago=20), 20, 1, server="app-2")
+    else:
+        session.add(
+            MisuseCase(
+                license_id=license.id,
+                rule="SERVER_SPREAD",
+                severity="medium",
+                summary="seeded",
+                evidence={},
+                first_seen=NOW - DAY,
+                last_seen=NOW,
+            )
+        )
+    session.flush()
+
+    plan = _next_plan(session, lambda a: check_in(session, a, NOW + 2 * HOUR), activation)
+
+    assert list(plan.license_ids) == [license.id]
+
+
+def test_an_incremental_scan_finds_what_a_full_pass_would(session: Session, sealer: Sealer) -> None:
+    """A day after a full pass, with check-ins that repeat and check-ins that tip quiet
+    licenses over a rule's threshold: the incremental scan's cases are those a full
+    evaluation at the same moment finds."""
+    edition = make_edition(session)
+    make_release(session, product=edition.product, version="4.0", released_at=NOW - 20 * DAY)
+    make_release(session, product=edition.product, version="2.0.0", released_at=NOW - 900 * DAY)
+    tomorrow = NOW + 20 * HOUR
+    tips: list[Callable[[], None]] = []
+
+    def settled(*servers: str, **changes: object) -> tuple[License, list[Activation]]:
+        license = make_license(session, sealer, edition=edition).license
+        license.status_changed_at = NOW - 60 * DAY
+        for name, value in changes.items():
+            setattr(license, name, value)
+        seats = []
+        for n, server in enumerate(servers or ("app-1",)):
+            activation = seat(session, license.id, activated_days_ago=40)
+            daily(session, activation, 20, 1, network=f"203.0.{n}", server=server)
+            check_in(session, activation, NOW - 2 * HOUR, network=f"203.0.{n}", server=server)
+            seats.append(activation)
+        return license, seats
+
+    for _ in range(5):  # quiet, and they stay so: tomorrow's check-ins repeat
+        _, (quiet,) = settled()
+        tips.append(
+            lambda a=quiet: check_in(session, a, tomorrow, network="203.0.0", server="app-1")
+        )
+    # NETWORK_SPREAD tips over: a sixth network tomorrow (five seats, ten allowed).
+    _, sites = settled(*(f"s{n}" for n in range(5)), max_activations_override=10)
+    tips.append(lambda: check_in(session, sites[4], tomorrow, network="203.0.9", server="s4"))
+    # SERVER_SPREAD tips over: a fourth server name on one seat.
+    _, (renamed,) = settled()
+    for name in ("app-2", "app-3"):
+        check_in(session, renamed, NOW - 3 * HOUR, network="203.0.0", server=name)
+    tips.append(lambda: check_in(session, renamed, tomorrow, network="203.0.0", server="app-4"))
+    # VERSION_NOT_COVERED tips over: a release newer than the protection, run tomorrow.
+    _, (upgraded,) = settled(upgrade_protection_until=NOW - 100 * DAY)
+    tips.append(
+        lambda: check_in(
+            session, upgraded, tomorrow, network="203.0.0", server="app-1", version="4.0"
+        )
+    )
+    # MIGRATION_OVERSTAY tips over: two seats side by side pass the 30-day window.
+    moving = make_license(session, sealer, edition=edition).license
+    moving.status_changed_at = NOW - 60 * DAY
+    both = [seat(session, moving.id, activated_days_ago=70) for _ in range(2)]
+    daily(session, both[0], 70, 1)
+    daily(session, both[1], 29, 1, server="app-2")
+    for n, activation in enumerate(both):
+        check_in(session, activation, NOW - 2 * HOUR, server=f"app-{n + 1}")
+        tips.append(lambda a=activation, n=n: check_in(session, a, tomorrow, server=f"app-{n + 1}"))
+
+    first, _ = _scan(session, NOW, full=True)
+    assert sum(first.findings.values()) == 0
+    for tip in tips:
+        tip()
+    _, plan = _scan(session, tomorrow + HOUR)
+
+    assert not plan.full
+    every = [license.id for license in session.scalars(select(License).order_by(License.id))]
+    source = HistorySource(session, now=tomorrow + HOUR, lookback=Thresholds().lookback)
+    expected = {
+        (uuid.UUID(h.license_id), f.rule.value)
+        for h in source.histories(every)
+        for f in evaluate(h, Thresholds(), tomorrow + HOUR)
+    }
+    assert {rule for _, rule in expected} == {
+        "NETWORK_SPREAD",
+        "SERVER_SPREAD",
+        "VERSION_NOT_COVERED",
+        "MIGRATION_OVERSTAY",
+    }
+    assert {(license_id, rule) for license_id, rule, _ in _cases(session)} == expected
+    assert len(plan.license_ids) == 4  # the quiet repeats were not looked at

@@ -29,6 +29,7 @@ from licensing.misuse.history import ACTIVE, LicenseHistory, Observation
 from licensing.models import Edition, License
 from licensing.services import catalog, seats
 from licensing.services import misuse_history_rows as rows
+from licensing.services import misuse_observation_rows as observed
 
 
 class _Terms(NamedTuple):
@@ -82,7 +83,7 @@ class HistorySource:
         seats_since = self.since - timedelta(days=longest_window)
         seats_held = rows.seats(connection, ids, seats_since)
         if self.summed:
-            observations = rows.summed_observations(connection, ids, self.since)
+            observations = observed.summed_observations(connection, ids, self.since)
             daily = [
                 i
                 for i, term in terms.items()
@@ -91,8 +92,8 @@ class HistorySource:
         else:
             daily, observations = list(terms), {}
         if daily:
-            by_day = rows.daily_observations(connection, daily, self.since)
-            rows.seat_history(connection, daily, seats_since, self.since, by_day)
+            by_day = observed.daily_observations(connection, daily, self.since)
+            observed.seat_history(connection, daily, seats_since, self.since, by_day)
             for license_id in daily:
                 observations[license_id] = by_day.get(license_id, [])
         leases = rows.lease_presentations(connection, ids, self.since)

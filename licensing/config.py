@@ -80,6 +80,10 @@ class Settings:
     # The misuse rules' thresholds, and how often the misuse scan makes a full pass.
     misuse_thresholds: Thresholds = field(default_factory=Thresholds)
     misuse_full_scan_hours: int = 24
+    # The escalation ladder: days from notifying the customer to the final notice, and
+    # from the final notice to suspending the license.
+    misuse_notice_days: int = 14
+    misuse_final_notice_days: int = 14
 
     @property
     def is_production(self) -> bool:
@@ -143,6 +147,16 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "24",
         "the misuse scan makes a full pass when its last one is older than this",
     ),
+    (
+        "LICENSING_MISUSE_NOTICE_DAYS",
+        "14",
+        "days after notifying the customer of a confirmed misuse case that the final notice is due",
+    ),
+    (
+        "LICENSING_MISUSE_FINAL_NOTICE_DAYS",
+        "14",
+        "days after the final notice that suspending the license is due",
+    ),
 )
 
 
@@ -205,6 +219,10 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         ),
         misuse_thresholds=_misuse_thresholds(values, "LICENSING_MISUSE_THRESHOLDS"),
         misuse_full_scan_hours=_integer(values, "LICENSING_MISUSE_FULL_SCAN_HOURS", 24, minimum=1),
+        misuse_notice_days=_integer(values, "LICENSING_MISUSE_NOTICE_DAYS", 14, minimum=1),
+        misuse_final_notice_days=_integer(
+            values, "LICENSING_MISUSE_FINAL_NOTICE_DAYS", 14, minimum=1
+        ),
     )
 
 

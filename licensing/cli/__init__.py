@@ -53,9 +53,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Issue licenses, look them up, change their state.",
     ),
     "misuse": (
-        "licensing.cli.misuse_scan",
+        "licensing.cli.misuse",
         "misuse",
-        "Misuse detection: scan licenses, backtest a rule's thresholds.",
+        "Misuse detection: scan, backtest, cases, exceptions, the escalation ladder, figures.",
     ),
     "partner": (
         "licensing.cli.partners",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from licensing.misuse.evidence import evidence_diff, new_evidence
 from licensing.misuse.findings import Finding, Rule
 from licensing.models.misuse import CaseStatus, MisuseCase, MisuseCaseEvent
-from licensing.services import audit
+from licensing.services.misuse_case_events import add_event, audit_case
 from licensing.services.misuse_exceptions import active_exceptions, exceptions_for
 
 SCAN_ACTOR = "system:misuse-scan"
@@ -53,46 +53,9 @@ class CaseChanges:
         }
 
 
-def add_event(
-    session: Session,
-    case: MisuseCase,
-    *,
-    kind: str,
-    actor: str,
-    now: datetime,
-    detail: Mapping[str, Any] | None = None,
-) -> MisuseCaseEvent:
-    event = MisuseCaseEvent(
-        case_id=case.id, at=now, actor=actor, kind=kind, detail=dict(detail or {})
-    )
-    session.add(event)
-    return event
-
-
-def audit_case(
-    session: Session,
-    case: MisuseCase,
-    *,
-    action: str,
-    actor: str,
-    now: datetime,
-    data: Mapping[str, Any] | None = None,
-) -> None:
-    """An audit event about a case: ids, rule and state only, never evidence values."""
-    audit.record(
-        session,
-        actor=actor,
-        action=f"misuse_case.{action}",
-        subject_type="misuse_case",
-        subject_id=case.id,
-        data={"license_id": str(case.license_id), "rule": case.rule, **(data or {})},
-        now=now,
-    )
-
-
 def _plain(evidence: Mapping[str, Any]) -> dict[str, Any]:
     """The evidence as the JSON column hands it back, so stored and new compare equal."""
-    plain: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=str, sort_keys=True))
+    plain: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=str))
     return plain
 
 
@@ -104,15 +67,24 @@ def apply_findings(
     findings: Sequence[Finding],
     now: datetime,
     actor: str = SCAN_ACTOR,
+    excepted: Collection[Rule] | None = None,
 ) -> CaseChanges:
     """Open, grow or reopen the license's cases from ``findings`` (what fired among
-    ``rules``, the rules evaluated). Idempotent: the same findings again change nothing."""
+    ``rules``, the rules evaluated). Idempotent: the same findings again change nothing.
+
+    Pass the findings of rules under an active exception too: they are held quiet here
+    (counted in ``quiet``, and an existing case notes once that the exception held it).
+    ``excepted``: those rules, when the caller already looked them up for many licenses
+    at once (``active_exceptions``); otherwise they are looked up here.
+    """
     if not findings:
         return CaseChanges()
     stray = {f.rule for f in findings} - set(rules)
     if stray:
         raise ValueError(f"findings for rules that were not evaluated: {sorted(stray)}")
-    quiet_rules = active_exceptions(session, [license_id], now).get(license_id, frozenset())
+    if excepted is None:
+        excepted = active_exceptions(session, [license_id], now).get(license_id, frozenset())
+    quiet_rules = frozenset(excepted)
     cases = {
         case.rule: case
         for case in session.scalars(select(MisuseCase).where(MisuseCase.license_id == license_id))
@@ -188,6 +160,15 @@ def _grow(
         actor=actor,
         now=now,
         detail={"new": beyond, "diff": diff},
+    )
+    # What grew, by kind only: the values (servers, networks) stay in the case.
+    audit_case(
+        session,
+        case,
+        action="evidence_updated",
+        actor=actor,
+        now=now,
+        data={"grew": sorted(beyond)},
     )
     return True
 

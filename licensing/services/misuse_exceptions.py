@@ -22,6 +22,7 @@ from licensing.models import License
 from licensing.models.misuse import MisuseException
 from licensing.services import audit
 from licensing.services.misuse_references import by_prefix
+from licensing.timeutil import rfc3339
 
 # An exception is a decision to look away; a year is long enough for any failover pair
 # and short enough that someone looks again.
@@ -120,7 +121,7 @@ def declare(
             "license_id": str(license.id),
             "rule": rule.value,
             "kind": kind.value,
-            "ends_at": ends_at.isoformat(),
+            "ends_at": rfc3339(ends_at),
         },
         now=now,
     )
@@ -176,15 +177,3 @@ def state(exception: MisuseException, now: datetime) -> str:
     if exception.ended_at is not None:
         return "ended"
     return "active" if exception.ends_at > now else "expired"
-
-
-__all__ = [
-    "ExceptionKind",
-    "active_exceptions",
-    "declare",
-    "end",
-    "exceptions_for",
-    "find_exception",
-    "list_exceptions",
-    "state",
-]

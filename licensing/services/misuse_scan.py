@@ -33,6 +33,7 @@ from licensing.models.misuse import (
 )
 from licensing.services import misuse_news
 from licensing.services.misuse_cases import CaseChanges, apply_findings
+from licensing.services.misuse_exceptions import active_exceptions
 from licensing.services.misuse_history import HistorySource
 from licensing.storage import advisory_lock
 
@@ -175,24 +176,29 @@ def scan_chunk(
     """Every rule over each license of the chunk, and the cases they make.
 
     The cases own what an exception means (``apply_findings`` holds the rule quiet and
-    notes it on the case), so every finding is handed over; a license without findings
-    has nothing to apply.
+    notes it on the case), so every finding is handed over, with the rules under an
+    active exception looked up once for the chunk; a license without findings has
+    nothing to apply.
     """
     evaluated = tuple(rules.RULES)
     findings: Counter[Rule] = Counter()
     cases = CaseChanges()
     histories = source.histories(license_ids, consecutive=consecutive)
-    for history in histories:
-        found = rules.evaluate(history, thresholds, now, rules=evaluated)
-        if not found:
-            continue
+    fired = {
+        uuid.UUID(history.license_id): found
+        for history in histories
+        if (found := rules.evaluate(history, thresholds, now, rules=evaluated))
+    }
+    held = active_exceptions(session, list(fired), now) if fired else {}
+    for license_id, found in fired.items():
         findings.update(finding.rule for finding in found)
         cases += apply_findings(
             session,
-            license_id=uuid.UUID(history.license_id),
+            license_id=license_id,
             rules=evaluated,
             findings=found,
             now=now,
+            excepted=held.get(license_id, frozenset()),
         )
     return ChunkOutcome(licenses=len(histories), findings=findings, cases=cases)
 

@@ -114,6 +114,8 @@ def test_the_replay_window_must_cover_twice_the_clock_skew(tmp_path: Path) -> No
         ("LICENSING_ENV", "staging", "must be one of development, production, not 'staging'"),
         ("LICENSING_LOG_LEVEL", "loud", "must be DEBUG, INFO, WARNING or ERROR"),
         ("LICENSING_DATABASE_URL", "mysql://db/licensing", "must be a sqlite:/// or postgresql"),
+        ("LICENSING_MISUSE_NOTICE_DAYS", "0", "must be at least 1, not 0"),
+        ("LICENSING_MISUSE_FINAL_NOTICE_DAYS", "two weeks", "must be an integer, not 'two weeks'"),
     ],
 )
 def test_bad_values_are_refused_by_name(
@@ -122,6 +124,15 @@ def test_bad_values_are_refused_by_name(
     with pytest.raises(ConfigError) as raised:
         load(tmp_path, **{name: value})
     assert raised.value.detail.startswith(f"{name} {problem}")
+
+
+def test_the_escalation_periods_default_to_two_weeks_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load(tmp_path)
+    assert (defaults.misuse_notice_days, defaults.misuse_final_notice_days) == (14, 14)
+    given = load(
+        tmp_path, LICENSING_MISUSE_NOTICE_DAYS="7", LICENSING_MISUSE_FINAL_NOTICE_DAYS="21"
+    )
+    assert (given.misuse_notice_days, given.misuse_final_notice_days) == (7, 21)
 
 
 def test_development_generates_its_secrets_once_with_mode_0600(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -64,7 +65,11 @@ def only_case(session: Session) -> MisuseCase:
 
 def audit_actions(session: Session) -> list[str]:
     return list(
-        session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("misuse_%")))
+        session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.action.like("misuse_%"))
+            .order_by(AuditEvent.seq)
+        )
     )
 
 
@@ -133,6 +138,11 @@ def test_grown_evidence_is_stored_with_a_compact_diff(session: Session, sealer: 
     }
     assert event.detail["diff"]["servers"] == {"added": ["e"], "changed": ["a", "b", "c", "d"]}
     assert "ruled_out" not in event.detail["diff"]  # unchanged keys are left out
+    assert audit_actions(session) == ["misuse_case.opened", "misuse_case.evidence_updated"]
+    audited = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "misuse_case.evidence_updated")
+    ).one()
+    assert audited.data["grew"] == ["distinct_servers", "servers"]
 
 
 def test_time_passing_refreshes_the_case_without_an_event(session: Session, sealer: Sealer) -> None:
@@ -285,8 +295,6 @@ def test_one_case_per_license_and_rule(session: Session, sealer: Sealer) -> None
 def test_findings_for_rules_not_evaluated_are_a_programming_error(
     session: Session, sealer: Sealer
 ) -> None:
-    import pytest
-
     lic = make_license(session, sealer).license
     with pytest.raises(ValueError, match="not evaluated"):
         apply_findings(
@@ -296,3 +304,31 @@ def test_findings_for_rules_not_evaluated_are_a_programming_error(
             findings=[spread(lic.id, servers("a", "b", "c", "d"))],
             now=NOW,
         )
+
+
+def test_a_caller_that_looked_the_exceptions_up_passes_them(
+    session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    finding = spread(lic.id, servers("a", "b", "c", "d"))
+
+    held = apply_findings(
+        session,
+        license_id=lic.id,
+        rules=ALL,
+        findings=[finding],
+        now=NOW,
+        excepted=frozenset({Rule.SERVER_SPREAD}),
+    )
+    assert held == CaseChanges(quiet=1)
+    assert session.scalars(select(MisuseCase)).all() == []
+
+    opened = apply_findings(
+        session, license_id=lic.id, rules=ALL, findings=[finding], now=NOW, excepted=frozenset()
+    )
+    assert opened == CaseChanges(opened=1)
+
+
+def test_changes_add_up_for_a_scan_summary() -> None:
+    total = CaseChanges(opened=1, quiet=2) + CaseChanges(updated=3, reopened=1)
+    assert total.to_json() == {"opened": 1, "updated": 3, "reopened": 1, "quiet": 2}

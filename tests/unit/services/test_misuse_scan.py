@@ -422,3 +422,27 @@ def test_an_incremental_scan_finds_what_a_full_pass_would(session: Session, seal
     }
     assert {(license_id, rule) for license_id, rule, _ in _cases(session)} == expected
     assert len(plan.license_ids) == 4  # the quiet repeats were not looked at
+
+
+def test_a_rule_under_an_active_exception_opens_no_case(session: Session, sealer: Sealer) -> None:
+    excepted = _spreading(session, sealer)
+    session.add(
+        MisuseException(
+            license_id=excepted.id,
+            rule="NETWORK_SPREAD",
+            kind="nat",
+            reason="branch offices behind one provider",
+            declared_by="test",
+            declared_at=NOW - 10 * DAY,
+            ends_at=NOW + 10 * DAY,
+        )
+    )
+    other = _spreading(session, sealer)
+    session.flush()
+
+    summary, _ = _scan(session, NOW)
+
+    assert summary.findings == {Rule.NETWORK_SPREAD: 2}
+    assert (summary.cases.opened, summary.cases.quiet) == (1, 1)
+    assert summary.to_json()["quiet_by_exception"] == 1
+    assert _cases(session) == [(other.id, "NETWORK_SPREAD", "open")]

@@ -1,6 +1,6 @@
-"""``licensing misuse scan`` and ``licensing misuse backtest``: run the misuse rules.
+"""``licensing misuse scan``: run the misuse rules over the licenses with news.
 
-The scan commits once per chunk of licenses (not once per command, as other commands
+It commits once per chunk of licenses (not once per command, as other commands
 do): a crash or an interrupt then loses one chunk at most, and the watermark moves only
 when the whole scan is done (docs/architecture.md §2).
 """
@@ -8,18 +8,16 @@ when the whole scan is done (docs/architecture.md §2).
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 
-from licensing.cli.context import UTC_DATE, prepare_database, runtime, session
+from licensing.cli.context import prepare_database, runtime, session
+from licensing.cli.misuse.group import misuse
 from licensing.cli.output import emit_json, emit_record, emit_records, json_option
-from licensing.services import misuse_backtest, misuse_scan
+from licensing.services import misuse_scan
 from licensing.timeutil import utcnow
-
-misuse = AppGroup("misuse", help="Misuse detection: scan licenses, backtest a rule's thresholds.")
 
 ANOTHER_SCAN = "another scan is running; nothing done (pass --wait to wait for it)"
 
@@ -106,56 +104,3 @@ def scan(full: bool, wait: bool, as_json: bool) -> None:
         ["rule", "findings"],
         as_json=False,
     )
-
-
-@misuse.command("backtest")
-@click.argument("rule")
-@click.option(
-    "--threshold",
-    "thresholds",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A proposed threshold (repeatable); the others stay as configured.",
-)
-@click.option(
-    "--since",
-    type=UTC_DATE,
-    help="Replay the history since this date (default: the configured lookback).",
-)
-@json_option
-def backtest(rule: str, thresholds: tuple[str, ...], since: datetime | None, as_json: bool) -> None:
-    """Replay RULE over the retained history under proposed thresholds, beside the
-    thresholds in force; writes nothing.
-
-    Reports the licenses evaluated and flagged, how many of those have an open, confirmed
-    or dismissed case for RULE today, the difference from today's thresholds, and up to
-    ten examples.
-    """
-    chosen = misuse_backtest.rule_named(rule)
-    changes = dict(_pair(text) for text in thresholds)
-    now = utcnow()
-    current, proposed = misuse_backtest.proposal(
-        changes, runtime().settings.misuse_thresholds, now=now, since=since
-    )
-    prepare_database()
-    try:
-        report = misuse_backtest.backtest(
-            session(), rule=chosen, current=current, proposed=proposed, now=now
-        )
-    finally:
-        session().rollback()  # a backtest writes nothing, whatever it touched
-    document = report.to_json()
-    if as_json:
-        emit_json(document)
-        return
-    examples = document.pop("examples")
-    emit_record(document, as_json=False)
-    click.echo()
-    emit_records(examples, ["license_id", "key_hint", "flagged_now", "summary"], as_json=False)
-
-
-def _pair(text: str) -> tuple[str, str]:
-    name, equals, value = text.partition("=")
-    if not equals or not name.strip():
-        raise click.BadParameter(f"{text!r} is not NAME=VALUE", param_hint="--threshold")
-    return name.strip(), value.strip()

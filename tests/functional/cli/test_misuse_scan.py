@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -191,3 +192,42 @@ def test_jobs_run_lists_the_scan(licensing: Licensing) -> None:
     listed = licensing.json("jobs", "run", "--only", "misuse-scan")
 
     assert listed == [{"job": "misuse-scan", "affected": 0}]
+
+
+def test_on_a_terminal_the_scan_shows_a_progress_bar_with_counts(
+    app: Flask, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+
+    import click._termui_impl
+
+    # click draws the bar only on a terminal; pytest's captured output is not one.
+    monkeypatch.setattr(click._termui_impl, "isatty", lambda _: True)
+
+    from licensing.cli.misuse.scan import _ChunkCommits
+    from licensing.misuse.findings import Rule
+    from licensing.services.misuse_cases import CaseChanges
+
+    progress = _ChunkCommits(show=True)
+    progress.started(misuse_scan.ScanPlan(utcnow(), True, None, [uuid.uuid4() for _ in range(4)]))
+    progress.chunk_done(
+        misuse_scan.ChunkOutcome(2, Counter({Rule.SERVER_SPREAD: 3}), CaseChanges(opened=1))
+    )
+    progress.chunk_done(misuse_scan.ChunkOutcome(2, Counter(), CaseChanges()))
+    progress.close()
+
+    shown = capsys.readouterr().out
+    assert "full scan of 4 licenses" in shown
+    assert "3 findings, 1 cases opened" in shown
+
+
+def test_the_progress_bar_stays_away_when_not_asked(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from licensing.cli.misuse.scan import _ChunkCommits
+
+    progress = _ChunkCommits(show=False)
+    progress.started(misuse_scan.ScanPlan(utcnow(), True, None, [uuid.uuid4()]))
+    progress.close()
+
+    assert capsys.readouterr().out == ""

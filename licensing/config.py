@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from licensing.master_key_file import (
     previous_master_key,
     replace_key_file,
 )
+from licensing.misuse.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class Settings:
     # True when this process generated the development key file (it did not exist).
     master_key_generated: bool
     partner_auth_failure_limit: str = "10/minute"
+    # The misuse rules' thresholds, and how often the misuse scan makes a full pass.
+    misuse_thresholds: Thresholds = field(default_factory=Thresholds)
+    misuse_full_scan_hours: int = 24
     # The escalation ladder: days from notifying the customer to the final notice, and
     # from the final notice to suspending the license.
     misuse_notice_days: int = 14
@@ -134,6 +138,16 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "10/minute",
         "failed partner authentications per client address before every request from it "
         "is refused (429) until the window ends",
+    ),
+    (
+        "LICENSING_MISUSE_THRESHOLDS",
+        "(the defaults of docs/misuse.md)",
+        "misuse rule thresholds as `name=value,name=value` (whole numbers ≥ 1)",
+    ),
+    (
+        "LICENSING_MISUSE_FULL_SCAN_HOURS",
+        "24",
+        "the misuse scan makes a full pass when its last one is older than this",
     ),
     (
         "LICENSING_MISUSE_NOTICE_DAYS",
@@ -211,6 +225,8 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         partner_auth_failure_limit=_rate_limit(
             values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
         ),
+        misuse_thresholds=_misuse_thresholds(values, "LICENSING_MISUSE_THRESHOLDS"),
+        misuse_full_scan_hours=_integer(values, "LICENSING_MISUSE_FULL_SCAN_HOURS", 24, minimum=1),
         misuse_notice_days=_integer(values, "LICENSING_MISUSE_NOTICE_DAYS", 14, minimum=1),
         misuse_final_notice_days=_integer(
             values, "LICENSING_MISUSE_FINAL_NOTICE_DAYS", 14, minimum=1
@@ -286,6 +302,22 @@ def _rate_limit(values: Mapping[str, Any], name: str, default: str) -> str:
     except ValueError:
         raise ConfigError(f"{name} must be a rate limit such as 120/minute, not {text!r}") from None
     return text
+
+
+def _misuse_thresholds(values: Mapping[str, Any], name: str) -> Thresholds:
+    """``name=value,name=value``; unknown names and values that are not whole numbers of
+    at least 1 stop the start-up, so a typo never silently tunes nothing."""
+    text = str(values.get(name) or "").strip()
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        threshold, equals, value = item.partition("=")
+        if not equals or not threshold.strip():
+            raise ConfigError(f"{name} must be name=value pairs separated by commas, not {item!r}")
+        pairs[threshold.strip()] = value.strip()
+    try:
+        return Thresholds.from_mapping(pairs)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _boolean(values: Mapping[str, Any], name: str, default: bool) -> bool:

@@ -1,6 +1,7 @@
 """The registry of periodic jobs, each a service function run by its name.
 
-The jobs release dead activations, forget expired nonces and checkpoint the audit chain.
+The jobs release dead activations, forget expired nonces, checkpoint the audit chain and
+run the misuse scan.
 This module only names them and runs them; their bodies are in the services. Every
 job is one conditional statement per step, so it is idempotent and safe to run from
 cron on several hosts at once: a second runner finds nothing left to do.
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
-from licensing.services import activations, audit_checkpoints
+from licensing.services import activations, audit_checkpoints, misuse_scan
 from licensing.services.nonces import prune_expired_nonces
 
 
@@ -26,12 +27,39 @@ class JobContext:
 
     settings: Settings
     sealer: Sealer
+    # Commits the work so far: a job that spans many transactions (the misuse scan)
+    # calls it after each step, so a crash loses one step, not the whole run.
+    checkpoint: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True, slots=True)
 class JobResult:
     job: str
     affected: int
+
+
+class _CommitEachChunk:
+    def __init__(self, checkpoint: Callable[[], None]) -> None:
+        self.checkpoint = checkpoint
+
+    def started(self, plan: misuse_scan.ScanPlan) -> None:
+        pass
+
+    def chunk_done(self, outcome: misuse_scan.ChunkOutcome) -> None:
+        self.checkpoint()
+
+
+def _misuse_scan(session: Session, now: datetime, context: JobContext) -> int:
+    """The licenses the misuse scan looked at (0 when another host's scan was running)."""
+    summary = misuse_scan.run(
+        session,
+        session.get_bind().engine,
+        now=now,
+        thresholds=context.settings.misuse_thresholds,
+        full_scan_every=timedelta(hours=context.settings.misuse_full_scan_hours),
+        progress=_CommitEachChunk(context.checkpoint),
+    )
+    return summary.licenses if summary else 0
 
 
 JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
@@ -44,6 +72,7 @@ JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
         issuer=context.settings.issuer,
         now=now,
     ),
+    "misuse-scan": _misuse_scan,
 }
 
 

@@ -39,7 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "jobs": (
         "licensing.cli.jobs",
         "jobs",
-        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain.",
+        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
+        "scan for misuse.",
     ),
     "keys": (
         "licensing.cli.keys",
@@ -54,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "misuse": (
         "licensing.cli.misuse",
         "misuse",
-        "Misuse detection: cases, exceptions, the escalation ladder and per-rule figures.",
+        "Misuse detection: scan, backtest, cases, exceptions, the escalation ladder, figures.",
     ),
     "partner": (
         "licensing.cli.partners",

@@ -11,7 +11,11 @@ from licensing.cli.output import emit_records, json_option
 from licensing.timeutil import utcnow
 
 jobs = AppGroup(
-    "jobs", help="Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain."
+    "jobs",
+    help=(
+        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
+        "scan for misuse."
+    ),
 )
 
 
@@ -21,7 +25,9 @@ jobs = AppGroup(
 @uses_database
 def jobs_run(only: str | None, as_json: bool) -> None:
     """Run the periodic jobs once (idempotent; safe on several hosts at once)."""
-    context = maintenance.JobContext(settings=runtime().settings, sealer=runtime().sealer)
+    context = maintenance.JobContext(
+        settings=runtime().settings, sealer=runtime().sealer, checkpoint=session().commit
+    )
     results = maintenance.run(session(), now=utcnow(), context=context, only=only)
     emit_records(
         [{"job": r.job, "affected": r.affected} for r in results],

@@ -17,14 +17,14 @@ from licensing.misuse.thresholds import Thresholds
 from licensing.timeutil import rfc3339
 
 
-def split_days(history: LicenseHistory, since: datetime) -> dict[int, list[dict[str, Any]]]:
+def split_days(history: LicenseHistory, since: datetime) -> dict[str, list[dict[str, Any]]]:
     """Per activation, the days it was seen from two networks less than one interval apart.
     A one-off move (a new address, a data-centre change) shows on one day only."""
-    by_day: dict[tuple[int, date], dict[str, list[Observation]]] = defaultdict(dict)
+    by_day: dict[tuple[str, date], dict[str, list[Observation]]] = defaultdict(dict)
     for o in history.observations_since(since):
         if o.network:
             by_day[(o.activation_id, o.day)].setdefault(o.network, []).append(o)
-    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (activation_id, day), networks in sorted(by_day.items()):
         ranges = {
             network: (min(o.first_seen for o in group), max(o.last_seen for o in group))
@@ -44,13 +44,13 @@ def split_days(history: LicenseHistory, since: datetime) -> dict[int, list[dict[
     return found
 
 
-def lease_conflicts(history: LicenseHistory, since: datetime) -> dict[int, list[LeasePresentation]]:
+def lease_conflicts(history: LicenseHistory, since: datetime) -> dict[str, list[LeasePresentation]]:
     """Per activation, the superseded leases presented while the newest one was also in use.
     A restore from an older backup presents one old lease, but nobody holds the newest."""
-    presented: dict[int, set[str]] = defaultdict(set)
+    presented: dict[str, set[str]] = defaultdict(set)
     for p in history.lease_presentations:
         presented[p.activation_id].add(p.presented_jti)
-    found: dict[int, list[LeasePresentation]] = defaultdict(list)
+    found: dict[str, list[LeasePresentation]] = defaultdict(list)
     for p in sorted(history.lease_presentations, key=lambda p: p.at):
         if p.at >= since and p.superseded and p.newest_jti in presented[p.activation_id]:
             found[p.activation_id].append(p)

@@ -36,7 +36,7 @@ class Finding:
 
     rule: Rule
     severity: Severity
-    license_id: int
+    license_id: str  # the license's UUID as text
     first_seen: datetime
     last_seen: datetime
     summary: str

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+ACTIVE = "active"
 REVOKED = "revoked"
 SUSPENDED = "suspended"
 
@@ -18,7 +19,7 @@ SUSPENDED = "suspended"
 class ActivationTimeline:
     """One seat of the license: when it was taken, released and seen."""
 
-    activation_id: int
+    activation_id: str  # the activation's UUID as text: evidence stays JSON-able
     fingerprint: str
     activated_at: datetime
     released_at: datetime | None = None
@@ -31,7 +32,7 @@ class ActivationTimeline:
 class Observation:
     """Check-ins of one activation on one day from one address, server name and version."""
 
-    activation_id: int
+    activation_id: str
     day: date
     first_seen: datetime
     last_seen: datetime
@@ -46,7 +47,7 @@ class Observation:
 class LeasePresentation:
     """A check-in that carried the id of the lease the instance holds."""
 
-    activation_id: int
+    activation_id: str
     presented_jti: str
     newest_jti: str  # the newest lease issued to the activation before this check-in
     at: datetime
@@ -70,7 +71,7 @@ class SignatureFailureCount:
 class LicenseHistory:
     """What the rules know about one license: its terms, its seats and their recent use."""
 
-    license_id: int
+    license_id: str  # the license's UUID as text
     status: str  # active | suspended | revoked
     allowed_activations: int
     migration_window: timedelta

@@ -15,18 +15,18 @@ Span = tuple[datetime, datetime]
 _NOT_CUSTOMER_RELEASES = frozenset({"culled", "staff"})
 
 
-def live_spans(history: LicenseHistory) -> dict[int, list[Span]]:
+def live_spans(history: LicenseHistory) -> dict[str, list[Span]]:
     """When each activation was live: its check-ins, joined where the gaps are at most two
     intervals (a missed check-in is not going silent), ended by its release."""
     tolerance = 2 * history.check_in_interval
-    raw: dict[int, list[Span]] = defaultdict(list)
+    raw: dict[str, list[Span]] = defaultdict(list)
     for observation in history.observations:
         raw[observation.activation_id].append((observation.first_seen, observation.last_seen))
     for timeline in history.activations:
         if timeline.activation_id not in raw and timeline.first_seen and timeline.last_seen:
             raw[timeline.activation_id].append((timeline.first_seen, timeline.last_seen))
     released = {a.activation_id: a.released_at for a in history.activations}
-    spans: dict[int, list[Span]] = {}
+    spans: dict[str, list[Span]] = {}
     for activation_id, pieces in raw.items():
         merged: list[Span] = []
         for start, end in sorted(pieces):
@@ -41,7 +41,7 @@ def live_spans(history: LicenseHistory) -> dict[int, list[Span]]:
     return spans
 
 
-def _over_allowance(history: LicenseHistory) -> list[tuple[datetime, datetime, frozenset[int]]]:
+def _over_allowance(history: LicenseHistory) -> list[tuple[datetime, datetime, frozenset[str]]]:
     """Periods when more activations were live than the license allows, and who was live."""
     events = sorted(
         (moment, kind, activation_id)
@@ -49,10 +49,10 @@ def _over_allowance(history: LicenseHistory) -> list[tuple[datetime, datetime, f
         for start, end in spans
         for moment, kind in ((start, 0), (end, 1))
     )
-    live: set[int] = set()
-    periods: list[tuple[datetime, datetime, frozenset[int]]] = []
+    live: set[str] = set()
+    periods: list[tuple[datetime, datetime, frozenset[str]]] = []
     started: datetime | None = None
-    members: set[int] = set()
+    members: set[str] = set()
     for moment, kind, activation_id in events:
         if kind == 0:
             live.add(activation_id)

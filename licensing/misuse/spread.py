@@ -39,10 +39,11 @@ def _span(observations: list[Observation]) -> tuple[datetime, datetime]:
 def server_spread(history: LicenseHistory, thresholds: Thresholds, now: datetime) -> list[Finding]:
     """More distinct server names than a few per seat: one key installed on many servers."""
     recent = [o for o in history.observations_since(now - thresholds.lookback) if o.server_key]
-    servers = distinct_values(recent, lambda o: o.server_key, "server")
     limit = thresholds.server_spread_factor * history.allowed_activations
-    if len(servers) <= limit:
+    # Counted before the evidence is built: most licenses stay quiet, and a scan asks all.
+    if len({o.server_key for o in recent}) <= limit:
         return []
+    servers = distinct_values(recent, lambda o: o.server_key, "server")
     first, last = _span(recent)
     return [
         Finding(
@@ -76,9 +77,9 @@ def network_spread(history: LicenseHistory, thresholds: Thresholds, now: datetim
     """Check-ins from many distinct networks: the key used at many sites. Many servers behind
     one NAT count as one network, so an office does not fire."""
     recent = [o for o in history.observations_since(now - thresholds.lookback) if o.network]
-    networks = distinct_values(recent, lambda o: o.network, "network")
-    if len(networks) <= thresholds.network_spread_networks:
+    if len({o.network for o in recent}) <= thresholds.network_spread_networks:
         return []
+    networks = distinct_values(recent, lambda o: o.network, "network")
     first, last = _span(recent)
     return [
         Finding(

@@ -68,14 +68,18 @@ def version_not_covered(
     if protection_end is None:
         return []
     released = {_release(v): at for v, at in history.release_dates.items()}
+    if not any(at > protection_end for at in released.values()):
+        return []  # every release the catalogue knows came out while protected
+    judged: dict[str, bool] = {}  # each reported version string parsed once, not per row
+
+    def not_covered(version: str) -> bool:
+        if version not in judged:
+            at = released.get(_release(version))
+            judged[version] = at is not None and at > protection_end
+        return judged[version]
+
     recent = history.observations_since(now - thresholds.lookback)
-    uncovered = [
-        o
-        for o in recent
-        if o.product_version
-        and (at := released.get(_release(o.product_version))) is not None
-        and at > protection_end
-    ]
+    uncovered = [o for o in recent if o.product_version and not_covered(o.product_version)]
     if not uncovered:
         return []
     versions = distinct_values(

@@ -33,7 +33,14 @@ class Seats:
 
 def allowed(license: License, edition: Edition | None = None) -> int:
     """The seats a license may hold: its own override, else its edition's limit."""
-    return license.max_activations_override or (edition or license.edition).max_activations
+    return allowed_by(
+        license.max_activations_override, (edition or license.edition).max_activations
+    )
+
+
+def allowed_by(override: int | None, edition_limit: int) -> int:
+    """:func:`allowed` from the two columns, for readers that select columns, not rows."""
+    return override or edition_limit
 
 
 def in_use(session: Session, license_id: uuid.UUID) -> int:

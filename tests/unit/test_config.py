@@ -205,3 +205,44 @@ def test_audit_checkpoints_go_to_the_instance_folder_unless_set(tmp_path: Path) 
     elsewhere = tmp_path / "elsewhere"
     given = load(tmp_path, LICENSING_AUDIT_CHECKPOINT_DIR=f" {elsewhere} ")
     assert given.audit_checkpoint_dir == elsewhere
+
+
+def test_misuse_thresholds_come_from_name_value_pairs(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        **PRODUCTION,
+        LICENSING_MISUSE_THRESHOLDS=" network_spread_networks=8, churn_events = 10 ,",
+        LICENSING_MISUSE_FULL_SCAN_HOURS="6",
+    )
+    assert settings.misuse_thresholds.network_spread_networks == 8
+    assert settings.misuse_thresholds.churn_events == 10
+    assert settings.misuse_thresholds.server_spread_factor == 3  # the default stays
+    assert settings.misuse_full_scan_hours == 6
+    defaults = load(tmp_path, **PRODUCTION)
+    assert (
+        defaults.misuse_thresholds.network_spread_networks,
+        defaults.misuse_full_scan_hours,
+    ) == (
+        5,
+        24,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("network_spread=8", "unknown misuse threshold"),
+        ("network_spread_networks=0", "at least 1"),
+        ("network_spread_networks=many", "whole number"),
+        ("network_spread_networks", "name=value"),
+        ("=3", "name=value"),
+    ],
+)
+def test_bad_misuse_thresholds_stop_the_start_up(tmp_path: Path, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=f"LICENSING_MISUSE_THRESHOLDS.*{problem}"):
+        load(tmp_path, **PRODUCTION, LICENSING_MISUSE_THRESHOLDS=value)
+
+
+def test_the_full_scan_period_is_whole_hours(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LICENSING_MISUSE_FULL_SCAN_HOURS"):
+        load(tmp_path, **PRODUCTION, LICENSING_MISUSE_FULL_SCAN_HOURS="0")

@@ -11,7 +11,7 @@ import importlib
 from licensing.cli.misuse.group import misuse
 
 # Imported for their commands, which they register on ``misuse``.
-CONCERNS = ("cases", "decisions", "exceptions", "stats")
+CONCERNS = ("scan", "backtest", "cases", "decisions", "exceptions", "stats")
 
 for _concern in CONCERNS:
     importlib.import_module(f"{__name__}.{_concern}")

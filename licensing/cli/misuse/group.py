@@ -6,5 +6,5 @@ from flask.cli import AppGroup
 
 misuse = AppGroup(
     "misuse",
-    help="Misuse detection: cases, exceptions, the escalation ladder and per-rule figures.",
+    help="Misuse detection: scan, backtest, cases, exceptions, the escalation ladder, figures.",
 )

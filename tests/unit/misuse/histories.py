@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,12 @@ NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 OFFICE = "198.51.100.0/24"
+
+
+def aid(number: int) -> str:
+    """The id of synthetic activation or license ``number``, as the scan writes ids: a UUID's
+    text (fixed width, so ids sort as their numbers do)."""
+    return str(uuid.UUID(int=number))
 
 
 def days_ago(days: float) -> datetime:
@@ -44,7 +51,7 @@ def daily(
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
         observations.append(
             Observation(
-                activation_id=activation_id,
+                activation_id=aid(activation_id),
                 day=day,
                 first_seen=midnight + first_hour * HOUR,
                 last_seen=midnight + last_hour * HOUR,
@@ -60,7 +67,7 @@ def daily(
 
 def seat(activation_id: int, activated_days_ago: float, **values: Any) -> ActivationTimeline:
     return ActivationTimeline(
-        activation_id=activation_id,
+        activation_id=aid(activation_id),
         fingerprint=values.pop("fingerprint", f"fp-{activation_id}"),
         activated_at=days_ago(activated_days_ago),
         **values,
@@ -69,7 +76,7 @@ def seat(activation_id: int, activated_days_ago: float, **values: Any) -> Activa
 
 def history(**values: Any) -> LicenseHistory:
     defaults: dict[str, Any] = {
-        "license_id": 7,
+        "license_id": aid(7),
         "status": "active",
         "allowed_activations": 1,
         "migration_window": 30 * DAY,
@@ -87,7 +94,7 @@ def lease_chain_clones(presentations: int) -> list[LeasePresentation]:
     for number in range(presentations):
         machine = "ab"[number % 2]
         at = NOW - (presentations - number) * HOUR
-        chain.append(LeasePresentation(1, held[machine], newest, at, OFFICE))
+        chain.append(LeasePresentation(aid(1), held[machine], newest, at, OFFICE))
         newest = f"jti-{number + 1}"
         held[machine] = newest
     return chain

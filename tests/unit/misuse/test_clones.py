@@ -5,7 +5,7 @@ from __future__ import annotations
 from licensing.misuse.clones import cloned_instance
 from licensing.misuse.history import LeasePresentation
 from licensing.misuse.thresholds import Thresholds
-from tests.unit.misuse.histories import HOUR, NOW, OFFICE, daily, history, lease_chain_clones
+from tests.unit.misuse.histories import HOUR, NOW, OFFICE, aid, daily, history, lease_chain_clones
 
 DEFAULTS = Thresholds()
 
@@ -16,7 +16,7 @@ def test_one_activation_on_two_networks_at_once_repeatedly_is_a_clone() -> None:
     (finding,) = cloned_instance(history(observations=tuple(both)), DEFAULTS, NOW)
 
     (activation,) = finding.evidence["activations"]
-    assert activation["activation_id"] == 1
+    assert activation["activation_id"] == aid(1)
     assert len(activation["days_on_two_networks"]) == 5
     assert activation["networks"] == ["192.0.2.0/24", OFFICE]
 
@@ -51,10 +51,13 @@ def test_two_machines_sharing_one_lease_chain_are_a_clone() -> None:
 
 
 def test_a_single_restore_from_an_older_backup_is_not_a_clone() -> None:
-    normal = [LeasePresentation(1, f"jti-{n}", f"jti-{n}", NOW - (20 - n) * HOUR) for n in range(9)]
-    restored = LeasePresentation(1, "jti-2", "jti-9", NOW - 10 * HOUR)
+    normal = [
+        LeasePresentation(aid(1), f"jti-{n}", f"jti-{n}", NOW - (20 - n) * HOUR) for n in range(9)
+    ]
+    restored = LeasePresentation(aid(1), "jti-2", "jti-9", NOW - 10 * HOUR)
     after = [
-        LeasePresentation(1, f"jti-{n}", f"jti-{n}", NOW - (20 - n) * HOUR) for n in range(10, 15)
+        LeasePresentation(aid(1), f"jti-{n}", f"jti-{n}", NOW - (20 - n) * HOUR)
+        for n in range(10, 15)
     ]
 
     chain = (*normal, restored, *after)

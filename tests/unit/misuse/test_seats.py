@@ -5,7 +5,7 @@ from __future__ import annotations
 from licensing.misuse.findings import Rule
 from licensing.misuse.seats import activation_churn, migration_overstay
 from licensing.misuse.thresholds import Thresholds
-from tests.unit.misuse.histories import DAY, NOW, daily, days_ago, history, seat
+from tests.unit.misuse.histories import DAY, NOW, aid, daily, days_ago, history, seat
 
 DEFAULTS = Thresholds()
 
@@ -20,8 +20,8 @@ def test_two_instances_side_by_side_past_the_window_overstay() -> None:
 
     assert finding.rule is Rule.MIGRATION_OVERSTAY
     assert finding.evidence["instances"] == 2
-    assert finding.evidence["activation_ids"] == [1, 2]
-    assert [t["activation_id"] for t in finding.evidence["activations"]] == [1, 2]
+    assert finding.evidence["activation_ids"] == [aid(1), aid(2)]
+    assert [t["activation_id"] for t in finding.evidence["activations"]] == [aid(1), aid(2)]
     assert all(t["live"] for t in finding.evidence["activations"])
     assert finding.evidence["side_by_side_days"] > 30
     assert "migration" in finding.evidence["ruled_out"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from licensing.misuse.history import SignatureFailureCount
 from licensing.misuse.standing import revoked_calling_home, signature_failures, version_not_covered
 from licensing.misuse.thresholds import Thresholds
-from tests.unit.misuse.histories import HOUR, NOW, daily, days_ago, history
+from tests.unit.misuse.histories import HOUR, NOW, aid, daily, days_ago, history
 
 DEFAULTS = Thresholds()
 
@@ -21,7 +21,7 @@ def test_a_revoked_key_that_keeps_calling_home_fires() -> None:
 
     assert finding.evidence["status"] == "revoked"
     assert finding.evidence["check_ins"] == 5 * 24  # the whole days after the one-day grace
-    assert finding.evidence["activations"] == [1]
+    assert finding.evidence["activations"] == [aid(1)]
 
 
 def test_calls_within_the_grace_and_active_keys_stay_quiet() -> None:
@@ -52,7 +52,7 @@ def test_a_release_after_the_protection_ended_is_not_covered() -> None:
     (version,) = finding.evidence["versions"]
     assert version["version"] == "3.0"
     assert version["released_at"] == "2026-05-11T12:00:00Z"
-    assert version["activations"] == [1]
+    assert version["activations"] == [aid(1)]
 
 
 def test_covered_and_unknown_releases_stay_quiet() -> None:

@@ -2,17 +2,20 @@
 
 Two machines started from one image share an activation; only one of them can hold the
 newest lease, so the other presents superseded ones, which the server keeps as evidence
-(``lease_presentations``, read here straight from the server's SQLite file). A single
-restore of an older state presents one old lease once.
+(``lease_presentations``, read here straight from the server's SQLite file) and which
+``licensing misuse scan`` turns into a ``CLONED_INSTANCE`` case naming the superseded
+lease. A single restore of an older state presents one old lease once and opens no case.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from licensing_client import InstanceClient
@@ -60,6 +63,13 @@ def presented(server: LiveServer, activation_id: str) -> list[tuple[str, str]]:
     return [(str(a), str(b)) for a, b in rows]
 
 
+def cases_after_a_scan(server: LiveServer, license_id: str) -> list[dict[str, Any]]:
+    """Run the scan as an operator would, then the license's cases, each shown whole."""
+    json.loads(server.cli("misuse", "scan", "--json"))
+    listed = json.loads(server.cli("misuse", "cases", "--license", license_id, "--json"))
+    return [json.loads(server.cli("misuse", "case", "show", c["id"], "--json")) for c in listed]
+
+
 def held(state_dir: Path) -> str | None:
     lease = state_dir / "lease.jwt"
     return lease_id_of(lease.read_text().strip()) if lease.exists() else None
@@ -68,7 +78,8 @@ def held(state_dir: Path) -> str | None:
 def test_two_machines_sharing_a_copied_state_directory_present_superseded_leases(
     server: LiveServer, tmp_path: Path
 ) -> None:
-    key = server.demo_license()["license_key"]
+    license = server.demo_license()
+    key = license["license_key"]
     original, copy = tmp_path / "original", tmp_path / "copy"
     with client(server, key, original) as first:
         activation_id = first.activate().activation_id
@@ -88,12 +99,21 @@ def test_two_machines_sharing_a_copied_state_directory_present_superseded_leases
         (leases[1], leases[2]),
         (leases[2], leases[3]),
     ]
+    cases = cases_after_a_scan(server, license["id"])
+    assert [c["rule"] for c in cases] == ["CLONED_INSTANCE"]
+    assert cases[0]["severity"] == "high"
+    (cloned,) = cases[0]["evidence"]["activations"]
+    assert cloned["activation_id"] == activation_id
+    superseded = [(s["presented"], s["newest"]) for s in cloned["superseded_leases"]]
+    # Each superseded lease whose newest one was also presented later: the machines alternate.
+    assert superseded == [(leases[0], leases[1]), (leases[1], leases[2])]
 
 
 def test_one_restore_from_an_older_backup_presents_one_old_lease_once(
     server: LiveServer, tmp_path: Path
 ) -> None:
-    key = server.demo_license()["license_key"]
+    license = server.demo_license()
+    key = license["license_key"]
     state, backup = tmp_path / "state", tmp_path / "backup"
     with client(server, key, state) as machine:
         activation_id = machine.activate().activation_id
@@ -112,3 +132,4 @@ def test_one_restore_from_an_older_backup_presents_one_old_lease_once(
         machine.check_in()
 
     assert presented(server, activation_id) == [(old, newest)]
+    assert cases_after_a_scan(server, license["id"]) == []

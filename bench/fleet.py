@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from fleet_load import (  # noqa: E402 - after the path set-up, as a script
@@ -47,7 +46,6 @@ from fleet_rows import BackgroundSeat, FleetRows, LicenseRow  # noqa: E402
 MANIFEST = BENCH / "fleet-manifest.json"
 KEYS = BENCH / "fleet-keys.json"
 INSTANCE = BENCH / "fleet-instance"
-READY = ROOT / "READY"
 FULL = {"licenses": 100_000, "activations": 150_000, "observations": 3_000_000}
 ONE_DAY_CHECK_INS = 100_000
 PLANTED_PER_KIND = 50
@@ -290,10 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.one_day:
         one_day(args)
         return 0
-    manifest = generate(args)
-    if args.scale >= 1 and args.manifest == MANIFEST:
-        READY.write_text(manifest["database"] + "\n")
-        print(f"wrote {READY}")
+    generate(args)
     return 0
 
 

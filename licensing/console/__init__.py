@@ -1,0 +1,1 @@
+"""The staff console: server-rendered pages at /staff for internal staff."""

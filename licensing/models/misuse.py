@@ -137,6 +137,9 @@ class MisuseException(Base):
     ends_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     ended_by: Mapped[str | None] = mapped_column(String(100))
+    # The evidence the exception covers (the case's when declared, else the first finding
+    # it held quiet): a finding beyond it is no longer covered.
+    covered_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class MisuseScanState(Base):

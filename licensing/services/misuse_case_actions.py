@@ -1,8 +1,13 @@
 """What staff do with a case: assign, note, confirm, dismiss, escalate.
 
 Each action is one case event (the case's history) and one audit event (the security
-record), both naming the actor. Decisions keep the evidence they were taken on: a
+record), both naming the actor. Free text (notes, reasons) stays in the case event: the
+audit log is append-only and kept for years, so what it holds cannot be erased; it records
+that a reason was given and its length. Decisions keep the evidence they were taken on: a
 dismissed case reopens only on evidence beyond it.
+
+Callers load the case with ``find_case(..., for_update=True)``: each action reads the case
+and then writes it, and two staff at once must not both take the same step.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from licensing.errors import InvalidRequest, InvalidTransition
 from licensing.misuse.ladder import LadderPeriods, proposed_step, why_no_step
-from licensing.models import License
+from licensing.models import License, LicenseStatus
 from licensing.models.misuse import CaseStatus, EscalationStep, MisuseCase
 from licensing.services import licenses
 from licensing.services.misuse_case_events import add_event, audit_case
@@ -80,6 +85,11 @@ def note(session: Session, case: MisuseCase, *, text: str, actor: str, now: date
     )
 
 
+def _reason_audited(why: str) -> dict[str, Any]:
+    """What the audit log keeps of a reason: that there was one, not what it says."""
+    return {"reason_given": True, "reason_length": len(why)}
+
+
 def _decide(case: MisuseCase, status: CaseStatus, *, reason: str, actor: str, now: datetime) -> str:
     why = _text(reason, "reason", _TEXT_LENGTH)
     case.status = status.value
@@ -103,24 +113,22 @@ def confirm(
     suspend: bool = False,
 ) -> MisuseCase:
     """Confirm misuse; with ``suspend`` the license is suspended in the same action (the
-    last step of the ladder taken at once, for the plain cases)."""
+    last step of the ladder taken at once, for the plain cases). A license already
+    suspended or revoked stays as it is: the step is taken as done, with a note."""
     if case.status == CaseStatus.CONFIRMED:
         raise InvalidTransition("this case is already confirmed")
-    license = _license(session, case)
-    if suspend and license.status != "active":
-        raise InvalidTransition(f"cannot suspend a license that is {license.status}")
     why = _decide(case, CaseStatus.CONFIRMED, reason=reason, actor=actor, now=now)
+    detail: dict[str, Any] = {"reason": why, "suspended": suspend}
+    audited: dict[str, Any] = {**_reason_audited(why), "suspended": suspend}
     if suspend:
-        _suspend(session, case, license, actor=actor)
+        already = _suspend(session, case, _license(session, case), actor=actor)
         case.escalation_step = EscalationStep.SUSPEND.value
         case.escalated_at = now
+        if already is not None:
+            detail["note"] = _already_note(already)
+            audited["license_already"] = already
     return _record(
-        session,
-        case,
-        kind="confirmed",
-        actor=actor,
-        now=now,
-        detail={"reason": why, "suspended": suspend},
+        session, case, kind="confirmed", actor=actor, now=now, detail=detail, audited=audited
     )
 
 
@@ -131,7 +139,15 @@ def dismiss(
     if case.status == CaseStatus.DISMISSED:
         raise InvalidTransition("this case is already dismissed")
     why = _decide(case, CaseStatus.DISMISSED, reason=reason, actor=actor, now=now)
-    return _record(session, case, kind="dismissed", actor=actor, now=now, detail={"reason": why})
+    return _record(
+        session,
+        case,
+        kind="dismissed",
+        actor=actor,
+        now=now,
+        detail={"reason": why},
+        audited=_reason_audited(why),
+    )
 
 
 def escalate(
@@ -153,25 +169,36 @@ def escalate(
             f"{proposal.step} is not due until {rfc3339(proposal.due_at)}: the notice "
             "period is the customer's time to answer (confirm --suspend acts at once)"
         )
+    detail: dict[str, Any] = {"step": proposal.step, "due_at": rfc3339(proposal.due_at)}
+    audited = dict(detail)
     if proposal.step == EscalationStep.SUSPEND:
-        _suspend(session, case, _license(session, case), actor=actor)
+        already = _suspend(session, case, _license(session, case), actor=actor)
+        if already is not None:
+            detail["note"] = _already_note(already)
+            audited["license_already"] = already
     case.escalation_step = proposal.step
     case.escalated_at = now
     return _record(
-        session,
-        case,
-        kind="escalated",
-        actor=actor,
-        now=now,
-        detail={"step": proposal.step, "due_at": rfc3339(proposal.due_at)},
+        session, case, kind="escalated", actor=actor, now=now, detail=detail, audited=audited
     )
 
 
 def _license(session: Session, case: MisuseCase) -> License:
-    license = session.get(License, case.license_id)
+    # Locked: another case of the license (or staff) may be suspending it at the same time.
+    license = session.get(License, case.license_id, with_for_update=True, populate_existing=True)
     assert license is not None  # a foreign key
     return license
 
 
-def _suspend(session: Session, case: MisuseCase, license: License, *, actor: str) -> None:
+def _suspend(session: Session, case: MisuseCase, license: License, *, actor: str) -> str | None:
+    """Suspend the license for the case; a license already suspended (by another case or by
+    staff) or revoked is left as it is and its status returned: the step is done, and
+    refusing it would leave the ladder stuck on a step that can never be taken."""
+    if license.status != LicenseStatus.ACTIVE:
+        return str(license.status)
     licenses.suspend(session, license, reason=f"misuse case {case.id} ({case.rule})", actor=actor)
+    return None
+
+
+def _already_note(status: str) -> str:
+    return f"the license was already {status}: its state was not changed"

@@ -38,9 +38,10 @@ def list_cases(
     return session.scalars(query).all()
 
 
-def find_case(session: Session, reference: str) -> MisuseCase:
-    """A case by its id or a unique prefix of it (at least 8 hex digits)."""
-    return by_prefix(session, MisuseCase, reference, noun="case")
+def find_case(session: Session, reference: str, *, for_update: bool = False) -> MisuseCase:
+    """A case by its id or a unique prefix of it (at least 8 hex digits); ``for_update``
+    locks it for a staff action (see ``misuse_references.by_prefix``)."""
+    return by_prefix(session, MisuseCase, reference, noun="case", for_update=for_update)
 
 
 def case_events(session: Session, case: MisuseCase) -> Sequence[MisuseCaseEvent]:

@@ -2,26 +2,27 @@
 
 The scan calls ``apply_findings`` once per license with what its rules found. A case
 keeps the newest evidence; its events keep how it grew. A dismissed case stays dismissed
-until the evidence goes beyond what it was dismissed on (``misuse/evidence.py``).
+until the evidence goes beyond what it was dismissed on (``misuse/evidence.py``); an
+exception holds quiet only the evidence it covers (``misuse_exception_cover``).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.misuse.evidence import evidence_diff, new_evidence
 from licensing.misuse.findings import Finding, Rule
-from licensing.models.misuse import CaseStatus, MisuseCase, MisuseCaseEvent
+from licensing.models.misuse import CaseStatus, MisuseCase
 from licensing.services.misuse_case_events import add_event, audit_case
-from licensing.services.misuse_exceptions import active_exceptions, exceptions_for
+from licensing.services.misuse_exception_cover import covering, note_held_quiet
+from licensing.services.misuse_exception_cover import plain as _plain
+from licensing.services.misuse_exceptions import active_exceptions
 
 SCAN_ACTOR = "system:misuse-scan"
 _SUMMARY_LENGTH = 500
@@ -53,12 +54,6 @@ class CaseChanges:
         }
 
 
-def _plain(evidence: Mapping[str, Any]) -> dict[str, Any]:
-    """The evidence as the JSON column hands it back, so stored and new compare equal."""
-    plain: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=str))
-    return plain
-
-
 def apply_findings(
     session: Session,
     *,
@@ -72,8 +67,9 @@ def apply_findings(
     """Open, grow or reopen the license's cases from ``findings`` (what fired among
     ``rules``, the rules evaluated). Idempotent: the same findings again change nothing.
 
-    Pass the findings of rules under an active exception too: they are held quiet here
-    (counted in ``quiet``, and an existing case notes once that the exception held it).
+    Pass the findings of rules under an active exception too: those within what an
+    exception covers are held quiet here (counted in ``quiet``, and an existing case notes
+    once that the exception held it); those beyond it go through to their case.
     ``excepted``: those rules, when the caller already looked them up for many licenses
     at once (``active_exceptions``); otherwise they are looked up here.
     """
@@ -92,10 +88,11 @@ def apply_findings(
     changes = CaseChanges()
     for finding in findings:
         case = cases.get(finding.rule.value)
-        if finding.rule in quiet_rules:
+        held = covering(session, license_id, finding, now) if finding.rule in quiet_rules else ()
+        if held:
             changes += CaseChanges(quiet=1)
             if case is not None:
-                _note_held_quiet(session, case, now=now, actor=actor)
+                note_held_quiet(session, case, held, now=now, actor=actor)
             continue
         if case is None:
             cases[finding.rule.value] = _open(session, license_id, finding, now=now, actor=actor)
@@ -193,25 +190,3 @@ def _reopen(
         session, case, action="reopened", actor=actor, now=now, data={"severity": case.severity}
     )
     return True
-
-
-def _note_held_quiet(session: Session, case: MisuseCase, *, now: datetime, actor: str) -> None:
-    """Record once per exception that it held the case's rule quiet."""
-    held = {
-        str(event.detail.get("exception_id"))
-        for event in session.scalars(
-            select(MisuseCaseEvent).where(
-                MisuseCaseEvent.case_id == case.id, MisuseCaseEvent.kind == "held_quiet"
-            )
-        )
-    }
-    for exception in exceptions_for(session, case.license_id, case.rule, now):
-        if str(exception.id) not in held:
-            add_event(
-                session,
-                case,
-                kind="held_quiet",
-                actor=actor,
-                now=now,
-                detail={"exception_id": str(exception.id), "kind": exception.kind},
-            )

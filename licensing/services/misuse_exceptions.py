@@ -1,7 +1,9 @@
 """Exceptions: a legitimate pattern staff declared for a license and rule, until a date.
 
-While an exception is active the rule stays quiet for that license: the scan opens and
-updates no case for it. Exceptions end on their date or earlier by a staff action; they
+While an exception is active, the rule stays quiet for that license as far as the
+evidence it covers goes (``misuse_exception_cover``): a finding beyond it still opens or
+updates the case. The reason stays in the exception's row; the audit log records the
+declaration by ids. Exceptions end on their date or earlier by a staff action; they
 are never deleted, so a case can show what held it quiet and who declared it.
 """
 
@@ -12,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from licensing.errors import InvalidRequest, InvalidTransition
 from licensing.misuse.findings import Rule
 from licensing.models import License
-from licensing.models.misuse import MisuseException
+from licensing.models.misuse import MisuseCase, MisuseException
 from licensing.services import audit
 from licensing.services.misuse_references import by_prefix
 from licensing.timeutil import rfc3339
@@ -49,7 +52,8 @@ def _active(now: datetime) -> ColumnElement[bool]:
 def active_exceptions(
     session: Session, license_ids: Collection[uuid.UUID], now: datetime
 ) -> Mapping[uuid.UUID, frozenset[Rule]]:
-    """Per license (only those with any), the rules an active exception holds quiet."""
+    """Per license (only those with any), the rules with an active exception: the
+    candidates for holding quiet (what each covers is checked per finding)."""
     known = {rule.value: rule for rule in Rule}
     found: dict[uuid.UUID, set[Rule]] = defaultdict(set)
     ids = list(dict.fromkeys(license_ids))
@@ -91,7 +95,9 @@ def declare(
     actor: str,
     now: datetime,
 ) -> MisuseException:
-    """Declare that ``rule`` firing for ``license`` is legitimate until ``ends_at``."""
+    """Declare that ``rule`` firing for ``license`` is legitimate until ``ends_at``, for
+    the evidence the license's case of the rule shows now (without a case, for the first
+    finding the exception holds quiet)."""
     if not reason.strip():
         raise InvalidRequest("say why the pattern is legitimate: the reason must not be empty")
     if ends_at <= now:
@@ -108,6 +114,7 @@ def declare(
         declared_by=actor,
         declared_at=now,
         ends_at=ends_at,
+        covered_evidence=_case_evidence(session, license.id, rule),
     )
     session.add(exception)
     session.flush()
@@ -122,10 +129,20 @@ def declare(
             "rule": rule.value,
             "kind": kind.value,
             "ends_at": rfc3339(ends_at),
+            "covers_case_evidence": exception.covered_evidence is not None,
         },
         now=now,
     )
     return exception
+
+
+def _case_evidence(session: Session, license_id: uuid.UUID, rule: Rule) -> dict[str, Any] | None:
+    evidence = session.scalar(
+        select(MisuseCase.evidence).where(
+            MisuseCase.license_id == license_id, MisuseCase.rule == rule.value
+        )
+    )
+    return dict(evidence) if evidence is not None else None
 
 
 def list_exceptions(

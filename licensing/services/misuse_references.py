@@ -18,11 +18,20 @@ SHORTEST_PREFIX = 8
 _HEX = re.compile(r"[0-9a-f]+")
 
 
-def by_prefix(session: Session, model: type[Record], reference: str, *, noun: str) -> Record:
-    """The record whose id is ``reference`` or starts with it (dashes optional)."""
+def by_prefix(
+    session: Session, model: type[Record], reference: str, *, noun: str, for_update: bool = False
+) -> Record:
+    """The record whose id is ``reference`` or starts with it (dashes optional).
+
+    ``for_update``: lock the row until the transaction ends (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite has one writer at a time) and read it afresh, for an action that
+    reads the record and then changes it.
+    """
     text = reference.strip().lower().replace("-", "")
     if len(text) == 32 and _HEX.fullmatch(text):
-        found = session.get(model, uuid.UUID(text))
+        found = session.get(
+            model, uuid.UUID(text), with_for_update=for_update, populate_existing=for_update
+        )
         if found is None:
             raise NotFound(f"no {noun} has that id")
         return found
@@ -32,7 +41,10 @@ def by_prefix(session: Session, model: type[Record], reference: str, *, noun: st
         )
     # SQLite keeps UUIDs as 32 hex digits, PostgreSQL prints them with dashes: compare bare.
     bare = func.replace(cast(model.id, String), "-", "")
-    matches = session.scalars(select(model).where(bare.like(f"{text}%")).limit(2)).all()
+    query = select(model).where(bare.like(f"{text}%")).limit(2)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    matches = session.scalars(query).all()
     if not matches:
         raise NotFound(f"no {noun} id starts with {text}")
     if len(matches) > 1:

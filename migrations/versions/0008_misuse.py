@@ -73,6 +73,7 @@ def upgrade():
     sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended_by', sa.String(length=100), nullable=True),
+    sa.Column('covered_evidence', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),
     sa.ForeignKeyConstraint(['license_id'], ['licenses.id'], name=op.f('fk_misuse_exceptions_license_id_licenses')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_misuse_exceptions'))
     )

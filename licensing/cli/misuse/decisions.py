@@ -1,4 +1,7 @@
-"""``licensing misuse case assign|note|confirm|dismiss|escalate``: staff actions on a case."""
+"""``licensing misuse case assign|note|confirm|dismiss|escalate``: staff actions on a case.
+
+Each loads the case locked (``for_update``): two staff escalating at once take one step.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from licensing.timeutil import utcnow
 @uses_database
 def case_assign(reference: str, to: str, as_json: bool) -> None:
     """Assign a case to a reviewer (again to hand it over)."""
-    found = find_case(session(), reference)
+    found = find_case(session(), reference, for_update=True)
     actions.assign(session(), found, to=to, actor=actor(), now=utcnow())
     emit_record(case_summary(found), as_json=as_json)
 
@@ -38,7 +41,7 @@ def case_assign(reference: str, to: str, as_json: bool) -> None:
 @uses_database
 def case_note(reference: str, text: str, as_json: bool) -> None:
     """Add a note to a case's history."""
-    found = find_case(session(), reference)
+    found = find_case(session(), reference, for_update=True)
     actions.note(session(), found, text=text, actor=actor(), now=utcnow())
     emit_record(case_summary(found), as_json=as_json)
 
@@ -53,7 +56,7 @@ def case_note(reference: str, text: str, as_json: bool) -> None:
 @uses_database
 def case_confirm(reference: str, reason: str, suspend: bool, as_json: bool) -> None:
     """Confirm misuse: the case starts the escalation ladder (or, --suspend, ends it)."""
-    found = find_case(session(), reference)
+    found = find_case(session(), reference, for_update=True)
     actions.confirm(session(), found, reason=reason, suspend=suspend, actor=actor(), now=utcnow())
     emit_record(case_summary(found), as_json=as_json)
 
@@ -65,7 +68,7 @@ def case_confirm(reference: str, reason: str, suspend: bool, as_json: bool) -> N
 @uses_database
 def case_dismiss(reference: str, reason: str, as_json: bool) -> None:
     """Dismiss a case as legitimate; it reopens only on evidence beyond this."""
-    found = find_case(session(), reference)
+    found = find_case(session(), reference, for_update=True)
     actions.dismiss(session(), found, reason=reason, actor=actor(), now=utcnow())
     emit_record(case_summary(found), as_json=as_json)
 
@@ -80,6 +83,6 @@ def case_escalate(reference: str, as_json: bool) -> None:
     The steps are notify_customer, final_notice (record that you sent them) and suspend
     (suspends the license: its next check-in answers SUSPENDED).
     """
-    found = find_case(session(), reference)
+    found = find_case(session(), reference, for_update=True)
     actions.escalate(session(), found, actor=actor(), now=utcnow(), periods=periods())
     emit_record(case_summary(found), as_json=as_json)

@@ -20,7 +20,7 @@ from licensing.timeutil import utcnow
 exception = AppGroup(
     "exception",
     help="Exceptions: a legitimate pattern (failover server, NAT, test server) that keeps "
-    "a rule quiet for one license until a date.",
+    "a rule quiet for one license, for the evidence it was declared on, until a date.",
 )
 misuse.add_command(exception)
 
@@ -37,7 +37,13 @@ _COLUMNS = ["id", "license_id", "rule", "kind", "state", "ends_at", "declared_by
     required=True,
     help="What the legitimate pattern is.",
 )
-@click.option("--reason", type=REASON, required=True, help="Why it is legitimate (audited).")
+@click.option(
+    "--reason",
+    type=REASON,
+    required=True,
+    help="Why it is legitimate (kept with the exception; the audit log records the "
+    "declaration by id, not this text).",
+)
 @click.option(
     "--until",
     "until",
@@ -50,7 +56,9 @@ _COLUMNS = ["id", "license_id", "rule", "kind", "state", "ends_at", "declared_by
 def exception_add(
     reference: str, rule: str, kind: str, reason: str, until: datetime, as_json: bool
 ) -> None:
-    """Declare an exception: the rule opens and updates no case for the license until then."""
+    """Declare an exception: until then the rule keeps quiet for the license as far as the
+    evidence its case shows now (or, without a case, the first finding held quiet); a
+    finding beyond that still opens or updates the case."""
     now = utcnow()
     declared = misuse_exceptions.declare(
         session(),

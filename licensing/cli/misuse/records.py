@@ -58,6 +58,7 @@ def exception(x: MisuseException, now: datetime) -> dict[str, Any]:
         "ends_at": x.ends_at,
         "ended_at": x.ended_at,
         "ended_by": x.ended_by,
+        "covered_evidence": x.covered_evidence,
     }
 
 

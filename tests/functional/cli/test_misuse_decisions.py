@@ -4,18 +4,20 @@ the license's next signed check-in answers."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import InvalidRequest, InvalidTransition
 from licensing.misuse.findings import Rule
-from licensing.models import AuditEvent, LicenseStatus
-from licensing.models.misuse import MisuseCase, MisuseCaseEvent
+from licensing.models import AuditEvent, License, LicenseStatus
+from licensing.models.misuse import MisuseCase, MisuseCaseEvent, MisuseException
 from licensing.services import licenses
+from licensing.timeutil import utcnow
 from tests.factories import make_license
 from tests.functional.cli.invoke import Licensing
 from tests.functional.cli.misuse_helpers import audit_actions, open_case, spread_evidence
@@ -30,6 +32,28 @@ def kinds(session: Session, case: MisuseCase) -> list[str]:
             .order_by(MisuseCaseEvent.id)
         )
     )
+
+
+def last_event(session: Session, case: MisuseCase) -> MisuseCaseEvent:
+    return session.scalars(
+        select(MisuseCaseEvent)
+        .where(MisuseCaseEvent.case_id == case.id)
+        .order_by(MisuseCaseEvent.id.desc())
+    ).first()  # type: ignore[return-value]
+
+
+def license_audits(session: Session, lic: License) -> list[int]:
+    return list(
+        session.scalars(
+            select(AuditEvent.seq).where(
+                AuditEvent.subject_type == "license", AuditEvent.subject_id == str(lic.id)
+            )
+        )
+    )
+
+
+def days_ahead(days: int) -> str:
+    return (utcnow() + timedelta(days=days)).date().isoformat()
 
 
 def last_audit(session: Session, case: MisuseCase) -> AuditEvent:
@@ -87,7 +111,9 @@ def test_dismiss_keeps_what_it_was_dismissed_on(
     assert shown["decided_by"].startswith("cli:")
     assert case.decided_evidence == case.evidence
     assert audit_actions(session, case.id)[-1] == "misuse_case.dismissed"
-    assert last_audit(session, case).data["reason"] == "renames"
+    audited = last_audit(session, case).data
+    assert "reason" not in audited and "renames" not in str(audited)
+    assert (audited["reason_given"], audited["reason_length"]) == (True, len("renames"))
     again = licensing.fails("misuse", "case", "dismiss", str(case.id), "--reason", "again")
     assert isinstance(again, InvalidTransition) and "already dismissed" in str(again)
     assert licensing.run("misuse", "case", "dismiss", str(case.id)).exit_code == 2  # no reason
@@ -187,18 +213,102 @@ def test_confirm_with_suspend_suspends_in_the_same_action(
     assert isinstance(again, InvalidTransition) and "already confirmed" in str(again)
 
 
-def test_confirm_with_suspend_refuses_a_license_that_is_not_active_and_changes_nothing(
-    licensing: Licensing, session: Session, sealer: Sealer
+@pytest.mark.parametrize("how", ["suspend", "revoke"])
+def test_confirm_with_suspend_takes_a_license_already_suspended_or_revoked_as_done(
+    licensing: Licensing, session: Session, sealer: Sealer, how: str
 ) -> None:
     lic = make_license(session, sealer).license
     case = open_case(session, lic)
-    licenses.suspend(session, lic, reason="unpaid", actor="test:staff")
+    getattr(licenses, how)(session, lic, reason="unpaid", actor="test:staff")
+    changed_at = lic.status_changed_at
+    before = license_audits(session, lic)
 
-    error = licensing.fails("misuse", "case", "confirm", str(case.id), "--reason", "x", "--suspend")
+    shown = licensing.json("misuse", "case", "confirm", str(case.id), "--reason", "x", "--suspend")
 
-    assert isinstance(error, InvalidTransition) and "suspended" in str(error)
-    assert case.status == "open"
-    assert kinds(session, case) == ["opened"]
+    status = "suspended" if how == "suspend" else "revoked"
+    assert shown["status"] == "confirmed" and shown["escalation_step"] == "suspend"
+    assert shown["proposed_step"] is None  # the ladder ends; nothing is left stuck
+    assert (lic.status, lic.status_reason, lic.status_changed_at) == (
+        status, "unpaid", changed_at
+    )  # fmt: skip
+    assert license_audits(session, lic) == before  # no second license state change
+    event = last_event(session, case)
+    assert event.detail["note"] == f"the license was already {status}: its state was not changed"
+    assert last_audit(session, case).data["license_already"] == status
+
+
+@pytest.mark.parametrize("how", ["suspend", "revoke"])
+def test_the_suspend_step_is_done_when_the_license_is_already_suspended_or_revoked(
+    licensing: Licensing, session: Session, sealer: Sealer, how: str
+) -> None:
+    lic = make_license(session, sealer).license
+    first = open_case(session, lic, Rule.SERVER_SPREAD)
+    case = open_case(session, lic, Rule.NETWORK_SPREAD, {"distinct_networks": 5})
+    escalate = ("misuse", "case", "escalate", str(case.id))
+    licensing.ok("misuse", "case", "confirm", str(case.id), "--reason", "5 networks")
+    licensing.ok(*escalate)
+    case.escalated_at -= timedelta(days=14)  # type: ignore[operator]
+    session.flush()
+    licensing.ok(*escalate)
+    case.escalated_at -= timedelta(days=14)  # type: ignore[operator]
+    session.flush()
+    if how == "suspend":  # by the other case of the license
+        licensing.ok("misuse", "case", "confirm", str(first.id), "--reason", "x", "--suspend")
+    else:  # by staff
+        licenses.revoke(session, lic, reason="fraud", actor="test:staff")
+    status = str(lic.status)
+    before = license_audits(session, lic)
+
+    shown = licensing.json(*escalate)
+
+    assert shown["escalation_step"] == "suspend" and shown["proposed_step"] is None
+    assert lic.status == status and license_audits(session, lic) == before
+    event = last_event(session, case)
+    assert (event.kind, event.detail["step"]) == ("escalated", "suspend")
+    assert event.detail["note"] == f"the license was already {status}: its state was not changed"
+    assert last_audit(session, case).data["license_already"] == status
+    error = licensing.fails(*escalate)
+    assert isinstance(error, InvalidTransition) and "the ladder is walked" in str(error)
+
+
+def test_no_reason_or_note_text_reaches_the_audit_log(
+    licensing: Licensing, session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    texts = {
+        "note": "Jane Doe jane@example.com said the box is hers",
+        "dismiss": "dismissed after a call with Max Mustermann",
+        "confirm": "confirmed: Erika Musterfrau admitted copying it",
+        "exception": "failover at Example GmbH, contact ops@example.com",
+    }
+    case = open_case(session, lic)
+    first_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
+    licensing.ok("misuse", "case", "note", str(case.id), "--text", texts["note"])
+    licensing.ok("misuse", "case", "dismiss", str(case.id), "--reason", texts["dismiss"])
+    licensing.ok(
+        "misuse", "case", "confirm", str(case.id), "--reason", texts["confirm"], "--suspend"
+    )
+    licensing.ok(
+        "misuse", "exception", "add", "--rule", "NETWORK_SPREAD", "--kind", "nat",
+        "--reason", texts["exception"], "--until", days_ahead(30), "--", lic.key_id,
+    )  # fmt: skip
+
+    written = session.scalars(select(AuditEvent).where(AuditEvent.seq > first_seq)).all()
+    assert {e.action for e in written} >= {
+        "misuse_case.noted", "misuse_case.dismissed", "misuse_case.confirmed",
+        "license.suspended", "misuse_exception.declared",
+    }  # fmt: skip
+    stored = json.dumps([e.data for e in written])
+    for text in texts.values():
+        for word in text.split():
+            if len(word) > 4 and word not in {"failover"}:
+                assert word not in stored, word
+    # ... while the case's history and the exception keep them for the reviewer.
+    details = json.dumps([e.detail for e in session.scalars(select(MisuseCaseEvent))])
+    assert texts["note"] in details and texts["dismiss"] in details
+    assert texts["confirm"] in details
+    exception = session.scalars(select(MisuseException)).one()
+    assert exception.reason == texts["exception"]
 
 
 def test_a_dismissed_case_is_not_escalated_and_can_still_be_confirmed(

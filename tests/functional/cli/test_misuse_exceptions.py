@@ -170,3 +170,24 @@ def test_a_key_id_starting_with_a_dash_is_given_after_double_dash_or_with_equals
 
     assert len(licensing.json("misuse", "cases", f"--license={lic.key_id}")) == 1
     assert len(licensing.json("misuse", "exception", "list", f"--license={lic.key_id}")) == 1
+
+
+def test_an_exception_covers_the_evidence_of_the_case_and_audits_no_reason(
+    licensing: Licensing, session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    case = open_case(session, lic, Rule.SERVER_SPREAD)
+    without = make_license(session, sealer).license
+
+    declared = add(licensing, lic.key_id, rule="SERVER_SPREAD")
+    bare = add(licensing, without.key_id, rule="SERVER_SPREAD")
+
+    assert declared["covered_evidence"] == case.evidence
+    assert bare["covered_evidence"] is None  # covers the first finding it holds quiet
+    audited = session.scalars(
+        select(AuditEvent).where(AuditEvent.subject_id == declared["id"])
+    ).one()
+    assert audited.data["covers_case_evidence"] is True
+    assert "reason" not in audited.data and "Frankfurt" not in str(audited.data)
+    help_text = licensing.run("misuse", "exception", "add", "--help").output
+    assert "(audited)" not in help_text and "not this text" in help_text

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.misuse.findings import Finding, Rule, Severity
 from licensing.models import AuditEvent
-from licensing.models.misuse import CaseStatus, MisuseCase, MisuseCaseEvent
+from licensing.models.misuse import CaseStatus, MisuseCase, MisuseCaseEvent, MisuseException
 from licensing.services import misuse_exceptions
 from licensing.services.misuse_cases import CaseChanges, apply_findings
 from licensing.services.misuse_exceptions import ExceptionKind
@@ -236,21 +236,25 @@ def test_a_dismissed_case_reopens_on_evidence_beyond_the_dismissal(
     assert audit_actions(session) == ["misuse_case.opened", "misuse_case.reopened"]
 
 
+def declare(session: Session, lic: Any, rule: Rule = Rule.SERVER_SPREAD) -> MisuseException:
+    return misuse_exceptions.declare(
+        session,
+        license=lic,
+        rule=rule,
+        kind=ExceptionKind.FAILOVER_SERVER,
+        reason="DR pair",
+        ends_at=NOW + timedelta(days=30),
+        actor="test:staff",
+        now=NOW - timedelta(days=1),
+    )
+
+
 def test_an_exception_holds_the_rule_quiet_and_the_case_records_it_once(
     session: Session, sealer: Sealer
 ) -> None:
     lic = make_license(session, sealer).license
     quiet = spread(lic.id, servers("a", "b", "c", "d"))
-    exception = misuse_exceptions.declare(
-        session,
-        license=lic,
-        rule=Rule.SERVER_SPREAD,
-        kind=ExceptionKind.TEST_SERVER,
-        reason="CI pipeline",
-        ends_at=NOW + timedelta(days=30),
-        actor="test:staff",
-        now=NOW - timedelta(days=1),
-    )
+    exception = declare(session, lic)
 
     assert apply_findings(
         session, license_id=lic.id, rules=ALL, findings=[quiet], now=NOW
@@ -263,19 +267,101 @@ def test_an_exception_holds_the_rule_quiet_and_the_case_records_it_once(
     apply_findings(session, license_id=lic.id, rules=ALL, findings=[quiet], now=NOW)
     exception.declared_at = NOW - timedelta(days=1)
     session.flush()
-    grown = spread(lic.id, servers("a", "b", "c", "d", "e"))
+    later = spread(lic.id, servers("a", "b", "c", "d", last="2026-03-02T10:00:00Z"))
     for _ in range(2):
-        changes = apply_findings(session, license_id=lic.id, rules=ALL, findings=[grown], now=NOW)
+        changes = apply_findings(session, license_id=lic.id, rules=ALL, findings=[later], now=NOW)
         assert changes == CaseChanges(quiet=1)
     case = only_case(session)
-    assert case.evidence["distinct_servers"] == 4
+    assert case.evidence["last_seen"] == "2026-03-01T10:00:00Z"  # held: not even refreshed
     assert events(session, case) == ["opened", "held_quiet"]
 
     # Once the exception has ended, the rule speaks again.
     after = NOW + timedelta(days=31)
+    grown = spread(lic.id, servers("a", "b", "c", "d", "e"))
     assert apply_findings(
         session, license_id=lic.id, rules=ALL, findings=[grown], now=after
     ) == CaseChanges(updated=1)
+
+
+def overstay(license_id: Any, *activations: str) -> Finding:
+    return Finding(
+        rule=Rule.MIGRATION_OVERSTAY,
+        severity=Severity.MEDIUM,
+        license_id=str(license_id),  # type: ignore[arg-type]  # ids become strings
+        first_seen=NOW - timedelta(days=20),
+        last_seen=NOW,
+        summary=f"{len(activations)} instances side by side",
+        evidence={
+            "instances": len(activations),
+            "activation_ids": [{"activation_id": a} for a in activations],
+        },
+    )
+
+
+def test_an_exception_covers_the_evidence_of_the_case_it_was_declared_on(
+    session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    pair = overstay(lic.id, "a1", "a2")
+    apply_findings(session, license_id=lic.id, rules=ALL, findings=[pair], now=NOW)
+    case = only_case(session)
+    exception = declare(session, lic, Rule.MIGRATION_OVERSTAY)
+    assert exception.covered_evidence == case.evidence
+
+    # The failover pair again: held quiet.
+    held = apply_findings(session, license_id=lic.id, rules=ALL, findings=[pair], now=NOW)
+    assert held == CaseChanges(quiet=1)
+    # A third and a fourth instance are not what was declared legitimate.
+    four = overstay(lic.id, "a1", "a2", "a3", "a4")
+    grown = apply_findings(session, license_id=lic.id, rules=ALL, findings=[four], now=NOW)
+    assert grown == CaseChanges(updated=1)
+    assert case.evidence["instances"] == 4
+    assert events(session, case) == ["opened", "held_quiet", "evidence_updated"]
+    assert exception.covered_evidence["instances"] == 2  # what it covers does not grow
+
+
+def test_an_exception_beyond_its_evidence_reopens_a_dismissed_case(
+    session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    apply_findings(
+        session, license_id=lic.id, rules=ALL, findings=[overstay(lic.id, "a1", "a2")], now=NOW
+    )
+    case = only_case(session)
+    _dismiss(session, case)
+    declare(session, lic, Rule.MIGRATION_OVERSTAY)
+
+    three = overstay(lic.id, "a1", "a2", "a3")
+    changes = apply_findings(session, license_id=lic.id, rules=ALL, findings=[three], now=NOW)
+
+    assert changes == CaseChanges(reopened=1)
+    assert case.status == CaseStatus.OPEN
+
+
+def test_an_exception_declared_without_a_case_covers_the_first_finding_it_holds(
+    session: Session, sealer: Sealer
+) -> None:
+    lic = make_license(session, sealer).license
+    exception = declare(session, lic, Rule.MIGRATION_OVERSTAY)
+    assert exception.covered_evidence is None
+
+    pair = overstay(lic.id, "a1", "a2")
+    held = apply_findings(session, license_id=lic.id, rules=ALL, findings=[pair], now=NOW)
+
+    assert held == CaseChanges(quiet=1)
+    assert exception.covered_evidence == {
+        "instances": 2,
+        "activation_ids": [{"activation_id": "a1"}, {"activation_id": "a2"}],
+    }
+    assert apply_findings(
+        session, license_id=lic.id, rules=ALL, findings=[pair], now=NOW
+    ) == CaseChanges(quiet=1)
+    # Another activation in place of one of the pair is beyond it too.
+    swapped = overstay(lic.id, "a1", "b9")
+    assert apply_findings(
+        session, license_id=lic.id, rules=ALL, findings=[swapped], now=NOW
+    ) == CaseChanges(opened=1)
+    assert only_case(session).evidence["activation_ids"][1] == {"activation_id": "b9"}
 
 
 def test_one_case_per_license_and_rule(session: Session, sealer: Sealer) -> None:
@@ -311,6 +397,7 @@ def test_a_caller_that_looked_the_exceptions_up_passes_them(
 ) -> None:
     lic = make_license(session, sealer).license
     finding = spread(lic.id, servers("a", "b", "c", "d"))
+    declare(session, lic)
 
     held = apply_findings(
         session,

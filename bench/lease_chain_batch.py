@@ -1,7 +1,7 @@
 """PostgreSQL's cost of the lease chain in the check-in batch statement, A/B in one run.
 
 Not a test: it prints figures. The group commit writes every check-in on PostgreSQL with
-one statement (``statements.CHECK_IN_BATCH_POSTGRESQL``); the lease chain adds to it the
+one statement (``check_in_batch_sql.CHECK_IN_BATCH_POSTGRESQL``); the lease chain adds to it the
 newest lease per activation and an insert of superseded leases. This runs, against one
 fresh database, the statement as it was before the chain (``--before``: a file holding
 the old statement's text, e.g. from ``git show <commit>:licensing/storage/statements.py``)

@@ -110,7 +110,7 @@ def activate(
     seat = outcome.seat
     # The lease's id is chosen before the write, which stores it as the activation's
     # newest; the key is fetched first too, so no stored id lacks a lease that was sent.
-    jti, key = new_lease_id(), env.signing_key(session)
+    jti, key = new_lease_id(env.sealer, seat.activation.id), env.signing_key(session)
     check_ins.record_check_in(
         session,
         env.sealer,
@@ -155,8 +155,15 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
     )
     # Only a valid verdict carries a lease: its id is chosen before the write, which
     # stores it as the activation's newest (the lease chain); any other verdict leaves
-    # the activation naming the newest lease actually sent.
-    jti, key = (new_lease_id(), env.signing_key(session)) if verdict.valid else (None, None)
+    # the activation naming the newest lease actually sent. The id is bound to the
+    # activation, so a check-in that named only its fingerprint learns its id first.
+    if verdict.valid or report.lease_jti is not None:
+        report = check_ins.naming_its_activation(session, state.id, report)
+    jti, key = (
+        (new_lease_id(env.sealer, report.activation_id), env.signing_key(session))
+        if verdict.valid
+        else (None, None)
+    )
     # Usage is recorded whatever the verdict: a revoked key still calling home is
     # exactly what misuse review needs to see.
     live = check_ins.record_call(

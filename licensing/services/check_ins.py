@@ -11,18 +11,15 @@ nonce is used up once, by :func:`use_up_nonce` or by those writes.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing.crypto.leases import lease_id_verifies
+from licensing.crypto.lease_ids import lease_id_verifies
 from licensing.crypto.sealing import Sealer
 from licensing.errors import NonceReplayed
-from licensing.models import Activation, ActivationStatus
 from licensing.privacy.pseudonymise import ip_network_prefix
 from licensing.services.instance_reports import CheckIn, InstanceCall
 from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, write_check_in
@@ -58,36 +55,23 @@ def check_in_row(
         now,
         observation,
         issued_jti=issued_jti,
-        presented_jti=_verified(sealer, report),
+        presented_jti=_verified(sealer, license_id, report),
     )
 
 
-def _verified(sealer: Sealer, report: CheckIn) -> str | None:
+def _verified(sealer: Sealer, license_id: uuid.UUID, report: CheckIn) -> str | None:
     """The presented lease id, if this server issued it to the check-in's activation."""
     presented = report.lease_jti
-    if presented is None or not lease_id_verifies(sealer, presented, report.activation_id):
+    if presented is None:
         return None
-    return presented
-
-
-def naming_its_activation(session: Session, license_id: uuid.UUID, report: CheckIn) -> CheckIn:
-    """The report with its live activation's id, when it named only its fingerprint.
-
-    Lease ids are bound to the activation's id (crypto/leases.py), so a check-in that
-    names only its fingerprint costs one indexed select to learn it; the client in
-    clients/python always names the id, so the hot path does not pay this. Unchanged
-    when the fingerprint has no live activation (the writes then find none either).
-    """
-    if report.activation_id is not None or report.fingerprint is None:
-        return report
-    found = session.scalars(
-        select(Activation.id).where(
-            Activation.license_id == license_id,
-            Activation.fingerprint == report.fingerprint,
-            Activation.status == ActivationStatus.ACTIVE,
-        )
-    ).first()
-    return report if found is None else dataclasses.replace(report, activation_id=found)
+    verifies = lease_id_verifies(
+        sealer,
+        presented,
+        license_id=license_id,
+        activation_id=report.activation_id,
+        fingerprint=report.fingerprint,
+    )
+    return presented if verifies else None
 
 
 def record_check_in(

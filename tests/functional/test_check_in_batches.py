@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from licensing.crypto.leases import new_lease_id
+from licensing.crypto.lease_ids import new_lease_id
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, LeasePresentation, ReplayNonce, UsageObservation
 from licensing.privacy.pseudonymise import ip_network_prefix
@@ -423,8 +423,10 @@ def test_check_in_row_keeps_only_a_presented_id_issued_to_its_activation(
 ) -> None:
     activation = chained(session, live_activation(session, license_id, "fp-chain-0010"), "L0")
     other = live_activation(session, license_id, "fp-chain-0011")
-    mine = new_lease_id(sealer, activation.id)
-    theirs = new_lease_id(sealer, other.id)
+    mine = new_lease_id(
+        sealer, license_id=license_id, activation_id=activation.id, fingerprint=None
+    )
+    theirs = new_lease_id(sealer, license_id=license_id, activation_id=other.id, fingerprint=None)
 
     def built(presented: str) -> CheckInRow:
         report = CheckIn(activation.id, None, "m", "2.1.0", {}, None, lease_jti=presented)
@@ -432,7 +434,8 @@ def test_check_in_row_keeps_only_a_presented_id_issued_to_its_activation(
             sealer, license_id=license_id, processing_restricted=False, report=report, now=NOW
         )
 
-    rows = [built(p) for p in (mine, theirs, str(uuid.uuid4()), "A" * 16 + "." + "A" * 12)]
+    guessed = "A" * 16 + "." + "A" * 12 + "."
+    rows = [built(p) for p in (mine, theirs, str(uuid.uuid4()), guessed)]
     assert [r.presented_jti for r in rows] == [mine, None, None, None]
 
     write_check_ins_postgresql(session, rows)

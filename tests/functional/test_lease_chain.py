@@ -246,14 +246,14 @@ def test_issued_lease_ids_are_short_and_tagged(placed: Instance) -> None:
     issued = jti(placed.activate())
 
     assert len(issued) <= 64
-    assert issued.count(".") == 1
+    assert issued.count(".") == 2
 
 
 @pytest.mark.parametrize(
     "made_up",
     [
         str(uuid.uuid4()),  # the shape of the ids issued before ids were tagged
-        "AAAAAAAAAAAAAAAA.AAAAAAAAAAAA",  # the tagged shape, a guessed tag
+        "AAAAAAAAAAAAAAAA.AAAAAAAAAAAA.AAAAAAAAAAAA",  # the tagged shape, guessed tags
         "superseded-lease",
     ],
     ids=["uuid-from-before", "forged-tag", "random"],

@@ -1,7 +1,7 @@
 """PostgreSQL's cost of the lease chain in the check-in batch statement, A/B in one run.
 
 Not a test: it prints figures. The group commit writes every check-in on PostgreSQL with
-one statement (``statements.CHECK_IN_BATCH_POSTGRESQL``); the lease chain adds to it the
+one statement (``check_in_batch_sql.CHECK_IN_BATCH_POSTGRESQL``); the lease chain adds to it the
 newest lease per activation and an insert of superseded leases. This runs, against one
 fresh database, the statement as it was before the chain (``--before``: a file holding
 the old statement's text, e.g. from ``git show <commit>:licensing/storage/statements.py``)
@@ -35,6 +35,7 @@ import psycopg
 
 from licensing import create_app
 from licensing.cli import cli
+from licensing.crypto.lease_ids import new_lease_id
 from licensing.extensions import db
 from licensing.models import Activation
 from licensing.runtime import current
@@ -79,8 +80,11 @@ class Fleet:
         now = datetime.now(UTC)
         for n in range(size):
             activation = self.activations[(self.next + n) % len(self.activations)]
-            issued = f"bench-{secrets.token_hex(8)}"
-            presented = {"none": None, "chained": self.newest[activation], "stale": "old"}[mode]
+            bound = {"license_id": self.license_id, "activation_id": activation}
+            issued = new_lease_id(self.sealer, **bound, fingerprint=None)
+            # A superseded lease: one issued to this activation (it verifies), not the newest.
+            stale = new_lease_id(self.sealer, **bound, fingerprint=None)
+            presented = {"none": None, "chained": self.newest[activation], "stale": stale}[mode]
             report = CheckIn(
                 activation, None, "mail.example.com", "2.1.0", {"m": 1}, "192.0.2.9", presented
             )

@@ -1,7 +1,7 @@
 """The registry of periodic jobs, each a service function run by its name.
 
-The jobs release dead activations, forget expired nonces, checkpoint the audit chain and
-run the misuse scan.
+The jobs release dead activations, forget expired nonces, prune misuse evidence past its
+lookback, checkpoint the audit chain and run the misuse scan.
 This module only names them and runs them; their bodies are in the services. Every
 job is one conditional statement per step, so it is idempotent and safe to run from
 cron on several hosts at once: a second runner finds nothing left to do.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
-from licensing.services import activations, audit_checkpoints, misuse_scan
+from licensing.services import activations, audit_checkpoints, misuse_evidence, misuse_scan
 from licensing.services.nonces import prune_expired_nonces
 
 
@@ -65,6 +65,9 @@ def _misuse_scan(session: Session, now: datetime, context: JobContext) -> int:
 JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
     "cull-activations": lambda session, now, _: activations.cull_dead_activations(session, now=now),
     "prune-nonces": lambda session, now, _: prune_expired_nonces(session, now=now),
+    "prune-misuse-evidence": lambda session, now, c: misuse_evidence.prune_stale_evidence(
+        session, now=now, lookback=c.settings.misuse_thresholds.lookback, checkpoint=c.checkpoint
+    ),
     "audit-checkpoint": lambda session, now, context: audit_checkpoints.write_to_directory(
         session,
         context.sealer,

@@ -28,11 +28,6 @@ class LeaseTerms:
     offline_grace: timedelta
 
 
-def new_lease_id() -> str:
-    """A fresh ``jti``: chosen before the check-in is written, which stores it (lease chain)."""
-    return str(uuid.uuid4())
-
-
 def issue_lease(terms: LeaseTerms, key: SigningKey, *, issuer: str, now: datetime, jti: str) -> str:
     """A lease valid for the offline grace, never past the license's own expiry.
 

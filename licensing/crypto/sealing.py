@@ -36,7 +36,7 @@ _NONCE_BYTES = 12
 
 HASH_KEYS_TABLE = "hash_keys"
 # Every purpose a keyed hash is made for: a rotation keeps each one's key.
-HASH_PURPOSES = ("ip", "observation", "partner-key", "server-name")
+HASH_PURPOSES = ("ip", "lease-id", "observation", "partner-key", "server-name")
 
 StoredHashKeys = Callable[[], Mapping[str, bytes]]
 # Whether any stored value was sealed under the sealer's previous key.

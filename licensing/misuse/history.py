@@ -52,6 +52,9 @@ class LeasePresentation:
     newest_jti: str  # the newest lease issued to the activation before this check-in
     at: datetime
     network: str | None = None
+    # The lease the server answered this check-in with (None: it sent none): a branch
+    # that goes on from here holds it, a retry's answer that was lost leaves it unheld.
+    issued_jti: str | None = None
 
     @property
     def superseded(self) -> bool:

@@ -36,8 +36,9 @@ class EscalationStep(StrEnum):
 class LeasePresentation(Base):
     """A check-in that presented a lease other than the newest one issued to its activation.
 
-    Written only when the two differ, so an instance holding the newest lease (the normal
-    case) costs nothing here.
+    Written only when the two differ and the presented id verifies as one issued to this
+    activation (crypto/leases.py), so an instance holding the newest lease (the normal
+    case) costs nothing here and made-up ids write nothing.
     """
 
     __tablename__ = "lease_presentations"
@@ -48,6 +49,9 @@ class LeasePresentation(Base):
     activation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("activations.id"))
     presented_jti: Mapped[str] = mapped_column(String(64))
     newest_jti: Mapped[str] = mapped_column(String(64))
+    # The lease the server answered this check-in with (null: none was sent). A retry
+    # that lands after its original presents a lease that the chain continues from.
+    issued_jti: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     # The /24 or /48 network the check-in came from; null when processing is restricted.
     ip_prefix: Mapped[str | None] = mapped_column(String(49))

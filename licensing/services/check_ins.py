@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from licensing.crypto.lease_ids import lease_id_verifies
 from licensing.crypto.sealing import Sealer
 from licensing.errors import NonceReplayed
 from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix, server_name_hash
@@ -38,7 +39,10 @@ def check_in_row(
     """The check-in's writes as storage takes them; with ``nonce``, it is used up first.
 
     ``issued_jti`` is the id of the lease the answer will carry, if it carries one: the
-    same write stores it as the activation's newest lease.
+    same write stores it as the activation's newest lease. A presented ``lease_jti`` is
+    kept only when it verifies as issued to the named activation: anything else (a
+    made-up id, another activation's, a UUID from before ids were tagged) would let a
+    client write evidence rows at will, so it is dropped here, before any write.
     """
     server_name = None if processing_restricted else report.server_name
     ip = None if processing_restricted else report.ip
@@ -51,8 +55,23 @@ def check_in_row(
         now,
         observation,
         issued_jti=issued_jti,
-        presented_jti=report.lease_jti,
+        presented_jti=_verified(sealer, license_id, report),
     )
+
+
+def _verified(sealer: Sealer, license_id: uuid.UUID, report: CheckIn) -> str | None:
+    """The presented lease id, if this server issued it to the check-in's activation."""
+    presented = report.lease_jti
+    if presented is None:
+        return None
+    verifies = lease_id_verifies(
+        sealer,
+        presented,
+        license_id=license_id,
+        activation_id=report.activation_id,
+        fingerprint=report.fingerprint,
+    )
+    return presented if verifies else None
 
 
 def record_check_in(

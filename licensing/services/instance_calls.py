@@ -21,7 +21,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from licensing.crypto.leases import LeaseTerms, issue_lease, new_lease_id
+from licensing.crypto.lease_ids import new_lease_id
+from licensing.crypto.leases import LeaseTerms, issue_lease
 from licensing.crypto.sealing import Sealer
 from licensing.crypto.server_keys import SigningKey
 from licensing.services import activations, check_ins, seats
@@ -110,7 +111,13 @@ def activate(
     seat = outcome.seat
     # The lease's id is chosen before the write, which stores it as the activation's
     # newest; the key is fetched first too, so no stored id lacks a lease that was sent.
-    jti, key = new_lease_id(), env.signing_key(session)
+    jti = new_lease_id(
+        env.sealer,
+        license_id=state.id,
+        activation_id=seat.activation.id,
+        fingerprint=seat.activation.fingerprint,
+    )
+    key = env.signing_key(session)
     check_ins.record_check_in(
         session,
         env.sealer,
@@ -155,8 +162,11 @@ def check_in(session: Session, env: InstanceEnv, call: InstanceCall, report: Che
     )
     # Only a valid verdict carries a lease: its id is chosen before the write, which
     # stores it as the activation's newest (the lease chain); any other verdict leaves
-    # the activation naming the newest lease actually sent.
-    jti, key = (new_lease_id(), env.signing_key(session)) if verdict.valid else (None, None)
+    # the activation naming the newest lease actually sent. The id is bound to what the
+    # check-in names its activation by (crypto/lease_ids.py).
+    jti, key = (
+        (_lease_id(env, state, report), env.signing_key(session)) if verdict.valid else (None, None)
+    )
     # Usage is recorded whatever the verdict: a revoked key still calling home is
     # exactly what misuse review needs to see.
     live = check_ins.record_call(
@@ -197,6 +207,15 @@ def deactivate(
 ) -> bool:
     check_ins.use_up_nonce(session, env.replay, call)
     return activations.deactivate(session, call.state, activation_id, now=call.now)
+
+
+def _lease_id(env: InstanceEnv, state: LicenseState, report: CheckIn) -> str:
+    return new_lease_id(
+        env.sealer,
+        license_id=state.id,
+        activation_id=report.activation_id,
+        fingerprint=report.fingerprint,
+    )
 
 
 def _lease(

@@ -127,13 +127,19 @@ def lease_presentations(
     p = LeasePresentationRow
     rows = connection.execute(
         select(
-            p.license_id, p.activation_id, p.presented_jti, p.newest_jti, p.at, p.ip_prefix
+            p.license_id,
+            p.activation_id,
+            p.presented_jti,
+            p.newest_jti,
+            p.at,
+            p.ip_prefix,
+            p.issued_jti,
         ).where(among(p.license_id, ids), p.at >= since)
     )
     found: dict[uuid.UUID, list[LeasePresentation]] = defaultdict(list)
-    for license_id, activation_id, presented, newest, at, prefix in rows:
+    for license_id, activation_id, presented, newest, at, prefix, issued in rows:
         found[license_id].append(
-            LeasePresentation(str(activation_id), presented, newest, at, prefix)
+            LeasePresentation(str(activation_id), presented, newest, at, prefix, issued)
         )
     return found
 

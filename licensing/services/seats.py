@@ -1,8 +1,8 @@
 """Seats: how many servers a license may run, how many run, and the migration seat's end.
 
 These are the rules; the check-in statements (``statements._seat_figures`` and the batch
-SQL ``CHECK_IN_BATCH_POSTGRESQL``) mirror :func:`in_use` and :func:`migration_ends` in
-SQL so the hot path counts in the same round trip, and a test holds them to the same
+SQL in ``storage/check_in_batch_sql.py``) mirror :func:`in_use` and :func:`migration_ends`
+in SQL so the hot path counts in the same round trip, and a test holds them to the same
 answers.
 """
 

@@ -1,7 +1,7 @@
 """Check-ins in batches on PostgreSQL: the group commit's writer and its connection.
 
 A batch of check-ins (storage/group_commit.py) is written by ONE statement,
-``statements.CHECK_IN_BATCH_POSTGRESQL``, in autocommit mode: one round trip, durable
+``check_in_batch_sql.CHECK_IN_BATCH_POSTGRESQL``, in autocommit mode: one round trip, durable
 when it returns: this is where a check-in on PostgreSQL is committed. SQLite writes one
 check-in at a time (storage/check_ins.write_check_in), committed by the face.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from licensing.storage import statements
+from licensing.storage.check_in_batch_sql import CHECK_IN_BATCH_POSTGRESQL
 from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, Recorded
 from licensing.storage.group_commit import GroupCommit, OutcomeUnknown
 
@@ -24,7 +24,7 @@ from licensing.storage.group_commit import GroupCommit, OutcomeUnknown
 # as written is just longer, so it is sent without its indentation (its text holds no
 # literal or comment that spans lines).
 BATCH_STATEMENT = "\n".join(
-    line.strip() for line in statements.CHECK_IN_BATCH_POSTGRESQL.splitlines() if line.strip()
+    line.strip() for line in CHECK_IN_BATCH_POSTGRESQL.splitlines() if line.strip()
 ).encode()
 
 

@@ -86,6 +86,7 @@ def upgrade():
     sa.Column('activation_id', sa.Uuid(), nullable=False),
     sa.Column('presented_jti', sa.String(length=64), nullable=False),
     sa.Column('newest_jti', sa.String(length=64), nullable=False),
+    sa.Column('issued_jti', sa.String(length=64), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ip_prefix', sa.String(length=49), nullable=True),
     sa.Column('ip_hash', sa.LargeBinary(length=32), nullable=True),

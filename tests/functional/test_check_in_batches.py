@@ -6,6 +6,7 @@ test rolls everything back.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from licensing.crypto.lease_ids import new_lease_id
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, LeasePresentation, ReplayNonce, UsageObservation
 from licensing.privacy.pseudonymise import ip_network_prefix
@@ -72,7 +74,7 @@ def row(
         activation_id, fingerprint, server_name, "2.1.0", usage or {}, ip, lease_jti=presented
     )
     claim = NonceClaim(key_id, nonce or secrets.token_hex(8), now + timedelta(minutes=10))
-    return check_in_row(
+    built = check_in_row(
         sealer,
         license_id=license_id,
         processing_restricted=restricted,
@@ -81,6 +83,9 @@ def row(
         nonce=claim,
         issued_jti=issued,
     )
+    # What the statement does with a presented id; check_in_row keeps only ids that
+    # verify (tests/functional/test_lease_chain.py), so short names stand in for them.
+    return dataclasses.replace(built, presented_jti=presented)
 
 
 def observations(session: Session, activation_id: uuid.UUID) -> list[UsageObservation]:
@@ -385,6 +390,57 @@ def test_old_clients_in_a_batch_write_no_presentation_and_a_replay_writes_nothin
     assert [o.replayed for o in outcomes] == [True, False]
     assert presented(session, license_id) == []
     assert newest(session, activation) == "L2"
+
+
+def test_each_presentation_in_a_batch_keeps_the_lease_its_check_in_issued(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0009"), "L0")
+    fp = activation.fingerprint
+    write_check_ins_postgresql(
+        session,
+        [
+            row(sealer, license_id, fingerprint=fp, issued="L1"),
+            row(sealer, license_id, fingerprint=fp, presented="L0", issued="L2", now=NOW + SECOND),
+            row(sealer, license_id, fingerprint=fp, presented="L0", now=NOW + 2 * SECOND),
+        ],
+    )
+
+    session.expire_all()
+    found = session.scalars(
+        select(LeasePresentation)
+        .where(LeasePresentation.license_id == license_id)
+        .order_by(LeasePresentation.at)
+    ).all()
+    assert [(p.presented_jti, p.newest_jti, p.issued_jti) for p in found] == [
+        ("L0", "L1", "L2"),
+        ("L0", "L2", None),  # an answer without a lease (a refused verdict) issued none
+    ]
+
+
+def test_check_in_row_keeps_only_a_presented_id_issued_to_its_activation(
+    session: Session, sealer: Sealer, license_id: uuid.UUID
+) -> None:
+    activation = chained(session, live_activation(session, license_id, "fp-chain-0010"), "L0")
+    other = live_activation(session, license_id, "fp-chain-0011")
+    mine = new_lease_id(
+        sealer, license_id=license_id, activation_id=activation.id, fingerprint=None
+    )
+    theirs = new_lease_id(sealer, license_id=license_id, activation_id=other.id, fingerprint=None)
+
+    def built(presented: str) -> CheckInRow:
+        report = CheckIn(activation.id, None, "m", "2.1.0", {}, None, lease_jti=presented)
+        return check_in_row(
+            sealer, license_id=license_id, processing_restricted=False, report=report, now=NOW
+        )
+
+    guessed = "A" * 16 + "." + "A" * 12 + "."
+    rows = [built(p) for p in (mine, theirs, str(uuid.uuid4()), guessed)]
+    assert [r.presented_jti for r in rows] == [mine, None, None, None]
+
+    write_check_ins_postgresql(session, rows)
+
+    assert [p[1] for p in presented(session, license_id)] == [mine]
 
 
 def test_a_presentation_carries_the_observations_network_unless_restricted(

@@ -12,6 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from licensing.crypto.lease_ids import lease_id_verifies
+from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, License
 from licensing.runtime import EXTENSION_KEY
 from licensing.services import licenses
@@ -247,7 +249,7 @@ def test_a_release_on_the_day_protection_ends_is_covered(
 
 
 def test_the_lease_carries_the_contracts_claims(
-    app: Flask, instance: Instance, licensed: Licensed, server_key: str
+    app: Flask, instance: Instance, licensed: Licensed, server_key: str, sealer: Sealer
 ) -> None:
     answer = instance.activate()
     lease = answer.body["lease"]
@@ -264,7 +266,15 @@ def test_the_lease_carries_the_contracts_claims(
     assert claims["sub"] == str(licensed.license.id)
     assert claims["aud"] == licensed.product.code
     assert claims["act"] == answer.body["activation"]["id"]
-    assert str(uuid.UUID(claims["jti"])) == claims["jti"]
+    # Opaque to clients; bound to the activation it was issued to (crypto/lease_ids.py).
+    assert lease_id_verifies(
+        sealer,
+        claims["jti"],
+        license_id=licensed.license.id,
+        activation_id=uuid.UUID(claims["act"]),
+        fingerprint=instance.fingerprint,
+    )
+    assert len(claims["jti"]) <= 64
     assert claims["iat"] == claims["nbf"]
     assert abs(claims["iat"] - parse_time(answer.body["server_time"]).timestamp()) <= 1
     assert claims["exp"] - claims["iat"] == 7 * 86_400  # default offline grace

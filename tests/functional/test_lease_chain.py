@@ -1,12 +1,15 @@
 """The lease chain (misuse evidence): each check-in may name the lease it holds.
 
 The activation stores the id of the newest lease sent to it; a check-in presenting
-another one leaves a ``lease_presentations`` row, written with the check-in itself (on
-PostgreSQL by the group commit's batch statement, on SQLite by the check-in's writes).
+another one that this server issued to the same activation leaves a
+``lease_presentations`` row with the lease it was answered with, written with the
+check-in itself (on PostgreSQL by the group commit's batch statement, on SQLite by the
+check-in's writes). An id that does not verify writes nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import jwt
@@ -101,6 +104,7 @@ def test_a_superseded_lease_is_recorded_with_the_newest_and_the_network(
     [one, two] = presentations(session, licensed)
     assert (one.presented_jti, one.newest_jti) == (jti(first), jti(second))
     assert (two.presented_jti, two.newest_jti) == (jti(first), jti(clone))
+    assert (one.issued_jti, two.issued_jti) == (jti(clone), jti(again))
     activation_id = session.scalars(
         select(Activation.id).where(Activation.fingerprint == placed.fingerprint)
     ).one()
@@ -141,27 +145,27 @@ def test_an_activation_from_before_the_chain_records_nothing_on_its_first_check_
 def test_an_answer_without_a_lease_keeps_the_newest_lease_sent(
     placed: Instance, session: Session, licensed: Licensed, actor: str
 ) -> None:
-    sent = jti(placed.activate())
+    first = jti(placed.activate())
+    sent = jti(placed.check_in(lease_jti=first))
     licenses.suspend(session, licensed.license, reason="unpaid", actor=actor)
     session.flush()
 
-    refused = placed.check_in(lease_jti="some-other-lease")
+    refused = placed.check_in(lease_jti=first)
     matching = placed.check_in(lease_jti=sent)
 
     assert (refused.code, matching.code) == ("SUSPENDED", "SUSPENDED")
     assert "lease" not in refused.body
     assert stored_jti(session, placed) == sent
     [row] = presentations(session, licensed)  # evidence is kept whatever the verdict
-    assert (row.presented_jti, row.newest_jti) == ("some-other-lease", sent)
+    assert (row.presented_jti, row.newest_jti, row.issued_jti) == (first, sent, None)
 
 
 def test_a_replayed_check_in_writes_nothing(
     placed: Instance, session: Session, licensed: Licensed
 ) -> None:
-    sent = jti(placed.activate())
-    request = placed.signed(
-        "POST", "/v1/instance/check-ins", placed.check_in_body(lease_jti="superseded-lease")
-    )
+    first = jti(placed.activate())
+    sent = jti(placed.check_in(lease_jti=first))
+    request = placed.signed("POST", "/v1/instance/check-ins", placed.check_in_body(lease_jti=first))
     assert placed.deliver(request).code == "VALID"
     newest = stored_jti(session, placed)
 
@@ -177,12 +181,13 @@ def test_a_restricted_license_records_the_lease_but_no_network(
 ) -> None:
     licensed.license.processing_restricted = True
     session.flush()
-    placed.activate()
+    first = jti(placed.activate())
+    placed.check_in(lease_jti=first)
 
-    placed.check_in(lease_jti="superseded-lease")
+    placed.check_in(lease_jti=first)
 
     [row] = presentations(session, licensed)
-    assert row.presented_jti == "superseded-lease"
+    assert row.presented_jti == first
     assert (row.ip_prefix, row.ip_hash) == (None, None)
 
 
@@ -191,11 +196,13 @@ def test_a_check_in_by_activation_id_is_chained_too(
 ) -> None:
     activated = placed.activate()
     activation_id = activated.body["activation"]["id"]
+    second = placed.check_in(fingerprint=None, activation_id=activation_id)
 
-    placed.check_in(fingerprint=None, activation_id=activation_id, lease_jti="superseded-lease")
+    third = placed.check_in(fingerprint=None, activation_id=activation_id, lease_jti=jti(activated))
 
     [row] = presentations(session, licensed)
-    assert (str(row.activation_id), row.newest_jti) == (activation_id, jti(activated))
+    assert (str(row.activation_id), row.newest_jti) == (activation_id, jti(second))
+    assert row.issued_jti == jti(third)
 
 
 @pytest.mark.parametrize(
@@ -225,11 +232,70 @@ def test_a_malformed_lease_jti_is_refused(
     assert presentations(session, licensed) == []
 
 
-def test_the_longest_printable_lease_jti_is_accepted(
+def test_the_longest_printable_lease_jti_is_accepted_and_unverifiable_writes_nothing(
     placed: Instance, session: Session, licensed: Licensed
 ) -> None:
     placed.activate()
     longest = "~" * 64
 
     assert placed.check_in(lease_jti=longest).code == "VALID"
-    assert [row.presented_jti for row in presentations(session, licensed)] == [longest]
+    assert presentations(session, licensed) == []
+
+
+def test_issued_lease_ids_are_short_and_tagged(placed: Instance) -> None:
+    issued = jti(placed.activate())
+
+    assert len(issued) <= 64
+    assert issued.count(".") == 2
+
+
+@pytest.mark.parametrize(
+    "made_up",
+    [
+        str(uuid.uuid4()),  # the shape of the ids issued before ids were tagged
+        "AAAAAAAAAAAAAAAA.AAAAAAAAAAAA.AAAAAAAAAAAA",  # the tagged shape, guessed tags
+        "superseded-lease",
+    ],
+    ids=["uuid-from-before", "forged-tag", "random"],
+)
+def test_a_lease_id_the_server_did_not_issue_writes_nothing(
+    placed: Instance, session: Session, licensed: Licensed, made_up: str
+) -> None:
+    placed.activate()
+    placed.check_in()
+
+    answers = [placed.check_in(lease_jti=made_up) for _ in range(3)]
+
+    assert {answer.code for answer in answers} == {"VALID"}
+    assert presentations(session, licensed) == []
+    assert stored_jti(session, placed) == jti(answers[-1])
+
+
+def test_a_lease_id_issued_to_another_activation_writes_nothing(
+    placed: Instance, session: Session, licensed: Licensed
+) -> None:
+    placed.activate()
+    placed.check_in()
+    other = placed.other()
+    others = jti(other.activate())
+
+    assert placed.check_in(lease_jti=others).code == "VALID"
+    assert presentations(session, licensed) == []
+
+
+def test_a_retry_after_its_original_records_the_lease_it_was_answered_with(
+    placed: Instance, session: Session, licensed: Licensed
+) -> None:
+    # The original's answer was lost; the retry presents the same lease after it.
+    first = jti(placed.activate())
+    original = placed.check_in(lease_jti=first)
+    retry = placed.check_in(lease_jti=first)
+    onwards = placed.check_in(lease_jti=jti(retry))
+
+    [row] = presentations(session, licensed)
+    assert (row.presented_jti, row.newest_jti, row.issued_jti) == (
+        first,
+        jti(original),
+        jti(retry),
+    )
+    assert stored_jti(session, placed) == jti(onwards)

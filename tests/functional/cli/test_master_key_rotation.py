@@ -113,7 +113,7 @@ def test_a_rotation_reseals_everything_and_the_old_key_opens_nothing(
 
     assert done["master_key_id"] == master_key_id(NEW)
     assert done["previous_key_id"] == master_key_id(OLD)
-    assert done["resealed"] == {"hash_keys": 4, "server_keys": 1, "licenses": 3}
+    assert done["resealed"] == {"hash_keys": 5, "server_keys": 1, "licenses": 3}
     assert done["remaining"] == 0
     assert readiness(rotating)["master_key"] == {
         "id": master_key_id(NEW),
@@ -121,7 +121,7 @@ def test_a_rotation_reseals_everything_and_the_old_key_opens_nothing(
         "sealed_under_other_keys": 0,
     }
     rows = list(sealed_rows(session))
-    assert len(rows) == 8
+    assert len(rows) == 9  # 5 hash keys (crypto/sealing.py HASH_PURPOSES), 1 + 3
     for table, row_id, sealed in rows:
         with pytest.raises(SealBroken, match="sealed under master key"):
             Sealer(OLD).open(sealed, table=table, row_id=row_id)
@@ -171,7 +171,7 @@ def test_an_interrupted_rotation_leaves_both_keys_working_and_a_rerun_finishes(
 
     new_sealer = sealer_of(rotating)
     headers = [new_sealer.is_current(sealed) for _, _, sealed in sealed_rows(session)]
-    assert headers.count(True) == 4 + 1 + 1  # hash keys, the signing key, one license
+    assert headers.count(True) == 5 + 1 + 1  # hash keys, the signing key, one license
     assert headers.count(False) == 2
     # Mid-rotation the servers still open everything and say how much is left.
     assert readiness(rotating)["master_key"]["sealed_under_other_keys"] == 2

@@ -93,7 +93,12 @@ def daily(
 
 
 def lease_presented(
-    session: Session, activation: Activation, presented: str, newest: str, at: datetime
+    session: Session,
+    activation: Activation,
+    presented: str,
+    newest: str,
+    at: datetime,
+    issued: str | None = None,
 ) -> None:
     session.add(
         LeasePresentation(
@@ -101,6 +106,7 @@ def lease_presented(
             activation_id=activation.id,
             presented_jti=presented,
             newest_jti=newest,
+            issued_jti=issued,
             at=at,
             ip_prefix="198.51.100.0/24",
             ip_hash=keyed("ip", "198.51.100.7"),

@@ -52,7 +52,7 @@ def test_a_history_holds_terms_seats_observations_leases_and_failures(
     gone = seat(session, license.id, activated_days_ago=200, released_days_ago=100)
     daily(session, one, 45, version="3.0")  # 10 days before the lookback: seat history
     daily(session, gone, 60, 50)  # before the migration window, too: not read
-    lease_presented(session, one, "jti-1", "jti-2", NOW - HOUR)
+    lease_presented(session, one, "jti-1", "jti-2", NOW - HOUR, issued="jti-3")
     lease_presented(session, one, "jti-0", "jti-1", NOW - 40 * DAY)  # before the lookback
     signature_failures(session, license.key_id, NOW - 2 * HOUR, 25)
     signature_failures(session, license.key_id, NOW - 31 * DAY, 25)
@@ -79,8 +79,8 @@ def test_a_history_holds_terms_seats_observations_leases_and_failures(
     assert {(o.ip_key, o.network, o.server_key, o.product_version) for o in older} == {
         (None, None, None, None)
     }
-    assert [(p.presented_jti, p.newest_jti) for p in history.lease_presentations] == [
-        ("jti-1", "jti-2")
+    assert [(p.presented_jti, p.newest_jti, p.issued_jti) for p in history.lease_presentations] == [
+        ("jti-1", "jti-2", "jti-3")
     ]
     assert [(f.key_id, f.count) for f in history.signature_failures] == [(license.key_id, 25)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg import _queries
 
-from licensing.storage import statements
+from licensing.storage.check_in_batch_sql import CHECK_IN_BATCH_POSTGRESQL
 from licensing.storage.check_in_batches import BATCH_STATEMENT
 
 
@@ -14,6 +14,6 @@ def test_the_batch_statement_fits_the_drivers_conversion_cache() -> None:
 
 
 def test_the_sent_statement_is_the_written_one_without_indentation() -> None:
-    written = statements.CHECK_IN_BATCH_POSTGRESQL
+    written = CHECK_IN_BATCH_POSTGRESQL
     assert BATCH_STATEMENT.decode().split() == written.split()
     assert BATCH_STATEMENT.count(b"\n") == len([s for s in written.splitlines() if s.strip()]) - 1

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-
 # The largest value each threshold takes: beyond them no evidence is kept to look at
 # (the pseudonymised observations are kept 13 months) and the windows overflow the dates.
 MAX_LOOKBACK_DAYS = 400

@@ -1,10 +1,10 @@
-"""The misuse scan shares SQLite with check-ins: writers get in while it runs, and two
-scans at once leave the cases one scan leaves.
+"""The misuse scan shares SQLite with check-ins: writers get in while it (or a backtest)
+runs, and two scans at once leave the cases one scan leaves.
 
-Each test runs ``licensing misuse scan`` as a process of its own (as cron does) on a
-file database of its own, copied from one seeded for the module, and writes from a
-second connection of this process, as a check-in would: committed rows and real locks,
-not the test's rolled-back transaction.
+Each test runs ``licensing misuse scan`` (or ``backtest``) as a process of its own, as
+cron does, on a file database of its own copied from one seeded for the module, and
+writes from a second connection of this process as a check-in would: committed rows and
+real locks, not the test's rolled-back transaction.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy import insert
 
 from licensing import create_app
-from licensing.extensions import db
 from licensing.crypto.sealing import Sealer
+from licensing.extensions import db
 from licensing.models import Activation, License, UsageObservation
 from licensing.runtime import EXTENSION_KEY
 from licensing.timeutil import utcnow
@@ -36,7 +36,7 @@ from tests.databases import TEST_DATABASE_ENV
 from tests.factories import make_license
 from tests.unit.services.misuse_rows import DAY, HOUR, keyed
 
-LICENSES = 12000
+LICENSES = 16000
 SPREADING_EVERY = 40  # one license in 40 runs six servers on six networks: NETWORK_SPREAD
 # A check-in's wait for the write lock, as this test allows it (production waits 30 s).
 BUSY_TIMEOUT = 2.0
@@ -135,7 +135,20 @@ def database(seeded: Path, tmp_path: Path) -> Iterator[Path]:
     yield copy
 
 
-def _scan(database: Path, app_config: dict[str, Any]) -> subprocess.Popen[str]:
+FULL_SCAN = ("misuse", "scan", "--full", "--json")
+BACKTEST = (
+    "misuse",
+    "backtest",
+    "NETWORK_SPREAD",
+    "--threshold",
+    "network_spread_networks=4",
+    "--json",
+)
+
+
+def _scan(
+    database: Path, app_config: dict[str, Any], command: tuple[str, ...] = FULL_SCAN
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "LICENSING_DATABASE_URL": f"sqlite:///{database}",
@@ -144,7 +157,7 @@ def _scan(database: Path, app_config: dict[str, Any]) -> subprocess.Popen[str]:
         "LICENSING_INSTANCE_PATH": app_config["LICENSING_INSTANCE_PATH"],
     }
     return subprocess.Popen(
-        [LICENSING, "misuse", "scan", "--full", "--json"],
+        [LICENSING, *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -175,11 +188,16 @@ def _cases(database: Path) -> list[tuple[Any, ...]]:
         return sorted(connection.execute("SELECT license_id, rule, status FROM misuse_cases"))
 
 
-def test_check_ins_keep_writing_while_a_full_scan_runs(
-    database: Path, app_config: dict[str, Any]
+@pytest.mark.parametrize(
+    ("command", "counted"),
+    [(FULL_SCAN, "licenses_scanned"), (BACKTEST, "licenses_evaluated")],
+    ids=["full scan", "backtest"],
+)
+def test_check_ins_keep_writing_while_a_scan_or_a_backtest_runs(
+    database: Path, app_config: dict[str, Any], command: tuple[str, ...], counted: str
 ) -> None:
     started = time.monotonic()
-    scan = _scan(database, app_config)
+    scan = _scan(database, app_config, command)
     waits: list[float] = []
     locked: list[str] = []
     while scan.poll() is None:
@@ -192,9 +210,9 @@ def test_check_ins_keep_writing_while_a_full_scan_runs(
     out, err = scan.communicate()
 
     assert scan.returncode == 0, err
-    assert '"licenses_scanned": %d' % LICENSES in out
-    assert seconds >= 3 * BUSY_TIMEOUT / 2, f"the scan took {seconds:.1f} s: too short a test"
-    print(f"full scan {seconds:.1f} s; {len(waits)} writes, longest wait {max(waits):.2f} s")
+    assert f'"{counted}": {LICENSES}' in out
+    assert seconds >= 3 * BUSY_TIMEOUT / 2, f"it took {seconds:.1f} s: too short a test"
+    print(f"{command[1]} {seconds:.1f} s; {len(waits)} writes, longest wait {max(waits):.2f} s")
     assert not locked, f"{len(locked)} writes gave up after {BUSY_TIMEOUT} s: {locked[0]}"
     assert max(waits) < BUSY_TIMEOUT / 2
 
@@ -205,7 +223,8 @@ def test_two_scans_at_once_leave_the_cases_of_one(
     alone = tmp_path / "alone.sqlite3"
     shutil.copyfile(seeded, alone)
     single = _scan(alone, app_config)
-    assert single.wait(300) == 0, single.communicate()[1]
+    _, err = single.communicate(timeout=300)
+    assert single.returncode == 0, err
     expected = _cases(alone)
 
     scans = [_scan(database, app_config) for _ in range(2)]
@@ -213,6 +232,6 @@ def test_two_scans_at_once_leave_the_cases_of_one(
 
     for scan, (out, err) in zip(scans, outcomes, strict=True):
         assert scan.returncode == 0, err
-        assert '"licenses_scanned": %d' % LICENSES in out  # neither skipped: no lock to wait on
+        assert f'"licenses_scanned": {LICENSES}' in out  # neither skipped: no lock to wait on
     assert len(expected) == (LICENSES - 1) // SPREADING_EVERY  # the issued one is quiet
     assert _cases(database) == expected

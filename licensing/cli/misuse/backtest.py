@@ -8,8 +8,8 @@ import click
 
 from licensing.cli.context import UTC_DATE, prepare_database, runtime, session
 from licensing.cli.misuse.group import misuse
-from licensing.database import reading_session
 from licensing.cli.output import emit_json, emit_record, emit_records, json_option
+from licensing.database import reading_session
 from licensing.services import misuse_backtest
 from licensing.timeutil import utcnow
 

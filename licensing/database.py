@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import ast
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from licensing.errors import ConfigError
 
 VERSION_TABLE = "alembic_version"
+# An execution option: the connection's transactions only read (SQLite: a deferred BEGIN).
+READS_ONLY = "licensing_reads_only"
 
 
 @cache
@@ -122,7 +127,8 @@ def _require_psycopg() -> None:
 
 
 def configure_engine(engine: Engine) -> None:
-    """SQLite: WAL, foreign keys, and write transactions that take the lock at BEGIN."""
+    """SQLite: WAL, foreign keys, and write transactions that take the lock at BEGIN;
+    connections marked ``READS_ONLY`` begin deferred and never take it."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -138,6 +144,33 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READS_ONLY):
+            # Under WAL a reader sees its snapshot beside the one writer and makes none wait.
+            connection.exec_driver_sql("BEGIN")
+            return
         # A deferred transaction that reads and then writes cannot wait for the lock
         # (SQLite answers "database is locked" at once); IMMEDIATE queues at BEGIN.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading_session(session: Session) -> Iterator[Session]:
+    """A session for long reads beside ``session``'s writes that holds no write lock.
+
+    SQLite begins every transaction of ``session`` with the write lock (see above), so
+    reads that take seconds (the misuse scan's histories, a backtest) go through a
+    session of their own whose transactions are deferred: check-ins keep writing while
+    they run. Its caller ends each read transaction (``rollback``) before ``session``
+    writes, so each read sees what was committed last. PostgreSQL readers take no lock
+    writers wait for, and a session bound to a connection lives in its caller's
+    transaction (which another connection would not see): both read on ``session``.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or isinstance(bind, Connection):
+        yield session
+        return
+    reader = Session(bind=bind.execution_options(**{READS_ONLY: True}))
+    try:
+        yield reader
+    finally:
+        reader.close()

@@ -51,6 +51,7 @@ class _CommitEachChunk:
 
 def _misuse_scan(session: Session, now: datetime, context: JobContext) -> int:
     """The licenses the misuse scan looked at (0 when another host's scan was running)."""
+    context.checkpoint()  # the jobs before it release their locks before the long scan
     summary = misuse_scan.run(
         session,
         session.get_bind().engine,

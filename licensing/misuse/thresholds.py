@@ -7,6 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+# The largest value each threshold takes: beyond them no evidence is kept to look at
+# (the pseudonymised observations are kept 13 months) and the windows overflow the dates.
+MAX_LOOKBACK_DAYS = 400
+_MAX_COUNT = 1_000_000
+_LARGEST = {
+    "lookback_days": MAX_LOOKBACK_DAYS,
+    "churn_days": MAX_LOOKBACK_DAYS,
+    "revoked_grace_hours": 24 * MAX_LOOKBACK_DAYS,
+    "signature_window_minutes": 60 * 24 * 30,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
@@ -32,7 +43,8 @@ class Thresholds:
     def from_mapping(
         cls, values: Mapping[str, object], base: Thresholds | None = None
     ) -> Thresholds:
-        """Thresholds from configuration or ``--threshold NAME=VALUE``: whole numbers >= 1.
+        """Thresholds from configuration or ``--threshold NAME=VALUE``: whole numbers from 1
+        to the threshold's largest (``largest``).
 
         Unknown names are an error rather than ignored, so a typo never silently tunes nothing.
         """
@@ -44,6 +56,10 @@ class Thresholds:
             )
         parsed = {name: _whole_number(name, value) for name, value in values.items()}
         return dataclasses.replace(base or cls(), **parsed)
+
+    @staticmethod
+    def largest(name: str) -> int:
+        return _LARGEST.get(name, _MAX_COUNT)
 
     @property
     def lookback(self) -> timedelta:
@@ -67,10 +83,16 @@ def _whole_number(name: str, value: object) -> int:
         raise ValueError(f"misuse threshold {name} must be a whole number, not {value!r}")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        digits = value.strip().lstrip("0") or "0"
+        # A number of thousands of digits is refused by int() itself: it is too large anyway.
+        number = int(digits) if len(digits) <= 18 else 10**18
     else:
         raise ValueError(f"misuse threshold {name} must be a whole number, not {value!r}")
     if number < 1:
         raise ValueError(f"misuse threshold {name} must be at least 1, not {number}")
+    largest = Thresholds.largest(name)
+    if number > largest:
+        shown = value.strip() if isinstance(value, str) and len(value.strip()) <= 30 else number
+        raise ValueError(f"misuse threshold {name} must be at most {largest}, not {shown}")
     return number

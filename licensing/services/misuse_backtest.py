@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from licensing.errors import InvalidRequest
 from licensing.misuse import rules
 from licensing.misuse.findings import Finding, Rule
-from licensing.misuse.thresholds import Thresholds
+from licensing.misuse.thresholds import MAX_LOOKBACK_DAYS, Thresholds
 from licensing.models import License
 from licensing.models.misuse import MisuseCase
 from licensing.services.misuse_exceptions import active_exceptions
@@ -81,6 +81,10 @@ def proposal(
     if since is not None:
         if since >= now:
             raise InvalidRequest("--since must be in the past")
+        if now - since > timedelta(days=MAX_LOOKBACK_DAYS):
+            raise InvalidRequest(
+                f"--since must be within the last {MAX_LOOKBACK_DAYS} days (the retained history)"
+            )
         current = replace(current, lookback_days=math.ceil((now - since) / timedelta(days=1)))
     try:
         return current, Thresholds.from_mapping(changes, base=current)

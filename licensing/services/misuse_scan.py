@@ -6,7 +6,10 @@ pass is older than the configured period (new rules or thresholds, evidence agei
 the lookback). Idempotent: the cases take the same findings twice without a change.
 
 The face drives the commits: ``run`` calls ``progress.chunk_done`` after each chunk, and
-the face commits there (services never commit), so a crash loses one chunk at most. The
+the face commits there (services never commit), so a crash loses one chunk at most. On
+SQLite the plan and the histories are read on a session of their own that holds no write
+lock (``database.reading_session``); ``session`` takes the lock only to apply one chunk's
+findings, and the face's commit releases it, so check-ins get in between chunks. The
 watermark moves to the scan's start only after the last chunk, in ``finish``: writes made
 while the scan ran are then seen by the next one.
 """
@@ -24,6 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from licensing.database import reading_session
 from licensing.misuse import rules
 from licensing.misuse.findings import Rule
 from licensing.misuse.thresholds import Thresholds
@@ -120,22 +124,24 @@ def run(
         if not mine:
             return None
         clock = time.monotonic()
-        scan = plan(
-            session,
-            now=now,
-            full=full,
-            full_scan_every=full_scan_every,
-            lookback=thresholds.lookback,
-        )
-        summary = ScanSummary(full=scan.full, since=scan.since)
-        progress.started(scan)
-        source = HistorySource(session, now=now, lookback=thresholds.lookback)
-        for chunk in scan.chunks(chunk_size):
-            outcome = scan_chunk(
-                session, source, chunk, thresholds=thresholds, now=now, consecutive=scan.full
+        with reading_session(session) as reader:
+            scan = plan(
+                reader,
+                now=now,
+                full=full,
+                full_scan_every=full_scan_every,
+                lookback=thresholds.lookback,
             )
-            summary.add(outcome)
-            progress.chunk_done(outcome)
+            _end_reads(reader, session)
+            summary = ScanSummary(full=scan.full, since=scan.since)
+            progress.started(scan)
+            source = HistorySource(reader, now=now, lookback=thresholds.lookback)
+            for chunk in scan.chunks(chunk_size):
+                outcome = scan_chunk(
+                    session, source, chunk, thresholds=thresholds, now=now, consecutive=scan.full
+                )
+                summary.add(outcome)
+                progress.chunk_done(outcome)
         finish(session, scan)
         summary.seconds = time.monotonic() - clock
         return summary
@@ -184,6 +190,7 @@ def scan_chunk(
     findings: Counter[Rule] = Counter()
     cases = CaseChanges()
     histories = source.histories(license_ids, consecutive=consecutive)
+    _end_reads(source.session, session)
     fired = {
         uuid.UUID(history.license_id): found
         for history in histories
@@ -201,6 +208,14 @@ def scan_chunk(
             excepted=held.get(license_id, frozenset()),
         )
     return ChunkOutcome(licenses=len(histories), findings=findings, cases=cases)
+
+
+def _end_reads(reader: Session, session: Session) -> None:
+    """End the read transaction of a session of its own (SQLite) before ``session``
+    writes: the next chunk then reads what was committed meanwhile, and the WAL can be
+    checkpointed past it."""
+    if reader is not session:
+        reader.rollback()
 
 
 def finish(session: Session, scan: ScanPlan) -> None:

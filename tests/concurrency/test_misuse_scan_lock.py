@@ -1,5 +1,7 @@
-"""Two misuse scans at once: on PostgreSQL one holds the advisory lock, the other reports
-it and does nothing, or waits for it with ``--wait``; on SQLite the write lock serialises.
+"""Two misuse scans at once on PostgreSQL: one holds the advisory lock, the other reports
+it and does nothing, or waits for it with ``--wait``. SQLite takes no such lock: two scans
+there both run, each chunk's findings applied under the write lock
+(test_misuse_scan_sqlite.py shows they leave the cases of one scan).
 
 The lock is held on connections of its own, so these tests take it on real parallel
 connections of the test database (the test's own transaction is not involved).
@@ -44,7 +46,7 @@ def _scan(session: Session, *, wait: bool = False) -> misuse_scan.ScanSummary | 
 @postgresql
 def test_a_scan_while_another_holds_the_lock_does_nothing(app: Flask, session: Session) -> None:
     if not _on_postgresql():
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite is covered below")
+        pytest.skip("the advisory lock is PostgreSQL's; see test_misuse_scan_sqlite.py")
     with advisory_lock.held(db.engine, "misuse-scan", wait=False) as first:
         assert first
         assert _scan(session) is None
@@ -56,7 +58,7 @@ def test_a_scan_while_another_holds_the_lock_does_nothing(app: Flask, session: S
 @postgresql
 def test_of_two_scans_started_together_exactly_one_runs(app: Flask) -> None:
     if not _on_postgresql():
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite is covered below")
+        pytest.skip("the advisory lock is PostgreSQL's; see test_misuse_scan_sqlite.py")
     engine = db.engine  # the threads have no application context
     barrier = threading.Barrier(2)
     release = threading.Event()
@@ -85,7 +87,7 @@ def test_of_two_scans_started_together_exactly_one_runs(app: Flask) -> None:
 @postgresql
 def test_wait_blocks_until_the_running_scan_is_done(app: Flask, session: Session) -> None:
     if not _on_postgresql():
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite is covered below")
+        pytest.skip("the advisory lock is PostgreSQL's; see test_misuse_scan_sqlite.py")
     engine = db.engine  # the thread has no application context
     holding = threading.Event()
 
@@ -105,16 +107,6 @@ def test_wait_blocks_until_the_running_scan_is_done(app: Flask, session: Session
 
     assert summary is not None
     assert waited >= 0.3
-
-
-def test_on_sqlite_the_write_lock_serialises_and_scans_never_skip(app: Flask) -> None:
-    if _on_postgresql():
-        pytest.skip("covered by the advisory-lock tests above")
-    with (
-        advisory_lock.held(db.engine, "misuse-scan", wait=False) as first,
-        advisory_lock.held(db.engine, "misuse-scan", wait=False) as second,
-    ):
-        assert first and second
 
 
 def test_the_lock_key_is_stable_and_fits_a_bigint() -> None:

@@ -234,6 +234,8 @@ def test_misuse_thresholds_come_from_name_value_pairs(tmp_path: Path) -> None:
         ("network_spread=8", "unknown misuse threshold"),
         ("network_spread_networks=0", "at least 1"),
         ("network_spread_networks=many", "whole number"),
+        ("lookback_days=3000000", "lookback_days must be at most 400"),
+        ("revoked_grace_hours=99999999999", "revoked_grace_hours must be at most 9600"),
         ("network_spread_networks", "name=value"),
         ("=3", "name=value"),
     ],

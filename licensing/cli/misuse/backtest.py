@@ -9,6 +9,7 @@ import click
 from licensing.cli.context import UTC_DATE, prepare_database, runtime, session
 from licensing.cli.misuse.group import misuse
 from licensing.cli.output import emit_json, emit_record, emit_records, json_option
+from licensing.database import reading_session
 from licensing.services import misuse_backtest
 from licensing.timeutil import utcnow
 
@@ -43,10 +44,13 @@ def backtest(rule: str, thresholds: tuple[str, ...], since: datetime | None, as_
         changes, runtime().settings.misuse_thresholds, now=now, since=since
     )
     prepare_database()
+    # On SQLite the check took the write lock; a backtest reads without it, beside check-ins.
+    session().commit()
     try:
-        report = misuse_backtest.backtest(
-            session(), rule=chosen, current=current, proposed=proposed, now=now
-        )
+        with reading_session(session()) as reader:
+            report = misuse_backtest.backtest(
+                reader, rule=chosen, current=current, proposed=proposed, now=now
+            )
     finally:
         session().rollback()  # a backtest writes nothing, whatever it touched
     document = report.to_json()

@@ -2,7 +2,8 @@
 
 It commits once per chunk of licenses (not once per command, as other commands
 do): a crash or an interrupt then loses one chunk at most, and the watermark moves only
-when the whole scan is done (docs/architecture.md §2).
+when the whole scan is done (docs/architecture.md §2). On SQLite it holds the write lock
+only while it applies one chunk's findings (docs/misuse.md, "The scan").
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def scan(full: bool, wait: bool, as_json: bool) -> None:
     Safe on several hosts at once: one scan runs, the others report it and exit 0.
     """
     prepare_database()
+    # On SQLite the check took the write lock: check-ins wait for none until a chunk writes.
+    session().commit()
     settings = runtime().settings
     progress = _ChunkCommits(show=not as_json and sys.stdout.isatty())
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -135,12 +136,13 @@ def test_backtest_prints_figures_and_examples(
 ) -> None:
     _sites(session, sealer, 6)
 
-    output = licensing.ok("misuse", "backtest", "NETWORK_SPREAD", "--since", "2000-01-01")
+    since = (utcnow() - 100 * DAY).date()
+    output = licensing.ok("misuse", "backtest", "NETWORK_SPREAD", "--since", since.isoformat())
 
     figures, _, examples = output.partition("\n\n")
     assert fields(figures)["flagged"] == "1"
     # The lookback is whole days: the replay reaches back to the day before, at this hour.
-    assert fields(figures)["since"].startswith("1999-12-31T")
+    assert fields(figures)["since"].startswith(f"{since - DAY}T")
     assert table(examples)[0]["flagged_now"] == "True"
 
 
@@ -150,6 +152,8 @@ def test_backtest_prints_figures_and_examples(
         (["SPREAD"], "unknown misuse rule 'SPREAD'"),
         (["NETWORK_SPREAD", "--threshold", "networks=3"], "unknown misuse threshold(s) networks"),
         (["NETWORK_SPREAD", "--threshold", "churn_days=0"], "must be at least 1"),
+        (["NETWORK_SPREAD", "--threshold", "lookback_days=3000000"], "must be at most 400"),
+        (["NETWORK_SPREAD", "--since", "0001-01-01"], "--since must be within the last 400"),
     ],
 )
 def test_backtest_refuses_unknown_rules_and_thresholds(
@@ -168,15 +172,22 @@ def test_backtest_threshold_must_be_name_equals_value(licensing: Licensing) -> N
     assert "is not NAME=VALUE" in result.output
 
 
-def test_the_scan_is_a_periodic_job_that_commits_each_chunk(
-    app: Flask, session: Session, sealer: Sealer
+def test_the_scan_is_a_periodic_job_that_commits_before_it_and_each_chunk(
+    app: Flask, session: Session, sealer: Sealer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for _ in range(3):
         _sites(session, sealer, 1)
-    checkpoints: list[int] = []
+    steps: list[str] = []
+    planned = misuse_scan.plan
+
+    def plan(*args: Any, **kwargs: Any) -> misuse_scan.ScanPlan:
+        steps.append("plan")
+        return planned(*args, **kwargs)
+
+    monkeypatch.setattr(misuse_scan, "plan", plan)
     runtime = app.extensions[EXTENSION_KEY]
     context = jobs.JobContext(
-        settings=runtime.settings, sealer=runtime.sealer, checkpoint=lambda: checkpoints.append(1)
+        settings=runtime.settings, sealer=runtime.sealer, checkpoint=lambda: steps.append("commit")
     )
 
     assert "misuse-scan" in jobs.JOBS
@@ -185,7 +196,9 @@ def test_the_scan_is_a_periodic_job_that_commits_each_chunk(
     )
 
     assert (result.job, result.affected) == ("misuse-scan", 3)
-    assert checkpoints == [1]  # one chunk of three licenses
+    # What the jobs before it wrote (and the rows they lock) is committed before the
+    # scan starts; then one chunk of three licenses.
+    assert steps == ["commit", "plan", "commit"]
 
 
 def test_jobs_run_lists_the_scan(licensing: Licensing) -> None:

@@ -37,3 +37,41 @@ def test_an_unknown_name_is_an_error_naming_the_known_ones() -> None:
 def test_values_must_be_whole_numbers_of_at_least_one(value: object) -> None:
     with pytest.raises(ValueError, match="clone_repeats"):
         Thresholds.from_mapping({"clone_repeats": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "largest"),
+    [
+        ("lookback_days", 400),
+        ("churn_days", 400),
+        ("revoked_grace_hours", 24 * 400),
+        ("signature_window_minutes", 60 * 24 * 30),
+        ("clone_repeats", 1_000_000),
+        ("signature_burst", 1_000_000),
+    ],
+)
+def test_each_threshold_takes_values_up_to_its_largest(name: str, largest: int) -> None:
+    assert getattr(Thresholds.from_mapping({name: largest}), name) == largest
+    assert getattr(Thresholds.from_mapping({name: str(largest)}), name) == largest
+    with pytest.raises(ValueError, match=f"^misuse threshold {name} must be at most {largest}, "):
+        Thresholds.from_mapping({name: largest + 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("lookback_days", "3000000"),
+        ("revoked_grace_hours", "99999999999"),
+        ("churn_days", "9" * 5000),  # more digits than int() reads
+        ("signature_burst", 10**30),
+    ],
+)
+def test_values_past_the_largest_are_one_line_not_an_overflow(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be at most") as raised:
+        Thresholds.from_mapping({name: value})
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 120
+
+
+def test_the_defaults_are_within_the_largest() -> None:
+    for name in Thresholds.names():
+        assert 1 <= getattr(Thresholds(), name) <= Thresholds.largest(name)

@@ -3,7 +3,7 @@ decided among them, examples, and nothing written."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -131,6 +131,24 @@ def test_since_replays_a_longer_history(session: Session, sealer: Sealer) -> Non
 def test_bad_proposals_are_one_clear_error(changes: dict[str, str], problem: str) -> None:
     with pytest.raises(InvalidRequest, match=problem):
         misuse_backtest.proposal(changes, Thresholds(), now=NOW, since=None)
+
+
+@pytest.mark.parametrize(
+    "since", [datetime(1, 1, 1, tzinfo=UTC), NOW - 401 * DAY], ids=["year 1", "401 days"]
+)
+def test_since_reaches_back_at_most_the_longest_lookback(since: datetime) -> None:
+    with pytest.raises(InvalidRequest, match=r"^--since must be within the last 400 days"):
+        misuse_backtest.proposal({}, Thresholds(), now=NOW, since=since)
+
+
+def test_since_the_longest_lookback_reads_it_all() -> None:
+    current, _ = misuse_backtest.proposal({}, Thresholds(), now=NOW, since=NOW - 400 * DAY)
+    assert current.lookback_days == 400
+
+
+def test_a_proposed_lookback_past_the_largest_is_one_clear_error() -> None:
+    with pytest.raises(InvalidRequest, match="lookback_days must be at most 400"):
+        misuse_backtest.proposal({"lookback_days": "3000000"}, Thresholds(), now=NOW, since=None)
 
 
 def test_an_unknown_rule_names_the_known_ones() -> None:

@@ -68,6 +68,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "release",
         "Released versions of a product (drive upgrade eligibility).",
     ),
+    "staff": (
+        "licensing.cli.staff",
+        "staff",
+        "Staff console accounts: add, list, disable, change a role, reset a password.",
+    ),
     "serve": (
         "licensing.cli.serve",
         "serve",

@@ -27,6 +27,8 @@ from licensing.services.staff import session_is_current
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEYS = ("staff_id", "signed_in_at", "seen_at")
 EXPIRED = "Your session has ended; please sign in again."
+_STAFF = "licensing.console.staff"
+CSRF_TOKEN = "csrf_token"  # noqa: S105 - Flask-WTF's WTF_CSRF_FIELD_NAME (its default)
 
 
 def requires(role: StaffRole) -> Callable[[F], F]:
@@ -61,22 +63,24 @@ def start_session(staff: StaffUser) -> None:
     a session fixed before sign-in never becomes a signed-in one.
     """
     now = _now().timestamp()
-    session.clear()
+    end_session()
     session.permanent = True
     session.update(staff_id=str(staff.id), signed_in_at=now, seen_at=now)
 
 
 def end_session() -> None:
     session.clear()
+    g.pop(CSRF_TOKEN, None)  # Flask-WTF's copy of the token of the session just dropped
 
 
 def current_staff() -> StaffUser | None:
     """The signed-in staff member, or None (no session, timed out, or ended on the server)."""
-    if "staff" in g:
-        found: StaffUser | None = g.staff
-        return found
-    g.staff = _load()
-    return g.staff  # type: ignore[no-any-return]
+    # Kept for the rest of the request in its WSGI environ (``g`` may outlive a request
+    # where an application context is pushed around several, as in tests).
+    if _STAFF not in request.environ:
+        request.environ[_STAFF] = _load()
+    found: StaffUser | None = request.environ[_STAFF]
+    return found
 
 
 def safe_next(target: str | None) -> str:
@@ -103,7 +107,7 @@ def _load() -> StaffUser | None:
     idle = now - seen_at > timedelta(minutes=console.idle_minutes)
     staff = None if too_old or idle else _account(session["staff_id"])
     if staff is None or not session_is_current(staff, signed_in_at):
-        session.clear()
+        end_session()
         flash(EXPIRED)
         return None
     session["seen_at"] = now.timestamp()

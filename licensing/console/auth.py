@@ -122,7 +122,7 @@ def _account(staff_id: str) -> StaffUser | None:
 
 
 def _here() -> str:
-    return request.full_path if request.method == "GET" else request.path
+    return request.full_path.rstrip("?") if request.method == "GET" else request.path
 
 
 def _now() -> datetime:

@@ -47,8 +47,8 @@ def sign_in() -> Any:
         error = SIGN_IN_FAILED.format(
             failures=console.lockout_failures, minutes=console.lockout_minutes
         )
-    status = 401 if error else 200
-    return render_template("console/auth/sign_in.html", form=form, error=error), status
+    # 200 with the message, not 401: that status promises a WWW-Authenticate challenge.
+    return render_template("console/auth/sign_in.html", form=form, error=error)
 
 
 @bp.route("/logout", methods=["POST"])

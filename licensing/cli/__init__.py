@@ -68,15 +68,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "release",
         "Released versions of a product (drive upgrade eligibility).",
     ),
-    "staff": (
-        "licensing.cli.staff",
-        "staff",
-        "Staff console accounts: add, list, disable, change a role, reset a password.",
-    ),
     "serve": (
         "licensing.cli.serve",
         "serve",
         "Run the server with gunicorn; migrates the embedded database first.",
+    ),
+    "staff": (
+        "licensing.cli.staff",
+        "staff",
+        "Staff console accounts: add, list, disable, change a role, reset a password.",
     ),
 }
 # Commands that run the HTTP server get the application with its API wired.

@@ -13,6 +13,7 @@ from licensing.cli.output import emit_record, emit_records, json_option
 from licensing.crypto.passwords import generate_password
 from licensing.models import StaffRole, StaffUser
 from licensing.services import staff as accounts
+from licensing.timeutil import utcnow
 
 staff = AppGroup(
     "staff", help="Staff console accounts: add, list, disable, change a role, reset a password."
@@ -39,7 +40,7 @@ def _record(s: StaffUser) -> dict[str, Any]:
         "email": s.email,
         "name": s.display_name,
         "role": s.role,
-        "state": "disabled" if s.is_disabled else ("locked" if s.locked_until else "active"),
+        "state": "disabled" if s.is_disabled else ("locked" if s.is_locked(utcnow()) else "active"),
         "disabled_at": s.disabled_at,
         "locked_until": s.locked_until,
         "created_at": s.created_at,

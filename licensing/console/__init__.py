@@ -1,4 +1,7 @@
-"""The staff console: server-rendered pages at ``/staff`` (docs/console.md)."""
+"""The staff console: server-rendered pages at ``/staff`` for internal staff.
+
+What it is and what each role may do: docs/console.md.
+"""
 
 from __future__ import annotations
 

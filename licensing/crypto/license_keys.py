@@ -57,6 +57,18 @@ def parse(text: str) -> LicenseKey:
 
 
 def normalise(text: str) -> str:
+    candidate = normalise_symbols(text)
+    if len(candidate) != KEY_LENGTH:
+        raise MalformedKey(
+            f"license key has {len(candidate)} symbols; it needs {KEY_LENGTH} (five groups of five)"
+        )
+    if candidate[-1] != check_symbol(candidate[:-1]):
+        raise MalformedKey("license key's check symbol does not match: a symbol is mistyped")
+    return candidate
+
+
+def normalise_symbols(text: str) -> str:
+    """Key symbols as stored (upper case, no separators, look-alikes mapped), any length."""
     for char in text:
         if not char.isascii():
             raise MalformedKey(f"license key contains {char!r}, which is not ASCII")
@@ -64,12 +76,6 @@ def normalise(text: str) -> str:
     for char in candidate:
         if char not in _SYMBOLS:
             raise MalformedKey(f"license key contains {char!r}, which is not a key symbol")
-    if len(candidate) != KEY_LENGTH:
-        raise MalformedKey(
-            f"license key has {len(candidate)} symbols; it needs {KEY_LENGTH} (five groups of five)"
-        )
-    if candidate[-1] != check_symbol(candidate[:-1]):
-        raise MalformedKey("license key's check symbol does not match: a symbol is mistyped")
     return candidate
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import NonceReplayed
-from licensing.privacy.pseudonymise import ip_network_prefix
+from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix, server_name_hash
 from licensing.services.instance_reports import CheckIn, InstanceCall
 from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, write_check_in
 from licensing.storage.replay import NonceClaim, ReplayStore
@@ -149,12 +149,10 @@ def _observation(
         "p_day": now.date(),
         "p_observation_key": key,
         "p_ip": ip,
-        "p_ip_hash": sealer.keyed_hash("ip", ip.encode()) if ip else None,
+        "p_ip_hash": ip_hash(sealer, ip) if ip else None,
         "p_ip_prefix": ip_network_prefix(ip) if ip else None,
         "p_server_name": server_name,
-        "p_server_name_hash": sealer.keyed_hash("server-name", server_name.encode())
-        if server_name
-        else None,
+        "p_server_name_hash": server_name_hash(sealer, server_name) if server_name else None,
         "p_product_version": report.product_version,
         "p_first_seen": now,
         "p_last_seen": now,

@@ -1,0 +1,31 @@
+"""How IP addresses and server names show before a reveal: masked, yet told apart.
+
+An address shows as its network (the /24 or /48 that pseudonymised usage keeps anyway),
+a server name as a short label made from its keyed hash: two servers of one license get
+different labels and the same server the same label on every page, but the label says
+nothing about the name (it is cut from an HMAC, not from the name).
+"""
+
+from __future__ import annotations
+
+from licensing.privacy.pseudonymise import ip_network_prefix
+
+SERVER_LABEL_PREFIX = "srv-"
+# 24 bits: a collision between two servers of one license (a handful, at most a few
+# hundred) is unlikely enough for display; nothing is decided on the label.
+SERVER_LABEL_HEX_DIGITS = 6
+UNKNOWN = "—"  # no value stored (a restricted license), or one that is not an address
+
+
+def masked_ip(ip: str | None, *, ip_prefix: str | None = None) -> str:
+    """The address's network; a pseudonymised row passes only its stored ``ip_prefix``."""
+    if ip is not None:
+        return ip_network_prefix(ip) or UNKNOWN
+    return ip_prefix or UNKNOWN
+
+
+def server_label(server_name_hash: bytes | None) -> str:
+    """A short label for a server name, given its keyed hash: ``srv-3f9a1c``."""
+    if not server_name_hash:
+        return UNKNOWN
+    return SERVER_LABEL_PREFIX + server_name_hash.hex()[:SERVER_LABEL_HEX_DIGITS]

@@ -69,10 +69,10 @@ def find_staff(session: Session, reference: str) -> StaffUser:
     return staff
 
 
-def staff_by_email(session: Session, email: str) -> StaffUser | None:
-    return session.scalar(
-        select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower())
-    )
+def staff_by_email(session: Session, email: str, *, for_update: bool = False) -> StaffUser | None:
+    """The account with this address, whatever its case (``for_update``: its row locked)."""
+    query = select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower())
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
 def disable_staff(session: Session, staff: StaffUser, *, actor: str) -> StaffUser:

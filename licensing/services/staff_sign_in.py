@@ -56,7 +56,10 @@ def authenticate(
 ) -> SignIn:
     """Check a sign-in; count a failure towards the lockout, reset the count on success."""
     moment = now or utcnow()
-    staff = staff_by_email(session, email)
+    # Locked until the commit on PostgreSQL: parallel guesses at one account are counted
+    # one after the other, so none escapes the lockout through a lost update. (SQLite's
+    # writers already queue at BEGIN IMMEDIATE.)
+    staff = staff_by_email(session, email, for_update=True)
     if staff is None:
         verify_nothing(password)
         return SignIn(SignInOutcome.REFUSED)

@@ -148,3 +148,7 @@ def _wire_http(app: Flask, settings: Any) -> None:
     api.register_blueprint(instance.blp)
     api.register_blueprint(partner.blp)
     register_docs(app)
+
+    from licensing import console
+
+    console.register(app, settings.console)

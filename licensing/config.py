@@ -53,6 +53,18 @@ DEVELOPMENT_ISSUER = "licensing-development"
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The staff console's session and sign-in policy."""
+
+    # Off only for local HTTP (and tests): the cookie then travels unencrypted.
+    secure_cookie: bool = True
+    idle_minutes: int = 30
+    session_hours: int = 12
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The validated configuration of one server process."""
 
@@ -86,6 +98,8 @@ class Settings:
     misuse_final_notice_days: int = 14
     # Seconds between writes of the invalid-signature tally (0: only when flushed).
     signature_failure_flush: float = 5.0
+    # The staff console: its session cookie, its timeouts and the sign-in lockout.
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def is_production(self) -> bool:
@@ -165,6 +179,31 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "seconds between writes of each worker's tally of invalid signatures per key id "
         "(0: no timer, written only when flushed explicitly)",
     ),
+    (
+        "LICENSING_CONSOLE_SECURE_COOKIE",
+        "true",
+        "the staff console's session cookie is sent over HTTPS only (false: local HTTP)",
+    ),
+    (
+        "LICENSING_CONSOLE_IDLE_MINUTES",
+        "30",
+        "minutes without a request after which a staff console session ends",
+    ),
+    (
+        "LICENSING_CONSOLE_SESSION_HOURS",
+        "12",
+        "hours after signing in that a staff console session ends, however active",
+    ),
+    (
+        "LICENSING_STAFF_LOCKOUT_FAILURES",
+        "5",
+        "failed sign-ins in a row after which a staff account is locked",
+    ),
+    (
+        "LICENSING_STAFF_LOCKOUT_MINUTES",
+        "15",
+        "minutes a locked staff account stays locked",
+    ),
 )
 
 
@@ -234,6 +273,17 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         signature_failure_flush=float(
             _integer(values, "LICENSING_SIGNATURE_FAILURE_FLUSH", 5, minimum=0)
         ),
+        console=_console(values),
+    )
+
+
+def _console(values: Mapping[str, Any]) -> ConsoleSettings:
+    return ConsoleSettings(
+        secure_cookie=_boolean(values, "LICENSING_CONSOLE_SECURE_COOKIE", True),
+        idle_minutes=_integer(values, "LICENSING_CONSOLE_IDLE_MINUTES", 30, minimum=1),
+        session_hours=_integer(values, "LICENSING_CONSOLE_SESSION_HOURS", 12, minimum=1),
+        lockout_failures=_integer(values, "LICENSING_STAFF_LOCKOUT_FAILURES", 5, minimum=1),
+        lockout_minutes=_integer(values, "LICENSING_STAFF_LOCKOUT_MINUTES", 15, minimum=1),
     )
 
 

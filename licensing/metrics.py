@@ -39,6 +39,11 @@ PARTNER_AUTH_FAILURES = Counter(
     "Partner requests refused for want of a valid API key, by reason.",
     ["reason"],
 )
+STAFF_SIGN_IN_FAILURES = Counter(
+    "licensing_staff_sign_in_failures",
+    "Failed staff console sign-ins, by outcome (refused, locked, disabled).",
+    ["outcome"],
+)
 PARTNER_AUTH_THROTTLED = Counter(
     "licensing_partner_auth_throttled",
     "Partner requests refused because their address failed authentication too often.",
@@ -85,6 +90,10 @@ def observe_partner_check(result: str) -> None:
 
 def observe_partner_auth_failure(reason: str) -> None:
     PARTNER_AUTH_FAILURES.labels(reason=reason).inc()
+
+
+def observe_staff_sign_in_failure(outcome: str) -> None:
+    STAFF_SIGN_IN_FAILURES.labels(outcome=outcome).inc()
 
 
 def observe_partner_auth_throttled() -> None:

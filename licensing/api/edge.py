@@ -44,6 +44,8 @@ from licensing.errors import InvalidRequest
 JSON = "application/json"
 _UTF8 = ("utf-8", "utf8")
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where the staff console (licensing/console) is mounted, named here without importing it.
+CONSOLE_PREFIX = "/staff/"
 
 
 class _StrictJson:
@@ -140,6 +142,8 @@ def _check_request() -> None:
     if problems:
         raise InvalidRequest("The request path was refused; see errors.", errors=problems)
     # A GET or HEAD body means nothing (RFC 9110 §9.3.1): it is never read at all.
+    if request.path.startswith(CONSOLE_PREFIX):
+        return  # the staff console's pages post HTML forms, never JSON
     if request.method not in _BODILESS and request.get_data(cache=True) and not _declares_json():
         raise UnsupportedMediaType(f"The body must be {JSON} (UTF-8).")
 

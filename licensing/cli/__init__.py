@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "serve",
         "Run the server with gunicorn; migrates the embedded database first.",
     ),
+    "staff": (
+        "licensing.cli.staff",
+        "staff",
+        "Staff console accounts: add, list, disable, change a role, reset a password.",
+    ),
 }
 # Commands that run the HTTP server get the application with its API wired.
 SERVING_COMMANDS = frozenset({"serve"})

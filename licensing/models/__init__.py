@@ -34,6 +34,7 @@ from licensing.models.partners import (
 from licensing.models.ratelimits import RateLimitCounter
 from licensing.models.replay_nonces import ReplayNonce
 from licensing.models.server_keys import ServerKey
+from licensing.models.staff import StaffRole, StaffUser
 
 __all__ = [
     "Activation",
@@ -66,5 +67,7 @@ __all__ = [
     "Scope",
     "ServerKey",
     "SignatureFailure",
+    "StaffRole",
+    "StaffUser",
     "UsageObservation",
 ]

@@ -15,30 +15,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser.chromium import Visit, chromium, origin
 from tests.live import LiveServer, live_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Request, Route
+    from playwright.sync_api import Browser, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium calls Google on its own (and is refused here).
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # A host name that is not loopback: Chromium alone resolves it, to the live server.
 DEPLOYED_HOST = "licensing.example"
 RENDER_TIMEOUT_MS = 30_000
@@ -56,30 +43,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _unavailable(reason: str) -> NoReturn:
-    """No browser here: a failure on CI (which installs one), a skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI installs it: .ci/run)", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM.is_file():
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {DEPLOYED_HOST} 127.0.0.1"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(f"--host-resolver-rules=MAP {DEPLOYED_HOST} 127.0.0.1") as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -88,48 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-@dataclass
-class Visit:
-    """What a page did: requests let through, requests refused, errors it reported."""
-
-    origin: str
-    allowed: list[str] = field(default_factory=list)
-    external: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def route(self, route: Route) -> None:
-        url = route.request.url
-        if _origin(url) == self.origin:
-            self.allowed.append(url)
-            route.continue_()
-        else:
-            if url not in self.external:
-                self.external.append(url)
-            route.abort("blockedbyclient")
-
-    def request(self, request: Request) -> None:
-        # Belt and braces: a request the router did not see (it should see them all).
-        url = request.url
-        web = urlsplit(url).scheme in {"http", "https", "ws", "wss"}
-        if web and _origin(url) != self.origin and url not in self.external:
-            self.external.append(url)
-
-    def console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text} ({message.location})")
-
-    def page_error(self, error: Error) -> None:
-        self.errors.append(f"page error: {error}")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def open_docs(browser: Browser, base_url: str, screenshot: Path) -> tuple[Visit, Page]:
     """Open ``/docs/`` at ``base_url``, let only its origin through, wait for the rendering."""
-    visit = Visit(origin=_origin(base_url))
+    visit = Visit(origin=origin(base_url))
     context = browser.new_context(service_workers="block")
     context.route("**/*", visit.route)
     page = context.new_page()

@@ -248,3 +248,28 @@ def test_bad_misuse_thresholds_stop_the_start_up(tmp_path: Path, value: str, pro
 def test_the_full_scan_period_is_whole_hours(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="LICENSING_MISUSE_FULL_SCAN_HOURS"):
         load(tmp_path, **PRODUCTION, LICENSING_MISUSE_FULL_SCAN_HOURS="0")
+
+
+def test_console_settings_have_safe_defaults_and_are_validated(tmp_path: Path) -> None:
+    from licensing.config import ConsoleSettings
+
+    base = {"LICENSING_MASTER_KEY": base64.b64encode(bytes(32)).decode()}
+    assert load_settings(base, tmp_path).console == ConsoleSettings(
+        secure_cookie=True,
+        idle_minutes=30,
+        session_hours=12,
+        lockout_failures=5,
+        lockout_minutes=15,
+    )
+    tuned = load_settings(
+        base
+        | {
+            "LICENSING_CONSOLE_SECURE_COOKIE": "false",
+            "LICENSING_CONSOLE_IDLE_MINUTES": "10",
+            "LICENSING_STAFF_LOCKOUT_FAILURES": "3",
+        },
+        tmp_path,
+    ).console
+    assert (tuned.secure_cookie, tuned.idle_minutes, tuned.lockout_failures) == (False, 10, 3)
+    with pytest.raises(ConfigError, match="LICENSING_STAFF_LOCKOUT_MINUTES"):
+        load_settings(base | {"LICENSING_STAFF_LOCKOUT_MINUTES": "0"}, tmp_path)

@@ -52,6 +52,7 @@ class LeasePresentation:
     newest_jti: str  # the newest lease issued to the activation before this check-in
     at: datetime
     network: str | None = None
+    issued_jti: str | None = None
 
     @property
     def superseded(self) -> bool:

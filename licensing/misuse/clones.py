@@ -17,7 +17,6 @@ from licensing.misuse.history import LeasePresentation, LicenseHistory, Observat
 from licensing.misuse.thresholds import Thresholds
 from licensing.timeutil import rfc3339
 
-
 Pair = tuple[str, str]
 
 
@@ -66,8 +65,8 @@ def split_days(
         for day, near, interleaved in split:
             clashing = interleaved | {pair for pair in near if pair_days[pair] >= repeats}
             if clashing:
-                networks = sorted({network for pair in clashing for network in pair})
-                found[activation_id].append({"day": day.isoformat(), "networks": networks})
+                clashing_networks = sorted({network for pair in clashing for network in pair})
+                found[activation_id].append({"day": day.isoformat(), "networks": clashing_networks})
     return found
 
 

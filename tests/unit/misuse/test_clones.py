@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from licensing.misuse.clones import cloned_instance
 from dataclasses import replace
 
 import pytest
 
+from licensing.misuse.clones import cloned_instance
 from licensing.misuse.history import LeasePresentation
 from licensing.misuse.thresholds import Thresholds
 from tests.unit.misuse.histories import (

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
+from licensing.misuse.evidence import is_beyond
+from licensing.misuse.findings import Rule
 from licensing.misuse.history import SignatureFailureCount
 from licensing.misuse.signatures import signature_failures
 from licensing.misuse.thresholds import Thresholds
@@ -79,3 +83,19 @@ def test_a_burst_that_goes_on_keeps_its_start() -> None:
     (was,), (now,) = before.evidence["key_ids"], after.evidence["key_ids"]
     assert [b["at"] for b in now["bursts"]] == [b["at"] for b in was["bursts"]]
     assert len(now["bursts"]) == 1
+
+
+def test_the_rule_s_evidence_reopens_on_a_new_burst_and_not_on_the_same_one() -> None:
+    first = burst("key-1", 20 * DAY, (10, 10, 5))
+    # An hour on, as many again: the windows reaching the size overlap, none is bigger.
+    going_on = first + burst("key-1", 20 * DAY - HOUR, (10, 10))
+    second = burst("key-1", 2 * DAY, (10, 10, 5))
+
+    def evidence(*buckets: SignatureFailureCount) -> Mapping[str, Any]:
+        (finding,) = signature_failures(history(signature_failures=buckets), DEFAULTS, NOW)
+        return finding.evidence
+
+    dismissed = evidence(*first)
+    assert len(evidence(*going_on)["key_ids"][0]["bursts"]) == 1
+    assert not is_beyond(Rule.SIGNATURE_FAILURES, dismissed, evidence(*going_on))
+    assert is_beyond(Rule.SIGNATURE_FAILURES, dismissed, evidence(*first, *second))

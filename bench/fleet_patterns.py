@@ -221,6 +221,24 @@ def network_move(p: Plant) -> LicenseRow:
     return lic
 
 
+def mover(p: Plant) -> LicenseRow:
+    """A public address that moves three times in 20 days, never back: each move day shows
+    the old and the new network hours apart (3 days, within a 24 h interval), but never the
+    same pair twice; four networks (<= 5)."""
+    lic = p.license()
+    seat, ip = p.seat(lic, p.now - OLD)
+    ips = [ip, *(p.other_ip() for _ in range(3))]
+    days = list(_days(p.window_start, p.now))
+    moves = {len(days) - 20, len(days) - 13, len(days) - 6}
+    current = 0
+    for n, moment in enumerate(days):
+        p.rows.observe(seat, moment, ip=ips[current])
+        if n in moves:
+            current += 1
+            p.rows.observe(seat, _same_day(moment), ip=ips[current])
+    return lic
+
+
 def backup_restore(p: Plant) -> LicenseRow:
     """Restored from an older backup once: one old lease presented, the newest held by none."""
     lic = p.license()
@@ -323,6 +341,7 @@ LOOK_ALIKES: dict[str, tuple[tuple[str, ...], Planter]] = {
     "migration_inside_window": (("MIGRATION_OVERSTAY",), migration_inside_window),
     "nat_office": (("SERVER_SPREAD", "NETWORK_SPREAD"), nat_office),
     "network_move": (("CLONED_INSTANCE", "NETWORK_SPREAD"), network_move),
+    "mover": (("CLONED_INSTANCE", "NETWORK_SPREAD"), mover),
     "backup_restore": (("CLONED_INSTANCE",), backup_restore),
     "occasional_signature_failures": (("SIGNATURE_FAILURES",), occasional_signature_failures),
     "revoked_within_grace": (("REVOKED_CALLING_HOME",), revoked_within_grace),

@@ -72,29 +72,42 @@ def split_days(
 
 def lease_conflicts(history: LicenseHistory, since: datetime) -> dict[str, list[LeasePresentation]]:
     """Per activation, the superseded leases presented while both branches went on: the
-    lease that was newest then and the lease issued in answer were both presented later.
+    lease that was newest then and the lease issued in answer were both used later.
     Two machines on one state keep both branches alive. A client retry that lands after its
-    original leaves one branch dead (the original's answer never arrived), and a restore
-    from an older backup presents one old lease while nobody holds the newest."""
-    last_presented: dict[tuple[str, str], datetime] = {}
-    for p in history.lease_presentations:
-        key = (p.activation_id, p.presented_jti)
-        last_presented[key] = max(p.at, last_presented.get(key, p.at))
-
-    def presented_after(p: LeasePresentation, jti: str | None) -> bool:
-        later = last_presented.get((p.activation_id, jti)) if jti else None
-        return later is not None and later > p.at
-
-    found: dict[str, list[LeasePresentation]] = defaultdict(list)
+    original leaves one branch dead (the client goes on with one of the two answers), and a
+    restore from an older backup presents one old lease while nobody holds the newest."""
+    by_activation: dict[str, list[LeasePresentation]] = defaultdict(list)
     for p in sorted(history.lease_presentations, key=lambda p: p.at):
-        if (
-            p.at >= since
-            and p.superseded
-            and presented_after(p, p.newest_jti)
-            and presented_after(p, p.issued_jti)
-        ):
-            found[p.activation_id].append(p)
+        by_activation[p.activation_id].append(p)
+    found: dict[str, list[LeasePresentation]] = defaultdict(list)
+    for activation_id, rows in by_activation.items():
+        for index, p in enumerate(rows):
+            if p.at < since or not p.superseded:
+                continue
+            later = rows[index + 1 :]
+            if _used_later(p.newest_jti, p, later) and _issued_used_later(p, later):
+                found[activation_id].append(p)
     return found
+
+
+def _used_later(jti: str, p: LeasePresentation, later: list[LeasePresentation]) -> bool:
+    return any(q.presented_jti == jti and q.at > p.at for q in later)
+
+
+def _issued_used_later(p: LeasePresentation, later: list[LeasePresentation]) -> bool:
+    """Whether the lease issued in answer to ``p`` was used later. Only a superseded lease
+    leaves a row: a check-in presenting the newest lease leaves none, yet it is answered
+    with a new one. So ours was used when a later row presents it, or when the next row
+    names a newest lease other than ours: in between, a check-in presented the newest lease,
+    ours, and was answered. The lease that was newest before ``p`` needs no such reading:
+    once ``p`` was answered it is superseded, so presenting it always leaves a row."""
+    issued = p.issued_jti
+    if issued is None:
+        return False  # no lease was answered: there is no second branch
+    if _used_later(issued, p, later):
+        return True
+    following = next((q for q in later if q.at > p.at), None)
+    return following is not None and following.newest_jti != issued
 
 
 def cloned_instance(

@@ -102,6 +102,28 @@ def lease_chain_clones(presentations: int) -> list[LeasePresentation]:
     return chain
 
 
+def clones_taking_turns(turns: str) -> list[LeasePresentation]:
+    """Two machines on one copied state checking in in the order ``turns`` (``"aabb"``),
+    each presenting the lease it last received and answered with a new one. Only a
+    superseded lease leaves a row, as the server stores them: a machine checking in twice
+    in a row presents the newest lease the second time and leaves none."""
+    held = {"a": "jti-0", "b": "jti-0"}
+    newest = "jti-0"
+    rows = []
+    for number, machine in enumerate(turns):
+        at = NOW - (len(turns) - number) * HOUR
+        issued = f"jti-{number + 1}"
+        if held[machine] != newest:
+            rows.append(LeasePresentation(aid(1), held[machine], newest, at, OFFICE, issued))
+        newest = held[machine] = issued
+    return rows
+
+
+def stored(chain: list[LeasePresentation]) -> list[LeasePresentation]:
+    """The presentations the server keeps a row of: the superseded ones."""
+    return [p for p in chain if p.superseded]
+
+
 def reordered_retry(
     presentations: int, retried: tuple[int, ...], *, keeps_original: bool
 ) -> list[LeasePresentation]:

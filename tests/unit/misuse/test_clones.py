@@ -15,10 +15,12 @@ from tests.unit.misuse.histories import (
     NOW,
     OFFICE,
     aid,
+    clones_taking_turns,
     daily,
     history,
     lease_chain_clones,
     reordered_retry,
+    stored,
 )
 
 DEFAULTS = Thresholds()
@@ -74,6 +76,23 @@ def test_retries_landing_after_their_originals_are_not_a_clone(keeps_original: b
     assert sum(p.superseded for p in chain) >= 3
 
     assert cloned_instance(history(lease_presentations=tuple(chain)), DEFAULTS, NOW) == []
+    assert cloned_instance(history(lease_presentations=tuple(stored(chain))), DEFAULTS, NOW) == []
+
+
+def test_clones_taking_turns_unevenly_are_a_clone() -> None:
+    # A machine checking in twice running presents the newest lease and leaves no row: that
+    # the lease issued to it was used shows as the newest lease having moved on.
+    rows = clones_taking_turns("aabb" * 3)
+
+    (finding,) = cloned_instance(history(lease_presentations=tuple(rows)), DEFAULTS, NOW)
+
+    (activation,) = finding.evidence["activations"]
+    assert [s["presented"] for s in activation["superseded_leases"]] == [
+        "jti-0",
+        "jti-2",
+        "jti-4",
+        "jti-6",
+    ]
 
 
 def test_a_lease_conflict_without_a_lease_in_answer_has_a_dead_branch() -> None:

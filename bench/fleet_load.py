@@ -107,7 +107,8 @@ def load(
         _copy(
             cursor,
             "lease_presentations",
-            "license_id, activation_id, presented_jti, newest_jti, at, ip_prefix, ip_hash",
+            "license_id, activation_id, presented_jti, newest_jti, at, ip_prefix, ip_hash,"
+            " issued_jti",
             rows.lease_presentations,
         )
         _copy(cursor, "signature_failures", "key_id, bucket_start, count", rows.signature_failures)

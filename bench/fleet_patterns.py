@@ -120,10 +120,13 @@ def cloned_by_lease_chain(p: Plant) -> LicenseRow:
     lic = p.license()
     seat, ip = p.seat(lic, p.now - OLD)
     p.rows.daily(seat, p.window_start, p.now, ip=ip)
-    chain = [f"jti-{secrets.token_hex(8)}" for _ in range(7)]
+    chain = [f"jti-{secrets.token_hex(8)}" for _ in range(8)]
     start = p.now - timedelta(days=9)
     for n in range(6):
-        p.rows.lease_presentation(seat, chain[n], chain[n + 1], start + n * DAY, ip)
+        # Answered with the lease the same machine presents two check-ins later.
+        p.rows.lease_presentation(
+            seat, chain[n], chain[n + 1], start + n * DAY, ip, issued=chain[n + 2]
+        )
     seat.lease_jti = chain[-1]
     return lic
 
@@ -218,6 +221,24 @@ def network_move(p: Plant) -> LicenseRow:
         p.rows.observe(seat, moment, ip=ip if n <= move else new_ip)
         if n == move:
             p.rows.observe(seat, _same_day(moment), ip=new_ip)
+    return lic
+
+
+def mover(p: Plant) -> LicenseRow:
+    """A public address that moves three times in 20 days, never back: each move day shows
+    the old and the new network hours apart (3 days, within a 24 h interval), but never the
+    same pair twice; four networks (<= 5)."""
+    lic = p.license()
+    seat, ip = p.seat(lic, p.now - OLD)
+    ips = [ip, *(p.other_ip() for _ in range(3))]
+    days = list(_days(p.window_start, p.now))
+    moves = {len(days) - 20, len(days) - 13, len(days) - 6}
+    current = 0
+    for n, moment in enumerate(days):
+        p.rows.observe(seat, moment, ip=ips[current])
+        if n in moves:
+            current += 1
+            p.rows.observe(seat, _same_day(moment), ip=ips[current])
     return lic
 
 
@@ -323,6 +344,7 @@ LOOK_ALIKES: dict[str, tuple[tuple[str, ...], Planter]] = {
     "migration_inside_window": (("MIGRATION_OVERSTAY",), migration_inside_window),
     "nat_office": (("SERVER_SPREAD", "NETWORK_SPREAD"), nat_office),
     "network_move": (("CLONED_INSTANCE", "NETWORK_SPREAD"), network_move),
+    "mover": (("CLONED_INSTANCE", "NETWORK_SPREAD"), mover),
     "backup_restore": (("CLONED_INSTANCE",), backup_restore),
     "occasional_signature_failures": (("SIGNATURE_FAILURES",), occasional_signature_failures),
     "revoked_within_grace": (("REVOKED_CALLING_HOME",), revoked_within_grace),

@@ -233,7 +233,14 @@ class FleetRows:
     # ----------------------------------------------------------------- other evidence
 
     def lease_presentation(
-        self, activation: ActivationRow, presented: str, newest: str, at: datetime, ip: str
+        self,
+        activation: ActivationRow,
+        presented: str,
+        newest: str,
+        at: datetime,
+        ip: str,
+        *,
+        issued: str | None = None,
     ) -> None:
         self.lease_presentations.append(
             "\t".join(
@@ -245,6 +252,7 @@ class FleetRows:
                     ts(at),
                     ipv4_prefix(ip),
                     self.hashes.ip(ip),
+                    issued or NULL,
                 )
             )
         )

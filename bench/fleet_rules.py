@@ -74,12 +74,14 @@ def histories(url: str, now: datetime, thresholds: Thresholds) -> list[LicenseHi
                 ActivationTimeline(str(act), fingerprint, activated, released, reason, first, last)
             )
         leases: dict[str, list[LeasePresentation]] = defaultdict(list)
-        for lic, act, presented, newest, at, prefix in c.execute(
-            "SELECT license_id, activation_id, presented_jti, newest_jti, at, ip_prefix"
+        for lic, act, presented, newest, at, prefix, issued in c.execute(
+            "SELECT license_id, activation_id, presented_jti, newest_jti, at, ip_prefix, issued_jti"
             " FROM lease_presentations WHERE at >= %s",
             (since,),
         ):
-            leases[str(lic)].append(LeasePresentation(str(act), presented, newest, at, prefix))
+            leases[str(lic)].append(
+                LeasePresentation(str(act), presented, newest, at, prefix, issued)
+            )
         failures: dict[str, list[SignatureFailureCount]] = defaultdict(list)
         for key_id, bucket, count in c.execute(
             "SELECT key_id, bucket_start, count FROM signature_failures WHERE bucket_start >= %s",

@@ -2,10 +2,12 @@
 case, and the compact record of what changed when a case's evidence grows.
 
 New evidence is something a reviewer has not seen: an activation, network, server, version,
-key id or superseded lease that was not there, or a larger spread (more distinct servers,
-networks, instances, a bigger burst). Time passing is not: a later ``last_seen``, a longer
-side-by-side period, more check-ins from the same places, more days the same clone shows,
-failures that accumulate. Otherwise a case dismissed as a failover pair would reopen every
+key id or superseded lease that was not there, a larger spread (more distinct servers,
+networks, instances, a bigger burst), or a new episode of a rule that comes in episodes
+(another burst of invalid signatures, another round of churning activations, another
+suspension). Time passing is not: a later ``last_seen``, a longer side-by-side period, more
+check-ins from the same places, more days the same clone shows, failures that accumulate,
+the same episode going on. Otherwise a case dismissed as a failover pair would reopen every
 day the pair keeps running.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from licensing.misuse.episodes import new_episodes
 from licensing.misuse.findings import Rule
 
 Evidence = Mapping[str, Any]
@@ -73,8 +76,8 @@ def _cloned_instance(e: Evidence) -> Reading:
 
 
 def _activation_churn(e: Evidence) -> Reading:
-    # The window slides: the same activations leave it, new ones enter. What the reviewer
-    # dismissed is a rate, so only a higher rate or more machines involved is new.
+    # The window slides: the same activations leave it, new ones enter. A higher rate or
+    # more machines involved is new; a new round of churn is an episode (misuse/episodes.py).
     return {}, {"events": _count(e, "events"), "fingerprints": _count(e, "fingerprints")}
 
 
@@ -114,8 +117,9 @@ READINGS: Mapping[Rule, Callable[[Evidence], Reading]] = {
 
 
 def new_evidence(rule: Rule, before: Evidence | None, after: Evidence) -> dict[str, Any]:
-    """What ``after`` holds beyond ``before``: new identities per kind and larger counts
-    (``{"count": {"was": 3, "now": 5}}``). Empty when nothing is new."""
+    """What ``after`` holds beyond ``before``: new identities per kind, larger counts
+    (``{"count": {"was": 3, "now": 5}}``) and new episodes (``{"episodes": [name]}``).
+    Empty when nothing is new."""
     read = READINGS[rule]
     old_sets, old_counts = read(before or {})
     new_sets, new_counts = read(after)
@@ -128,6 +132,9 @@ def new_evidence(rule: Rule, before: Evidence | None, after: Evidence) -> dict[s
         was = old_counts.get(name, 0)
         if value > was:
             beyond[name] = {"was": was, "now": value}
+    episodes = new_episodes(rule, before or {}, after)
+    if episodes:
+        beyond["episodes"] = episodes
     return beyond
 
 

@@ -13,8 +13,9 @@ from licensing.misuse.clones import cloned_instance
 from licensing.misuse.findings import Finding, Rule
 from licensing.misuse.history import LicenseHistory
 from licensing.misuse.seats import activation_churn, migration_overstay
+from licensing.misuse.signatures import signature_failures
 from licensing.misuse.spread import network_spread, server_spread
-from licensing.misuse.standing import revoked_calling_home, signature_failures, version_not_covered
+from licensing.misuse.standing import revoked_calling_home, version_not_covered
 from licensing.misuse.thresholds import Thresholds
 
 RuleFunction = Callable[[LicenseHistory, Thresholds, datetime], list[Finding]]

@@ -1,17 +1,18 @@
-"""Rules over what the license entitles: a revoked key calling home, releases its upgrade
-protection does not cover, and bursts of invalid signatures for one key id."""
+"""Rules over what the license entitles: a revoked key calling home, and versions its
+upgrade protection does not cover."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from packaging.version import InvalidVersion, Version
 
 from licensing.misuse.findings import Finding, Rule, Severity, seen
-from licensing.misuse.history import REVOKED, SUSPENDED, LicenseHistory, SignatureFailureCount
+from licensing.misuse.history import REVOKED, SUSPENDED, LicenseHistory
 from licensing.misuse.spread import distinct_values
 from licensing.misuse.thresholds import Thresholds
 from licensing.timeutil import rfc3339
+from licensing.versions import version_covered
 
 
 def revoked_calling_home(
@@ -63,19 +64,26 @@ def _release(version: str) -> Version | None:
 def version_not_covered(
     history: LicenseHistory, thresholds: Thresholds, now: datetime
 ) -> list[Finding]:
-    """An instance runs a release that came out after its upgrade protection ended."""
+    """An instance runs a version its upgrade protection does not cover, by the same rule as
+    the check-in's verdict: a release that came out after protection ended, or a version the
+    catalogue does not know that is newer than the newest covered release."""
     protection_end = history.upgrade_protection_until
     if protection_end is None:
         return []
-    released = {_release(v): at for v, at in history.release_dates.items()}
-    if not any(at > protection_end for at in released.values()):
-        return []  # every release the catalogue knows came out while protected
+    released = {
+        release: at
+        for release, at in ((_release(v), at) for v, at in history.release_dates.items())
+        if release is not None
+    }
     judged: dict[str, bool] = {}  # each reported version string parsed once, not per row
 
     def not_covered(version: str) -> bool:
         if version not in judged:
-            at = released.get(_release(version))
-            judged[version] = at is not None and at > protection_end
+            release = _release(version)
+            # A version that does not parse never got a verdict either: not judged.
+            judged[version] = release is not None and not version_covered(
+                release, released, protection_end
+            )
         return judged[version]
 
     recent = history.observations_since(now - thresholds.lookback)
@@ -86,7 +94,8 @@ def version_not_covered(
         uncovered, lambda o: str(_release(o.product_version or "")), "version"
     )
     for entry in versions:
-        entry["released_at"] = rfc3339(released[_release(entry["version"])])
+        # None for a version the catalogue does not know.
+        entry["released_at"] = rfc3339(released.get(Version(entry["version"])))
     first, last = min(o.first_seen for o in uncovered), max(o.last_seen for o in uncovered)
     return [
         Finding(
@@ -95,7 +104,7 @@ def version_not_covered(
             license_id=history.license_id,
             first_seen=first,
             last_seen=last,
-            summary=f"{len(versions)} release(s) newer than the upgrade protection in use",
+            summary=f"{len(versions)} version(s) the upgrade protection does not cover in use",
             evidence={
                 "upgrade_protection_until": rfc3339(protection_end),
                 "versions": versions,
@@ -103,65 +112,8 @@ def version_not_covered(
                 **seen(first, last),
                 "ruled_out": (
                     "releases that came out before the protection ended, and versions the "
-                    "release catalogue does not know (not judged)"
-                ),
-            },
-        )
-    ]
-
-
-def _worst_window(buckets: list[SignatureFailureCount], window: timedelta) -> tuple[int, datetime]:
-    """The most failures within one window, and where that window starts (buckets sorted)."""
-    worst, worst_start, total, tail = 0, buckets[0].bucket_start, 0, 0
-    for bucket in buckets:
-        total += bucket.count
-        while buckets[tail].bucket_start <= bucket.bucket_start - window:
-            total -= buckets[tail].count
-            tail += 1
-        if total > worst:
-            worst, worst_start = total, buckets[tail].bucket_start
-    return worst, worst_start
-
-
-def signature_failures(
-    history: LicenseHistory, thresholds: Thresholds, now: datetime
-) -> list[Finding]:
-    """Many invalid signatures for one key id within one window: a forged or stolen key id."""
-    recent = [f for f in history.signature_failures if f.bucket_start >= now - thresholds.lookback]
-    bursts = []
-    for key_id in sorted({f.key_id for f in recent}):
-        buckets = sorted((f for f in recent if f.key_id == key_id), key=lambda f: f.bucket_start)
-        worst, worst_start = _worst_window(buckets, thresholds.signature_window)
-        if worst >= thresholds.signature_burst:
-            bursts.append((key_id, worst, worst_start, buckets))
-    if not bursts:
-        return []
-    first = min(b[3][0].bucket_start for b in bursts)
-    last = max(b[3][-1].bucket_start for b in bursts)
-    return [
-        Finding(
-            rule=Rule.SIGNATURE_FAILURES,
-            severity=Severity.MEDIUM,
-            license_id=history.license_id,
-            first_seen=first,
-            last_seen=last,
-            summary=f"bursts of invalid signatures for {len(bursts)} key id(s)",
-            evidence={
-                "key_ids": [
-                    {
-                        "key_id": key_id,
-                        "worst_burst": worst,
-                        "burst_at": rfc3339(at),
-                        "failures": sum(b.count for b in buckets),
-                    }
-                    for key_id, worst, at, buckets in bursts
-                ],
-                "threshold": thresholds.signature_burst,
-                "window_minutes": thresholds.signature_window_minutes,
-                **seen(first, last),
-                "ruled_out": (
-                    "a skewed clock or a misconfigured client: occasional failures below "
-                    f"{thresholds.signature_burst} in {thresholds.signature_window_minutes} minutes"
+                    "release catalogue does not know that are not newer than the newest "
+                    "covered release"
                 ),
             },
         )

@@ -1,8 +1,9 @@
 """Upgrade eligibility: the one rule shared by the instance verdict and the partner check.
 
-A release is covered when it was released on or before the end of upgrade protection
-(or protection has no end). A version with no release record is covered only if it is
-not newer, by PEP 440 order, than the newest covered release.
+What a license covers is decided by ``licensing.versions.version_covered``, which the
+misuse rule ``VERSION_NOT_COVERED`` shares: a release is covered when it came out on or
+before the end of upgrade protection; a version with no release record only if it is not
+newer, by PEP 440 order, than the newest covered release.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from packaging.version import Version
+
+from licensing import versions
 
 
 class EligibilityReason(StrEnum):
@@ -38,7 +41,7 @@ class Eligibility:
 
 
 def is_covered(release: ReleaseInfo, protection_until: datetime | None) -> bool:
-    return protection_until is None or release.released_at <= protection_until
+    return versions.released_in_time(release.released_at, protection_until)
 
 
 def latest_covered(
@@ -52,13 +55,8 @@ def version_covered(
     version: Version, releases: Sequence[ReleaseInfo], protection_until: datetime | None
 ) -> bool:
     """May an instance run ``version``? (the ``VERSION_NOT_COVERED`` verdict's rule)"""
-    if protection_until is None:
-        return True
-    for release in releases:
-        if release.version == version:
-            return is_covered(release, protection_until)
-    newest = latest_covered(releases, protection_until)
-    return newest is not None and version <= newest.version
+    released = {release.version: release.released_at for release in releases}
+    return versions.version_covered(version, released, protection_until)
 
 
 def eligibility(

@@ -74,7 +74,7 @@ def test_every_kind_is_planted_as_often_as_asked(generated: tuple[dict[str, Any]
     assert all(len(ids) == 2 for ids in manifest["planted_by_kind"].values())
     assert len(manifest["planted_by_kind"]) == 10
     assert all(len(kind["licenses"]) == 2 for kind in manifest["look_alikes"].values())
-    assert len(manifest["look_alikes"]) == 8
+    assert len(manifest["look_alikes"]) == 9
     assert len(manifest["planted"]["CLONED_INSTANCE"]) == 4  # by networks and by leases
 
 

@@ -27,10 +27,13 @@ from tests.unit.services.misuse_rows import DAY, daily, seat
 
 
 def _sites(session: Session, sealer: Sealer, networks: int) -> License:
-    """A license whose servers each check in from a network of their own, until now."""
+    """A license whose servers each check in from a network of their own, until now. Its
+    upgrade protection has no end: its product has no release records, and with an end
+    any version would be uncovered (as the check-in verdict would answer)."""
     now = utcnow()
     license = make_license(session, sealer).license
     license.status_changed_at = now - 60 * DAY
+    license.upgrade_protection_until = None
     for n in range(networks):
         activation = seat(session, license.id, activated_days_ago=20, now=now)
         daily(session, activation, 3, network=f"203.0.{n}", server=f"host-{n % 3}", now=now)

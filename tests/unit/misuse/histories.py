@@ -87,16 +87,62 @@ def history(**values: Any) -> LicenseHistory:
 
 def lease_chain_clones(presentations: int) -> list[LeasePresentation]:
     """Two machines sharing one activation's state, checking in alternately: each presents
-    the lease it last received, which the other machine has since superseded."""
+    the lease it last received, which the other machine has since superseded, and is
+    answered with a new one."""
     held = {"a": "jti-0", "b": "jti-0"}
     newest = "jti-0"
     chain = []
     for number in range(presentations):
         machine = "ab"[number % 2]
         at = NOW - (presentations - number) * HOUR
-        chain.append(LeasePresentation(aid(1), held[machine], newest, at, OFFICE))
-        newest = f"jti-{number + 1}"
+        issued = f"jti-{number + 1}"
+        chain.append(LeasePresentation(aid(1), held[machine], newest, at, OFFICE, issued))
+        newest = issued
         held[machine] = newest
+    return chain
+
+
+def clones_taking_turns(turns: str) -> list[LeasePresentation]:
+    """Two machines on one copied state checking in in the order ``turns`` (``"aabb"``),
+    each presenting the lease it last received and answered with a new one. Only a
+    superseded lease leaves a row, as the server stores them: a machine checking in twice
+    in a row presents the newest lease the second time and leaves none."""
+    held = {"a": "jti-0", "b": "jti-0"}
+    newest = "jti-0"
+    rows = []
+    for number, machine in enumerate(turns):
+        at = NOW - (len(turns) - number) * HOUR
+        issued = f"jti-{number + 1}"
+        if held[machine] != newest:
+            rows.append(LeasePresentation(aid(1), held[machine], newest, at, OFFICE, issued))
+        newest = held[machine] = issued
+    return rows
+
+
+def stored(chain: list[LeasePresentation]) -> list[LeasePresentation]:
+    """The presentations the server keeps a row of: the superseded ones."""
+    return [p for p in chain if p.superseded]
+
+
+def reordered_retry(
+    presentations: int, retried: tuple[int, ...], *, keeps_original: bool
+) -> list[LeasePresentation]:
+    """One machine checking in hourly whose check-ins ``retried`` are retried after a
+    timeout: each retry lands after its original and presents the same lease, which the
+    original's answer has superseded. The machine goes on with one answer only: the
+    original's (it arrived late, the retry's is dropped) or the retry's."""
+    chain = []
+    held = newest = "jti-0"
+    issued_count = 0
+    for number in range(presentations):
+        at = NOW - (presentations - number) * HOUR
+        answers = []
+        for moment in [at, at + timedelta(seconds=10)] if number in retried else [at]:
+            issued_count += 1
+            answers.append(f"jti-{issued_count}")
+            chain.append(LeasePresentation(aid(1), held, newest, moment, OFFICE, answers[-1]))
+            newest = answers[-1]
+        held = answers[0] if keeps_original else answers[-1]
     return chain
 
 

@@ -110,9 +110,18 @@ def test_cloned_instance_a_second_clone_is_new() -> None:
     assert beyond == {"activations": ["a2"], "networks": ["a2:n1", "a2:n2"]}
 
 
-def test_activation_churn_only_a_higher_rate_or_more_machines_is_new() -> None:
-    dismissed = {"events": 8, "fingerprints": 4, "timeline": [{"at": "t1", "activation_id": "a1"}]}
-    slid = {"events": 8, "fingerprints": 4, "timeline": [{"at": "t9", "activation_id": "a9"}]}
+def churn(*taken: str, events: int = 8, fingerprints: int = 4) -> dict[str, Any]:
+    """Churn evidence whose window holds ``taken`` activations (and the release of a0)."""
+    timeline = [{"at": "t0", "event": "released", "activation_id": "a0"}] + [
+        {"at": f"t{n + 1}", "event": "activated", "activation_id": a} for n, a in enumerate(taken)
+    ]
+    return {"events": events, "fingerprints": fingerprints, "timeline": timeline}
+
+
+def test_activation_churn_the_same_round_sliding_on_is_not_new() -> None:
+    dismissed = churn("a1", "a2", "a3")
+    # The window slid: a1 left it, a4 entered; the same round of churn goes on.
+    slid = churn("a2", "a3", "a4")
     assert not is_beyond(Rule.ACTIVATION_CHURN, dismissed, slid)
     assert new_evidence(Rule.ACTIVATION_CHURN, dismissed, {**slid, "events": 12}) == {
         "events": {"was": 8, "now": 12}
@@ -120,9 +129,19 @@ def test_activation_churn_only_a_higher_rate_or_more_machines_is_new() -> None:
     assert is_beyond(Rule.ACTIVATION_CHURN, dismissed, {**slid, "fingerprints": 5})
 
 
+def test_activation_churn_a_new_round_of_entirely_new_activations_is_new() -> None:
+    dismissed = churn(*(f"a{n}" for n in range(1, 9)))
+    # Weeks later, the same size, the old seat a0 released again: only the taken ones count.
+    later = churn(*(f"b{n}" for n in range(1, 9)))
+    later["timeline"][0]["at"] = "w0"
+
+    assert new_evidence(Rule.ACTIVATION_CHURN, dismissed, later) == {"episodes": ["w0"]}
+
+
 def revoked(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "status": "suspended",
+        "status_changed_at": "2026-02-01T00:00:00Z",
         "check_ins": 5,
         "activations": ["a1"],
         "networks": [{"network": "n1", "check_ins": 5}],
@@ -144,6 +163,15 @@ def test_revoked_calling_home_more_calls_from_the_same_place_is_not_new() -> Non
     ) == {"networks": ["n2"], "servers": {"was": 1, "now": 2}}
 
 
+def test_revoked_calling_home_a_second_suspension_is_new() -> None:
+    dismissed = revoked()
+    # Reinstated, then suspended again: the same status, the same place, another episode.
+    again = revoked(status_changed_at="2026-03-15T00:00:00Z")
+    assert new_evidence(Rule.REVOKED_CALLING_HOME, dismissed, again) == {
+        "episodes": ["2026-03-15T00:00:00Z"]
+    }
+
+
 def test_version_not_covered_new_versions_or_instances() -> None:
     dismissed = {"versions": [{"version": "3.0", "check_ins": 2}], "activations": ["a1"]}
     assert not is_beyond(
@@ -158,9 +186,17 @@ def test_version_not_covered_new_versions_or_instances() -> None:
     ) == {"versions": ["3.1"], "activations": ["a2"]}
 
 
-def failures(*keys: tuple[str, int, int]) -> dict[str, Any]:
+def failures(*keys: tuple[str, int, int], bursts: tuple[str, ...] = ("t1",)) -> dict[str, Any]:
     return {
-        "key_ids": [{"key_id": k, "worst_burst": w, "failures": f} for k, w, f in keys],
+        "key_ids": [
+            {
+                "key_id": k,
+                "worst_burst": w,
+                "failures": f,
+                "bursts": [{"at": at, "worst": w} for at in bursts],
+            }
+            for k, w, f in keys
+        ],
         "threshold": 20,
     }
 
@@ -174,7 +210,15 @@ def test_signature_failures_a_bigger_burst_or_another_key_id_is_new_accumulation
     }
     assert new_evidence(
         Rule.SIGNATURE_FAILURES, dismissed, failures(("k1", 25, 40), ("k2", 20, 20))
-    ) == {"key_ids": ["k2"], "worst_burst:k2": {"was": 0, "now": 20}}
+    ) == {"key_ids": ["k2"], "worst_burst:k2": {"was": 0, "now": 20}, "episodes": ["k2@t1"]}
+
+
+def test_signature_failures_a_new_burst_of_the_same_size_is_new() -> None:
+    dismissed = failures(("k1", 25, 25))
+    weeks_later = failures(("k1", 25, 50), bursts=("t1", "t9"))
+    assert new_evidence(Rule.SIGNATURE_FAILURES, dismissed, weeks_later) == {"episodes": ["k1@t9"]}
+    # The first burst left the lookback: the second is still one the reviewer has not seen.
+    assert is_beyond(Rule.SIGNATURE_FAILURES, dismissed, failures(("k1", 25, 25), bursts=("t9",)))
 
 
 def test_nothing_before_means_everything_is_new() -> None:

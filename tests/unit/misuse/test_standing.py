@@ -1,11 +1,8 @@
-"""REVOKED_CALLING_HOME, VERSION_NOT_COVERED and SIGNATURE_FAILURES."""
+"""REVOKED_CALLING_HOME and VERSION_NOT_COVERED."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from licensing.misuse.history import SignatureFailureCount
-from licensing.misuse.standing import revoked_calling_home, signature_failures, version_not_covered
+from licensing.misuse.standing import revoked_calling_home, version_not_covered
 from licensing.misuse.thresholds import Thresholds
 from tests.unit.misuse.histories import HOUR, NOW, aid, daily, days_ago, history
 
@@ -55,7 +52,7 @@ def test_a_release_after_the_protection_ended_is_not_covered() -> None:
     assert version["activations"] == [aid(1)]
 
 
-def test_covered_and_unknown_releases_stay_quiet() -> None:
+def test_covered_releases_and_versions_that_do_not_parse_stay_quiet() -> None:
     running = daily(1, 3, version="2.5.0") + daily(2, 3, version="9.9-nightly")
 
     assert (
@@ -67,37 +64,35 @@ def test_covered_and_unknown_releases_stay_quiet() -> None:
     )
 
 
-def test_a_burst_of_invalid_signatures_fires() -> None:
-    start = NOW - 3 * HOUR
-    burst = tuple(
-        SignatureFailureCount("key-1", start + timedelta(minutes=m), 7) for m in (0, 20, 40)
+def test_an_unknown_version_newer_than_the_newest_covered_release_is_not_covered() -> None:
+    # The verdict answers 9.9.9 VERSION_NOT_COVERED on every check-in: it is a case too.
+    running = daily(1, 3, version="9.9.9")
+
+    (finding,) = version_not_covered(
+        history(observations=tuple(running), **PROTECTED), DEFAULTS, NOW
     )
 
-    (finding,) = signature_failures(history(signature_failures=burst), DEFAULTS, NOW)
+    (version,) = finding.evidence["versions"]
+    assert version["version"] == "9.9.9"
+    assert version["released_at"] is None  # the catalogue does not know it
 
-    (key,) = finding.evidence["key_ids"]
-    assert key == {
-        "key_id": "key-1",
-        "worst_burst": 21,
-        "burst_at": key["burst_at"],
-        "failures": 21,
+
+def test_an_unknown_version_fires_even_when_every_known_release_is_covered() -> None:
+    covered_only = {
+        "upgrade_protection_until": days_ago(10),
+        "release_dates": {"2.5": days_ago(200)},
     }
+    running = daily(1, 3, version="3.0.0")
 
-
-def test_a_steady_trickle_of_failures_is_not_a_burst() -> None:
-    skewed_clock = tuple(SignatureFailureCount("key-1", NOW - n * HOUR, 1) for n in range(168))
-
-    assert signature_failures(history(signature_failures=skewed_clock), DEFAULTS, NOW) == []
-
-
-def test_failures_further_apart_than_the_window_are_separate_bursts() -> None:
-    apart = (
-        SignatureFailureCount("key-1", NOW - 3 * HOUR, 12),
-        SignatureFailureCount("key-1", NOW - 2 * HOUR, 12),
-        SignatureFailureCount("key-2", NOW - 3 * HOUR, 19),
+    (finding,) = version_not_covered(
+        history(observations=tuple(running), **covered_only), DEFAULTS, NOW
     )
-    closer = (*apart, SignatureFailureCount("key-1", NOW - 2 * HOUR - timedelta(minutes=1), 9))
+    assert [v["version"] for v in finding.evidence["versions"]] == ["3.0.0"]
 
-    assert signature_failures(history(signature_failures=apart), DEFAULTS, NOW) == []
-    (finding,) = signature_failures(history(signature_failures=closer), DEFAULTS, NOW)
-    assert finding.evidence["key_ids"][0]["worst_burst"] == 21
+
+def test_an_unknown_version_older_than_the_newest_covered_release_is_covered() -> None:
+    running = daily(1, 3, version="2.4.1") + daily(2, 3, version="1.0")
+
+    assert (
+        version_not_covered(history(observations=tuple(running), **PROTECTED), DEFAULTS, NOW) == []
+    )

@@ -130,6 +130,7 @@ def _pattern(session: Session, sealer: Sealer, *, pseudonymised: bool) -> str:
     """A license showing spread, an overstay and clones, in raw or pseudonymised rows."""
     issued = make_license(session, sealer)
     license = issued.license
+    license.upgrade_protection_until = None  # its product has no releases: see _unprotected
     first = seat(session, license.id, activated_days_ago=70)
     second = seat(session, license.id, activated_days_ago=45)
     daily(session, first, 70, pseudonymised=pseudonymised)
@@ -195,12 +196,19 @@ def test_a_license_whose_days_cannot_matter_is_read_summed(
     assert len(histories[str(split.id)].observations) == 12  # two networks: day by day
 
 
+def _unprotected(license: Any) -> Any:
+    """No end to the license's upgrade protection. Its product has no release records, and
+    with an end any version would be uncovered (as the check-in verdict would answer)."""
+    license.upgrade_protection_until = None
+    return license
+
+
 def _everything(session: Session, sealer: Sealer) -> list[uuid.UUID]:
     """One license per rule's pattern and per look-alike, and quiet ones."""
     made = [uuid.UUID(_pattern(session, sealer, pseudonymised=n == 1)) for n in range(2)]
 
     def license(**changes: Any) -> Any:
-        issued = make_license(session, sealer).license
+        issued = _unprotected(make_license(session, sealer).license)
         for name, value in changes.items():
             setattr(issued, name, value)
         made.append(issued.id)

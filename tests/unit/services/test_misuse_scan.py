@@ -81,9 +81,12 @@ def _scan(
 
 
 def _license(session: Session, sealer: Sealer) -> License:
-    """A license whose last change of status was long before the scans of the test."""
+    """A license whose last change of status was long before the scans of the test, with
+    no end to its upgrade protection: its product has no release records, and with an end
+    any version would be uncovered (as the check-in verdict would answer)."""
     license = make_license(session, sealer).license
     license.status_changed_at = NOW - 60 * DAY
+    license.upgrade_protection_until = None
     return license
 
 

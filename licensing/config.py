@@ -92,6 +92,9 @@ class Settings:
     # The misuse rules' thresholds, and how often the misuse scan makes a full pass.
     misuse_thresholds: Thresholds = field(default_factory=Thresholds)
     misuse_full_scan_hours: int = 24
+    # How far the scan lowers its own CPU priority (os.nice) so that check-ins on the same
+    # host keep their latency; 0 leaves it as started.
+    misuse_scan_nice: int = 10
     # The escalation ladder: days from notifying the customer to the final notice, and
     # from the final notice to suspending the license.
     misuse_notice_days: int = 14
@@ -162,6 +165,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "LICENSING_MISUSE_FULL_SCAN_HOURS",
         "24",
         "the misuse scan makes a full pass when its last one is older than this",
+    ),
+    (
+        "LICENSING_MISUSE_SCAN_NICE",
+        "10",
+        "how far the misuse scan lowers its own CPU priority (0-19, as nice(1)) so that "
+        "check-ins served on the same host keep their latency",
     ),
     (
         "LICENSING_MISUSE_NOTICE_DAYS",
@@ -266,6 +275,7 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         ),
         misuse_thresholds=_misuse_thresholds(values, "LICENSING_MISUSE_THRESHOLDS"),
         misuse_full_scan_hours=_integer(values, "LICENSING_MISUSE_FULL_SCAN_HOURS", 24, minimum=1),
+        misuse_scan_nice=_integer(values, "LICENSING_MISUSE_SCAN_NICE", 10, minimum=0, maximum=19),
         misuse_notice_days=_integer(values, "LICENSING_MISUSE_NOTICE_DAYS", 14, minimum=1),
         misuse_final_notice_days=_integer(
             values, "LICENSING_MISUSE_FINAL_NOTICE_DAYS", 14, minimum=1
@@ -330,7 +340,9 @@ def _choice(values: Mapping[str, Any], name: str, default: str, allowed: tuple[s
     return value
 
 
-def _integer(values: Mapping[str, Any], name: str, default: int, *, minimum: int) -> int:
+def _integer(
+    values: Mapping[str, Any], name: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
     raw = values.get(name)
     if raw is None or str(raw).strip() == "":
         return default
@@ -340,6 +352,8 @@ def _integer(values: Mapping[str, Any], name: str, default: int, *, minimum: int
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, not {number}")
     return number
 
 

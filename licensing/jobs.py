@@ -9,6 +9,7 @@ cron on several hosts at once: a second runner finds nothing left to do.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ class _CommitEachChunk:
 def _misuse_scan(session: Session, now: datetime, context: JobContext) -> int:
     """The licenses the misuse scan looked at (0 when another host's scan was running)."""
     context.checkpoint()  # the jobs before it release their locks before the long scan
+    # Check-ins on this host get the CPU first; raised to the setting, never beyond it.
+    os.nice(max(0, context.settings.misuse_scan_nice - os.nice(0)))
     summary = misuse_scan.run(
         session,
         session.get_bind().engine,

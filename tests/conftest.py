@@ -67,6 +67,8 @@ def app_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> d
         # The invalid-signature tally is flushed by the tests that look at it, never
         # by a timer writing outside the test's transaction.
         "LICENSING_SIGNATURE_FAILURE_FLUSH": "0",
+        # The suite stays at its own priority when it runs a scan in-process.
+        "LICENSING_MISUSE_SCAN_NICE": "0",
         # The test client speaks plain HTTP, where a Secure cookie would not be sent back.
         "LICENSING_CONSOLE_SECURE_COOKIE": "false",
         "TESTING": True,

@@ -273,3 +273,10 @@ def test_console_settings_have_safe_defaults_and_are_validated(tmp_path: Path) -
     assert (tuned.secure_cookie, tuned.idle_minutes, tuned.lockout_failures) == (False, 10, 3)
     with pytest.raises(ConfigError, match="LICENSING_STAFF_LOCKOUT_MINUTES"):
         load_settings(base | {"LICENSING_STAFF_LOCKOUT_MINUTES": "0"}, tmp_path)
+
+
+def test_the_scan_priority_is_a_nice_value(tmp_path: Path) -> None:
+    assert load(tmp_path).misuse_scan_nice == 10
+    assert load(tmp_path, LICENSING_MISUSE_SCAN_NICE="0").misuse_scan_nice == 0
+    with pytest.raises(ConfigError, match="LICENSING_MISUSE_SCAN_NICE must be at most 19"):
+        load(tmp_path, LICENSING_MISUSE_SCAN_NICE="20")

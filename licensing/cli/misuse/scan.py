@@ -8,6 +8,7 @@ only while it applies one chunk's findings (docs/misuse.md, "The scan").
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from typing import Any
@@ -75,6 +76,8 @@ def scan(full: bool, wait: bool, as_json: bool) -> None:
     # On SQLite the check took the write lock: check-ins wait for none until a chunk writes.
     session().commit()
     settings = runtime().settings
+    # A batch job beside the server: check-ins on this host get the CPU first.
+    os.nice(max(0, settings.misuse_scan_nice - os.nice(0)))
     progress = _ChunkCommits(show=not as_json and sys.stdout.isatty())
     try:
         summary = misuse_scan.run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 
@@ -14,3 +14,9 @@ class SignInForm(FlaskForm):  # type: ignore[misc]
 
 class SignOutForm(FlaskForm):  # type: ignore[misc]
     """No fields: signing out is a POST carrying only the CSRF token."""
+
+
+class CaseNoteForm(FlaskForm):  # type: ignore[misc]
+    """A note, an assignee or a decision's reason: one text field for each case action."""
+
+    text = TextAreaField("Text", validators=[Length(max=1000)])

@@ -25,7 +25,11 @@ def list_cases(
     status: CaseStatus | None = None,
     severity: str | None = None,
     license_id: uuid.UUID | None = None,
+    assignee: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Sequence[MisuseCase]:
+    """The queue, filtered; ``limit`` and ``offset`` page it (the console shows 50 a page)."""
     query = select(MisuseCase).order_by(_SEVERITY_ORDER, MisuseCase.last_seen.desc(), MisuseCase.id)
     if rule is not None:
         query = query.where(MisuseCase.rule == rule.value)
@@ -35,6 +39,10 @@ def list_cases(
         query = query.where(MisuseCase.severity == severity)
     if license_id is not None:
         query = query.where(MisuseCase.license_id == license_id)
+    if assignee is not None:
+        query = query.where(MisuseCase.assignee == assignee)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return session.scalars(query).all()
 
 

@@ -1,5 +1,5 @@
 """The console's views, one module per topic; importing them adds their routes."""
 
-from licensing.console.views import home, session
+from licensing.console.views import audit, home, session
 
-__all__ = ["home", "session"]
+__all__ = ["audit", "home", "session"]

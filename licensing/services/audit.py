@@ -180,10 +180,20 @@ def list_events(
     since: datetime | None = None,
     actor: str | None = None,
     subject: str | None = None,
+    action: str | None = None,
+    before_seq: int | None = None,
     limit: int = 100,
 ) -> Sequence[AuditEvent]:
-    """Events newest first; ``subject`` is a subject id or ``type:id``."""
+    """Events newest first; ``subject`` is a subject id or ``type:id``.
+
+    ``before_seq`` pages back through the log (events older than that seq): stable while
+    new events are appended, unlike an offset.
+    """
     query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
     if since is not None:
         query = query.where(AuditEvent.occurred_at >= since)
     if actor is not None:

@@ -1,0 +1,152 @@
+"""The dashboard on the landing page: case charts, check-ins per day, what ends soon."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from licensing.crypto.sealing import Sealer
+from licensing.models import License, UsageObservation
+from licensing.models.misuse import MisuseCase, SignatureFailure
+from licensing.timeutil import utcnow
+from tests.factories import make_activation, make_license
+from tests.functional.console.conftest import MakeStaff, sign_in
+
+DAY = timedelta(days=1)
+
+
+def _case(session: Session, license: License, rule: str, severity: str, status: str) -> None:
+    session.add(
+        MisuseCase(
+            license_id=license.id,
+            rule=rule,
+            severity=severity,
+            status=status,
+            summary="seeded",
+            evidence={},
+            first_seen=utcnow() - DAY,
+            last_seen=utcnow(),
+        )
+    )
+
+
+def _observe(session: Session, license: License, days_ago: int, count: int) -> None:
+    activation = make_activation(session, license.id, silent_for=DAY, now=utcnow())
+    session.add(
+        UsageObservation(
+            activation_id=activation.id,
+            license_id=license.id,
+            day=(utcnow() - days_ago * DAY).date(),
+            observation_key=uuid.uuid4().bytes * 2,
+            product_version="1.0.0",
+            count=count,
+        )
+    )
+
+
+def _page(client: FlaskClient, make_staff: MakeStaff) -> str:
+    make_staff()
+    sign_in(client, "viewer@example.org")
+    response = client.get("/staff/")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _figure(text: str, figure_id: str) -> str:
+    found = re.search(rf'<figure id="{figure_id}">(.*?)</figure>', text, re.S)
+    assert found, figure_id
+    return found.group(1)
+
+
+def test_an_empty_dashboard_renders_for_a_viewer(
+    client: FlaskClient, make_staff: MakeStaff
+) -> None:
+    text = _page(client, make_staff)
+    for figure_id in ("cases-by-severity", "cases-by-rule", "check-ins"):
+        assert "<svg" in _figure(text, figure_id)
+    assert "No data yet" in _figure(text, "cases-by-severity")
+    assert '<span class="figure" id="signature-failures">0</span>' in text
+    assert text.count("None in the next 30 days.") == 2
+
+
+def test_open_cases_are_charted_by_severity_and_rule(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    licenses = [make_license(session, sealer).license for _ in range(3)]
+    _case(session, licenses[0], "seat_overuse", "high", "open")
+    _case(session, licenses[1], "seat_overuse", "medium", "open")
+    _case(session, licenses[2], "key_sharing", "high", "open")
+    _case(session, licenses[0], "key_sharing", "low", "dismissed")  # not open: not counted
+    session.commit()
+    text = _page(client, make_staff)
+    severity = _figure(text, "cases-by-severity")
+    assert "<title>high: 2 cases</title>" in severity
+    assert "<title>medium: 1 cases</title>" in severity
+    assert "low" not in severity
+    rule = _figure(text, "cases-by-rule")
+    assert rule.index("seat_overuse: 2 cases") < rule.index("key_sharing: 1 cases")
+
+
+def test_check_ins_per_day_sum_the_observations_of_30_days(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    license = make_license(session, sealer).license
+    _observe(session, license, 0, 24)
+    _observe(session, license, 0, 6)
+    _observe(session, license, 3, 5)
+    _observe(session, license, 30, 99)  # the 31st day back: outside the chart
+    session.commit()
+    chart = _figure(_page(client, make_staff), "check-ins")
+    today, three_ago = utcnow().date(), (utcnow() - 3 * DAY).date()
+    assert f"<title>{today.isoformat()}: 30 check-ins</title>" in chart
+    assert f"<title>{three_ago.isoformat()}: 5 check-ins</title>" in chart
+    assert chart.count('class="bar"') == 30
+    assert f"{(utcnow() - 30 * DAY).date().isoformat()}:" not in chart
+
+
+def test_the_charts_carry_no_script(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    license = make_license(session, sealer).license
+    _case(session, license, "<script>alert(1)</script>", "high", "open")
+    session.commit()
+    text = _page(client, make_staff)
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;" in _figure(text, "cases-by-rule")
+    assert not re.search(r"\son\w+=", text)  # no event handler attributes either
+
+
+def test_licenses_and_upgrade_protection_ending_within_30_days(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    now = utcnow()
+    soon = make_license(session, sealer, expires_at=now + 5 * DAY).license
+    make_license(session, sealer, expires_at=now + 40 * DAY)  # beyond the window
+    upgrade = make_license(session, sealer, upgrade_protection_until=now + 10 * DAY).license
+    session.commit()
+    text = _page(client, make_staff)
+    expiring = text.split('id="expiring"')[1].split("</section>")[0]
+    assert '<span class="figure">1</span>' in expiring
+    assert str(soon.id) in expiring
+    assert (now + 5 * DAY).strftime("%Y-%m-%d") in expiring
+    ending = text.split('id="upgrades-ending"')[1].split("</section>")[0]
+    assert '<span class="figure">1</span>' in ending
+    assert str(upgrade.id) in ending and str(soon.id) not in ending
+
+
+def test_signature_failures_of_the_last_24_hours_are_summed(
+    client: FlaskClient, make_staff: MakeStaff, session: Session
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    for hours_ago, count in ((1, 3), (20, 4), (30, 50)):
+        session.add(
+            SignatureFailure(
+                key_id="k" * 22, bucket_start=now - timedelta(hours=hours_ago), count=count
+            )
+        )
+    session.commit()
+    assert '<span class="figure" id="signature-failures">7</span>' in _page(client, make_staff)

@@ -6,6 +6,7 @@ from licensing.models.activations import (
     ReleaseReason,
     UsageObservation,
 )
+from licensing.models.approvals import ApprovalAction, ApprovalRequest, ApprovalStatus
 from licensing.models.audit import AuditEvent
 from licensing.models.base import Base
 from licensing.models.catalog import Edition, Product, Release
@@ -39,6 +40,9 @@ from licensing.models.staff import StaffRole, StaffUser
 __all__ = [
     "Activation",
     "ActivationStatus",
+    "ApprovalAction",
+    "ApprovalRequest",
+    "ApprovalStatus",
     "AuditEvent",
     "Base",
     "CaseStatus",

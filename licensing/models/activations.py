@@ -93,6 +93,12 @@ class UsageObservation(Base):
     __table_args__ = (
         UniqueConstraint("activation_id", "day", "observation_key"),
         Index("ix_usage_observations_license_id_day", "license_id", "day"),
+        # Staff search finds a server name, an address or a network in every license's
+        # usage (services/staff_search.py). These columns are written when a row is
+        # inserted and never changed by the day's upsert, so the upsert stays a HOT update.
+        Index("ix_usage_observations_ip_hash", "ip_hash"),
+        Index("ix_usage_observations_server_name_hash", "server_name_hash"),
+        Index("ix_usage_observations_ip_prefix", "ip_prefix"),
         CheckConstraint("count >= 1", name="count_positive"),
         # count, last_seen and usage (what a repeated check-in changes) are not indexed, so
         # the upsert is a HOT update; fillfactor 90 leaves room for it: the row is wider

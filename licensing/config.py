@@ -101,6 +101,8 @@ class Settings:
     misuse_final_notice_days: int = 14
     # Seconds between writes of the invalid-signature tally (0: only when flushed).
     signature_failure_flush: float = 5.0
+    # Four eyes: revoking a license waits for a second admin's approval.
+    four_eyes: bool = False
     # The staff console: its session cookie, its timeouts and the sign-in lockout.
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
@@ -189,6 +191,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "(0: no timer, written only when flushed explicitly)",
     ),
     (
+        "LICENSING_FOUR_EYES",
+        "false",
+        "revoking a license waits for a second admin's approval in the staff console "
+        "(docs/console.md)",
+    ),
+    (
         "LICENSING_CONSOLE_SECURE_COOKIE",
         "true",
         "the staff console's session cookie is sent over HTTPS only (false: local HTTP)",
@@ -274,7 +282,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
             values, "LICENSING_PARTNER_AUTH_FAILURE_LIMIT", "10/minute"
         ),
         misuse_thresholds=_misuse_thresholds(values, "LICENSING_MISUSE_THRESHOLDS"),
-        misuse_full_scan_hours=_integer(values, "LICENSING_MISUSE_FULL_SCAN_HOURS", 24, minimum=1),
+        misuse_full_scan_hours=_integer(
+            values, "LICENSING_MISUSE_FULL_SCAN_HOURS", 24, minimum=1, maximum=24 * 31
+        ),
         misuse_scan_nice=_integer(values, "LICENSING_MISUSE_SCAN_NICE", 10, minimum=0, maximum=19),
         misuse_notice_days=_integer(values, "LICENSING_MISUSE_NOTICE_DAYS", 14, minimum=1),
         misuse_final_notice_days=_integer(
@@ -283,6 +293,7 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         signature_failure_flush=float(
             _integer(values, "LICENSING_SIGNATURE_FAILURE_FLUSH", 5, minimum=0)
         ),
+        four_eyes=_boolean(values, "LICENSING_FOUR_EYES", False),
         console=_console(values),
     )
 

@@ -13,7 +13,7 @@ from licensing.cli.options import confirm, reason_option, yes_option
 from licensing.cli.options import license_reference as reference
 from licensing.cli.options import license_reference_help as reference_help
 from licensing.cli.output import emit_record, emit_records, json_option
-from licensing.errors import InvalidRequest
+from licensing.errors import InvalidRequest, InvalidTransition
 from licensing.models import License, LicenseStatus
 from licensing.services import catalog, customers, licenses
 from licensing.services import seats as license_seats
@@ -137,6 +137,12 @@ def license_revoke(reference: str, reason: str, yes: bool, as_json: bool) -> Non
     """Revoke a license for good (cannot be undone); asks first unless --yes."""
     found = licenses.find(session(), reference)
     licenses.check_revocable(found)
+    if runtime().settings.four_eyes:
+        # Nobody revokes alone under four eyes, not even from a shell on the server.
+        raise InvalidTransition(
+            "LICENSING_FOUR_EYES is on: a revocation needs a second admin's approval; "
+            f"ask for it on the license's page in the staff console (/staff/licenses/{found.id})"
+        )
     confirm(f"Revoke license {found.key_id} for good? This cannot be undone.", yes=yes)
     _show(licenses.revoke(session(), found, reason=reason, actor=actor()), as_json=as_json)
 

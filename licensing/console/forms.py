@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -20,3 +20,31 @@ class CaseNoteForm(FlaskForm):  # type: ignore[misc]
     """A note, an assignee or a decision's reason: one text field for each case action."""
 
     text = TextAreaField("Text", validators=[Length(max=1000)])
+
+
+class RevealForm(FlaskForm):  # type: ignore[misc]
+    """Why raw addresses and server names are needed: audited with the reveal."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(min=10, max=500)])
+
+
+EXCEPTION_KINDS = {
+    "failover_server": "Failover server",
+    "nat": "Shared address (NAT)",
+    "test_server": "Test server",
+    "other": "Other",
+}
+
+
+class ExceptionForm(FlaskForm):  # type: ignore[misc]
+    """A legitimate pattern declared for the case's license and rule, until a date."""
+
+    kind = StringField("Kind", validators=[DataRequired(), AnyOf(list(EXCEPTION_KINDS))])
+    until = DateField("Until", validators=[DataRequired()])
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=1000)])
+
+
+class DecisionForm(FlaskForm):  # type: ignore[misc]
+    """Approving or turning down a request waiting for a second admin; a note is optional."""
+
+    note = TextAreaField("Note", validators=[Length(max=1000)])

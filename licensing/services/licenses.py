@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -156,10 +157,26 @@ def check_revocable(license: License) -> None:
     _require(license, {LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED}, "revoke")
 
 
-def revoke(session: Session, license: License, *, reason: str, actor: str) -> License:
+def revoke(
+    session: Session,
+    license: License,
+    *,
+    reason: str,
+    actor: str,
+    requested_by: str | None = None,
+    request_id: str | None = None,
+) -> License:
+    """Revoke for good; under four eyes ``actor`` approved what ``requested_by`` asked for."""
     check_revocable(license)
+    approval = {"requested_by": requested_by, "request_id": request_id} if requested_by else {}
     return _change_status(
-        session, license, LicenseStatus.REVOKED, reason=reason, actor=actor, verb="revoked"
+        session,
+        license,
+        LicenseStatus.REVOKED,
+        reason=reason,
+        actor=actor,
+        verb="revoked",
+        extra=approval,
     )
 
 
@@ -238,7 +255,14 @@ def _require(license: License, allowed: set[LicenseStatus], verb: str) -> None:
 
 
 def _change_status(
-    session: Session, license: License, status: LicenseStatus, *, reason: str, actor: str, verb: str
+    session: Session,
+    license: License,
+    status: LicenseStatus,
+    *,
+    reason: str,
+    actor: str,
+    verb: str,
+    extra: Mapping[str, Any] | None = None,
 ) -> License:
     previous = license.status
     license.status = status
@@ -251,7 +275,7 @@ def _change_status(
         action=f"license.{verb}",
         subject_type="license",
         subject_id=license.id,
-        data={"from": previous, "to": str(status), "reason": reason},
+        data={"from": previous, "to": str(status), "reason": reason, **(extra or {})},
     )
     return license
 

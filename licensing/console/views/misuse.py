@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from licensing.console import auth
 from licensing.console.blueprint import bp
-from licensing.console.forms import CaseNoteForm
+from licensing.console.forms import EXCEPTION_KINDS, CaseNoteForm, RevealForm
 from licensing.errors import LicensingError
 from licensing.extensions import db
 from licensing.misuse.findings import Rule, Severity
@@ -25,6 +25,8 @@ from licensing.runtime import current
 from licensing.services import misuse_case_actions as actions
 from licensing.services import misuse_case_queries as queries
 from licensing.services import misuse_exceptions
+from licensing.services import personal_data_reveal as reveal
+from licensing.services.personal_data_reveal import Revealed
 from licensing.timeutil import utcnow
 
 PAGE_SIZE = 50
@@ -79,7 +81,8 @@ def _periods() -> LadderPeriods:
     return LadderPeriods(settings.misuse_notice_days, settings.misuse_final_notice_days)
 
 
-def _case(case_id: str, *, for_update: bool = False) -> MisuseCase:
+def find_case(case_id: str, *, for_update: bool = False) -> MisuseCase:
+    """The case, or a 404 page."""
     try:
         return queries.find_case(db.session(), case_id, for_update=for_update)
     except LicensingError:
@@ -89,8 +92,12 @@ def _case(case_id: str, *, for_update: bool = False) -> MisuseCase:
 @bp.route("/misuse/<case_id>")
 @auth.requires(StaffRole.VIEWER)
 def misuse_case(case_id: str) -> Any:
+    return render_case(find_case(case_id))
+
+
+def render_case(case: MisuseCase, revealed: Revealed | None = None) -> str:
+    """The case page; with ``revealed``, the raw usage an audited reveal just read."""
     session, now = db.session(), utcnow()
-    case = _case(case_id)
     staff = auth.current_staff()
     assert staff is not None  # requires() let the request in
     role = StaffRole(staff.role)
@@ -103,7 +110,11 @@ def misuse_case(case_id: str) -> Any:
         why_none=why_no_step(case),
         may_act=role.includes(StaffRole.ANALYST),
         may_suspend=role.includes(StaffRole.ADMIN),
+        may_reveal=reveal.why_not_revealable(role, case) is None,
+        revealed=revealed,
         form=CaseNoteForm(),
+        reveal_form=RevealForm(),
+        exception_kinds=EXCEPTION_KINDS,
     )
 
 
@@ -113,7 +124,7 @@ def _act(case_id: str, action: Callable[[MisuseCase, str, str], object], done: s
     staff = auth.current_staff()
     assert staff is not None
     if form.validate_on_submit():
-        case = _case(case_id, for_update=True)
+        case = find_case(case_id, for_update=True)
         try:
             action(case, (form.text.data or "").strip(), f"staff:{staff.id}")
         except LicensingError as refused:

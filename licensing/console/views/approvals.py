@@ -1,0 +1,98 @@
+"""Four eyes: requests waiting for a second admin, and their approval or refusal."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from licensing.console import auth
+from licensing.console.blueprint import bp
+from licensing.console.forms import DecisionForm
+from licensing.errors import LicensingError
+from licensing.extensions import db
+from licensing.models import ApprovalRequest, ApprovalStatus, StaffRole, StaffUser
+from licensing.services import approvals
+from licensing.timeutil import utcnow
+
+RECENT = 20
+
+
+@bp.route("/approvals")
+@auth.requires(StaffRole.ADMIN)
+def approvals_list() -> Any:
+    session = db.session()
+    pending = approvals.list_requests(session, status=ApprovalStatus.PENDING)
+    decided = [
+        r
+        for r in approvals.list_requests(session, status=None, limit=RECENT + len(pending))
+        if r.status != ApprovalStatus.PENDING.value
+    ][:RECENT]
+    staff = auth.current_staff()
+    return render_template(
+        "console/approvals/index.html",
+        pending=pending,
+        decided=decided,
+        names=_names([*pending, *decided]),
+        me=staff.id if staff else None,
+        form=DecisionForm(),
+    )
+
+
+def _names(requests: list[ApprovalRequest]) -> dict[uuid.UUID, str]:
+    """Display names of the admins named on the requests, in one query."""
+    ids = {r.requested_by for r in requests} | {r.decided_by for r in requests if r.decided_by}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))
+    )
+    return {staff_id: name for staff_id, name in rows}
+
+
+def _request_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        abort(404)
+
+
+def _decide(request_id: str, approve: bool) -> Response:
+    form = DecisionForm()
+    staff = auth.current_staff()
+    assert staff is not None
+    back = redirect(url_for("console.approvals_list"), code=303)
+    if not form.validate_on_submit():
+        flash("Not done: the note is longer than 1000 characters.")
+        return back
+    note = (form.note.data or "").strip()
+    try:
+        if approve:
+            approvals.approve(
+                db.session(), _request_id(request_id), approver=staff, note=note, now=utcnow()
+            )
+        else:
+            approvals.reject(
+                db.session(), _request_id(request_id), decider=staff, note=note, now=utcnow()
+            )
+    except LicensingError as refused:
+        db.session.rollback()
+        flash(f"Not done: {refused}.")
+    else:
+        flash("Approved: the license is revoked." if approve else "The request is closed.")
+    return back
+
+
+@bp.route("/approvals/<request_id>/approve", methods=["POST"])
+@auth.requires(StaffRole.ADMIN)
+def approval_approve(request_id: str) -> Response:
+    return _decide(request_id, approve=True)
+
+
+@bp.route("/approvals/<request_id>/reject", methods=["POST"])
+@auth.requires(StaffRole.ADMIN)
+def approval_reject(request_id: str) -> Response:
+    return _decide(request_id, approve=False)

@@ -107,3 +107,9 @@ def proxied_app(app: Flask, app_config: dict[str, Any]) -> Flask:
     which the ``app`` fixture has bound to it.
     """
     return create_app({**app_config, "LICENSING_TRUSTED_PROXY_HOPS": "1"})
+
+
+@pytest.fixture
+def four_eyes_app(app: Flask, app_config: dict[str, Any]) -> Flask:
+    """An app with ``LICENSING_FOUR_EYES`` on, sharing the test's rolled-back connection."""
+    return create_app({**app_config, "LICENSING_FOUR_EYES": "true"})

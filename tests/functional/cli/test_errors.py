@@ -122,6 +122,12 @@ ERROR_CASES = (
         "cannot reinstate a license that is active",
     ),
     Case(
+        "revoking alone under four eyes",
+        "license revoke {license} --reason refunded --yes",
+        "LICENSING_FOUR_EYES is on: a revocation needs a second admin's approval",
+        env={"LICENSING_FOUR_EYES": "true"},
+    ),
+    Case(
         "blank reason",
         "license suspend {license} --reason ' '",
         "Invalid value for '--reason': must not be empty",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -20,3 +20,24 @@ class CaseNoteForm(FlaskForm):  # type: ignore[misc]
     """A note, an assignee or a decision's reason: one text field for each case action."""
 
     text = TextAreaField("Text", validators=[Length(max=1000)])
+
+
+class LicenseReasonForm(FlaskForm):  # type: ignore[misc]
+    """Suspend, reinstate or revoke a license: the reason goes into the audit event."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class SeatReleaseForm(FlaskForm):  # type: ignore[misc]
+    """Free the seat of one activation of the license, for a reason."""
+
+    activation = HiddenField("Activation", validators=[DataRequired(), Length(max=64)])
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class RenewForm(FlaskForm):  # type: ignore[misc]
+    months = IntegerField("Months", validators=[DataRequired(), NumberRange(min=1, max=120)])
+
+
+class ExtendForm(FlaskForm):  # type: ignore[misc]
+    days = IntegerField("Days", validators=[DataRequired(), NumberRange(min=1, max=3660)])

@@ -284,11 +284,10 @@ def _cases(session: Session, license_id: uuid.UUID) -> tuple[CaseRow, ...]:
 def _disclosures(session: Session, license_id: uuid.UUID) -> tuple[DisclosureRow, ...]:
     found = disclosures.list_disclosures(session, license_id=license_id, limit=DISCLOSURES_SHOWN)
     partner_ids = {d.partner_id for d in found}
-    names = (
-        dict(session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(partner_ids))))
-        if partner_ids
-        else {}
-    )
+    names: dict[uuid.UUID, str] = {}
+    if partner_ids:
+        rows = session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(partner_ids)))
+        names = {partner_id: name for partner_id, name in rows}
     return tuple(
         DisclosureRow(
             disclosed_at=d.disclosed_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from licensing.extensions import db
 from licensing.models import Activation, AuditEvent, License, StaffUser
 from licensing.privacy.masking import server_label
 from licensing.privacy.pseudonymise import server_name_hash
+from licensing.timeutil import utcnow
 from tests.factories import make_license
 from tests.functional.console.conftest import MakeStaff, csrf_token, sign_in
 from tests.functional.console.license_seeding import (
@@ -325,3 +327,22 @@ def test_the_case_page_links_to_its_license(
     _as(client, make_staff, "viewer")
     text = client.get(f"/staff/misuse/{seeded.case.id}").get_data(as_text=True)
     assert f'href="/staff/licenses/{seeded.license.id}"' in text
+
+
+def test_the_dashboard_links_its_licenses_here(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    ending = make_license(session, sealer, expires_at=utcnow() + timedelta(days=10)).license
+    session.commit()
+    _as(client, make_staff, "viewer")
+    text = client.get("/staff/").get_data(as_text=True)
+    assert f'href="/staff/licenses/{ending.id}"' in _section(text, "expiring")
+
+
+def test_the_page_has_no_script_and_no_inline_style(
+    client: FlaskClient, make_staff: MakeStaff, seeded: Seeded
+) -> None:
+    _as(client, make_staff, "admin")  # the page with every form on it
+    text = _page(client, seeded.license)
+    assert "<script" not in text and "style=" not in text
+    assert text.count('name="csrf_token"') == text.count("<form") - 1  # the search box is a GET

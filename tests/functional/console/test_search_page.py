@@ -153,3 +153,8 @@ def test_the_query_is_not_logged(
 def test_signing_in_is_required(client: FlaskClient) -> None:
     response = client.get("/staff/search", query_string={"q": IP})
     assert response.status_code == 303 and "/staff/login" in response.headers["Location"]
+
+
+def test_the_sign_in_page_has_no_search_box(client: FlaskClient) -> None:
+    text = client.get("/staff/login").get_data(as_text=True)
+    assert 'action="/staff/search"' not in text and text.count('type="submit"') == 1

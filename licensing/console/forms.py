@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -48,3 +56,24 @@ class DecisionForm(FlaskForm):  # type: ignore[misc]
     """Approving or turning down a request waiting for a second admin; a note is optional."""
 
     note = TextAreaField("Note", validators=[Length(max=1000)])
+
+
+class LicenseReasonForm(FlaskForm):  # type: ignore[misc]
+    """Suspend, reinstate or revoke a license: the reason goes into the audit event."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class SeatReleaseForm(FlaskForm):  # type: ignore[misc]
+    """Free the seat of one activation of the license, for a reason."""
+
+    activation = HiddenField("Activation", validators=[DataRequired(), Length(max=64)])
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500)])
+
+
+class RenewForm(FlaskForm):  # type: ignore[misc]
+    months = IntegerField("Months", validators=[DataRequired(), NumberRange(min=1, max=120)])
+
+
+class ExtendForm(FlaskForm):  # type: ignore[misc]
+    days = IntegerField("Days", validators=[DataRequired(), NumberRange(min=1, max=3660)])

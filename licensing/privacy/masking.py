@@ -29,3 +29,14 @@ def server_label(server_name_hash: bytes | None) -> str:
     if not server_name_hash:
         return UNKNOWN
     return SERVER_LABEL_PREFIX + server_name_hash.hex()[:SERVER_LABEL_HEX_DIGITS]
+
+
+def masked_email(email: str) -> str:
+    """An address with its local part cut to the first character: ``a***@example.org``.
+
+    Enough to tell a customer's address from another on a page, not to write to it.
+    """
+    local, at, domain = email.partition("@")
+    if not at:
+        return UNKNOWN
+    return f"{local[:1]}***@{domain}"

@@ -1,5 +1,25 @@
 """The console's views, one module per topic; importing them adds their routes."""
 
-from licensing.console.views import approvals, audit, exceptions, home, misuse, reveal, session
+from licensing.console.views import (
+    approvals,
+    audit,
+    exceptions,
+    home,
+    licenses,
+    misuse,
+    reveal,
+    search,
+    session,
+)
 
-__all__ = ["approvals", "audit", "exceptions", "home", "misuse", "reveal", "session"]
+__all__ = [
+    "approvals",
+    "audit",
+    "exceptions",
+    "home",
+    "licenses",
+    "misuse",
+    "reveal",
+    "search",
+    "session",
+]

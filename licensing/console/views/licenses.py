@@ -20,10 +20,12 @@ from licensing.console.blueprint import bp
 from licensing.console.forms import ExtendForm, LicenseReasonForm, RenewForm, SeatReleaseForm
 from licensing.errors import LicensingError, NotFound
 from licensing.extensions import db
-from licensing.models import License, StaffRole
+from licensing.models import ApprovalAction, License, StaffRole
 from licensing.runtime import current
-from licensing.services import activations, licenses
+from licensing.services import activations, approvals, licenses
 from licensing.services import console_license as read_model
+from licensing.services import personal_data_reveal as reveal
+from licensing.services.personal_data_reveal import Revealed
 from licensing.timeutil import utcnow
 
 # An action: the locked license, the validated form, and the actor it is done as.
@@ -40,15 +42,22 @@ def _id(license_id: str) -> uuid.UUID:
 @bp.route("/licenses/<license_id>")
 @auth.requires(StaffRole.VIEWER)
 def license_page(license_id: str) -> Any:
+    return render_license(_id(license_id))
+
+
+def render_license(license_id: uuid.UUID, revealed: Revealed | None = None) -> str:
+    """The license page; with ``revealed``, the raw usage an audited reveal just read."""
+    session = db.session()
     try:
-        page = read_model.license_page(
-            db.session(), current().sealer, _id(license_id), now=utcnow()
-        )
+        page = read_model.license_page(session, current().sealer, license_id, now=utcnow())
     except NotFound:
         abort(404)
     staff = auth.current_staff()
     assert staff is not None  # requires() let the request in
+    role = StaffRole(staff.role)
     days = charts.fill_days(page.check_ins, page.first_day, page.last_day)
+    # The cases an analyst may name as the purpose of a reveal (an admin needs none).
+    purposes = [c for c in page.cases if c.status in reveal.CASES_UNDER_WAY]
     return render_template(
         "console/licenses/license.html",
         page=page,
@@ -61,7 +70,15 @@ def license_page(license_id: str) -> Any:
                 unit="check-ins",
             )
         ),
-        may_act=StaffRole(staff.role).includes(StaffRole.ADMIN),
+        may_act=role.includes(StaffRole.ADMIN),
+        may_reveal=role.includes(StaffRole.ADMIN)
+        or (role.includes(StaffRole.ANALYST) and bool(purposes)),
+        purposes=purposes,
+        revealed=revealed,
+        four_eyes=current().settings.four_eyes,
+        pending_revocation=approvals.pending_for(
+            session, ApprovalAction.REVOKE_LICENSE, license_id
+        ),
         reason_form=LicenseReasonForm(formdata=None),
         seat_form=SeatReleaseForm(formdata=None),
         renew_form=RenewForm(formdata=None),
@@ -127,12 +144,26 @@ def license_reinstate(license_id: str) -> Response:
 @bp.route("/licenses/<license_id>/revoke", methods=["POST"])
 @auth.requires(StaffRole.ADMIN)
 def license_revoke(license_id: str) -> Response:
-    # Revoking cannot be undone; a second admin's approval (four eyes) is to come here.
+    # Revoking cannot be undone: under four eyes it becomes a request a second admin
+    # decides on the approvals page (services/approvals.py).
+    if current().settings.four_eyes:
+        return _act(license_id, LicenseReasonForm(), _request_revocation, _REQUESTED)
     return _act(
         license_id,
         LicenseReasonForm(),
         lambda lic, form, who: licenses.revoke(db.session(), lic, reason=_reason(form), actor=who),
         "License revoked.",
+    )
+
+
+_REQUESTED = "Revocation requested: it happens when a second admin approves it (Approvals)."
+
+
+def _request_revocation(license: License, form: Any, actor: str) -> object:
+    staff = auth.current_staff()
+    assert staff is not None
+    return approvals.request_revocation(
+        db.session(), license, reason=_reason(form), requested_by=staff, now=utcnow()
     )
 
 

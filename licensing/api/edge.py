@@ -9,7 +9,8 @@ One mechanism for all endpoints, in this order (docs/protocol.md, decision 17):
    (``/docs`` to ``/docs/``) carries a relative ``Location``: it never echoes ``Host``.
 2. Path parameters that may not be stored (a NUL, a lone surrogate) are ``422``.
 3. The body is read once, never past ``MAX_CONTENT_LENGTH``, chunked or not: ``413``.
-4. A body is JSON or nothing: ``415`` naming ``application/json``.
+4. A body sent to the API (a blueprint built with :class:`Blueprint`) is JSON or
+   nothing: ``415`` naming ``application/json``. The console's forms are not JSON.
 
 A ``GET`` or ``HEAD`` body is not read at all (it has no meaning).
 
@@ -44,8 +45,6 @@ from licensing.errors import InvalidRequest
 JSON = "application/json"
 _UTF8 = ("utf-8", "utf8")
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Where the staff console (licensing/console) is mounted, named here without importing it.
-CONSOLE_PREFIX = "/staff/"
 
 
 class _StrictJson:
@@ -141,11 +140,22 @@ def _check_request() -> None:
     }
     if problems:
         raise InvalidRequest("The request path was refused; see errors.", errors=problems)
+    if not _routed_to_the_api():
+        return  # not the API: the staff console's pages post HTML forms, never JSON
     # A GET or HEAD body means nothing (RFC 9110 §9.3.1): it is never read at all.
-    if request.path.startswith(CONSOLE_PREFIX):
-        return  # the staff console's pages post HTML forms, never JSON
     if request.method not in _BODILESS and request.get_data(cache=True) and not _declares_json():
         raise UnsupportedMediaType(f"The body must be {JSON} (UTF-8).")
+
+
+def _routed_to_the_api() -> bool:
+    """Whether the endpoint routed to belongs to one of the API's blueprints.
+
+    The API's blueprints (instance, partner, meta) are built with this module's
+    ``Blueprint``; the console's, the docs' and flask-smorest's own are not. So a new
+    API blueprint is checked as soon as it exists, and no face is left out by its path.
+    """
+    name = request.blueprint
+    return name is not None and isinstance(flask.current_app.blueprints.get(name), Blueprint)
 
 
 # A character a route may spell literally (RFC 3986 unreserved) or the segment separator.

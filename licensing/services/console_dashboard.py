@@ -42,14 +42,30 @@ def open_cases_by_rule(session: Session) -> list[tuple[str, int]]:
     return sorted(_open_cases_by(session, MisuseCase.rule), key=lambda item: (-item[1], item[0]))
 
 
-def check_ins_per_day(session: Session, first: date, last: date) -> dict[date, int]:
-    """Check-ins per day from ``first`` to ``last``: the sum of the day's observation counts."""
+@dataclass(frozen=True, slots=True)
+class DayOfUsage:
+    check_ins: int  # the sum of the day's observation counts
+    active_instances: int  # distinct activations with an observation that day
+
+
+def usage_per_day(session: Session, first: date, last: date) -> dict[date, DayOfUsage]:
+    """Check-ins and active instances per day from ``first`` to ``last``, a day with none
+    left out.
+
+    One statement for both figures: they read the same rows, and at the fleet's size
+    (3,000,000 observations over 30 days) the window is nearly the whole table, so no
+    index narrows it and a second pass would read it all again.
+    """
     rows = session.execute(
-        select(UsageObservation.day, func.sum(UsageObservation.count))
+        select(
+            UsageObservation.day,
+            func.sum(UsageObservation.count),
+            func.count(func.distinct(UsageObservation.activation_id)),
+        )
         .where(UsageObservation.day >= first, UsageObservation.day <= last)
         .group_by(UsageObservation.day)
     )
-    return {day: int(total) for day, total in rows}
+    return {day: DayOfUsage(int(total), int(active)) for day, total, active in rows}
 
 
 def licenses_expiring(session: Session, now: datetime, days: int = 30) -> Ending:

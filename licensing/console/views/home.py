@@ -25,7 +25,9 @@ def home() -> Any:
     session, now = db.session(), timeutil.utcnow()
     last = now.date()
     first = last - timedelta(days=DAYS - 1)
-    check_ins = charts.fill_days(dashboard.check_ins_per_day(session, first, last), first, last)
+    usage = dashboard.usage_per_day(session, first, last)
+    check_ins = charts.fill_days({d: u.check_ins for d, u in usage.items()}, first, last)
+    active = charts.fill_days({d: u.active_instances for d, u in usage.items()}, first, last)
     return render_template(
         "console/home/index.html",
         staff=auth.current_staff(),
@@ -48,6 +50,11 @@ def home() -> Any:
         check_ins=Markup(  # noqa: S704
             charts.daily_bars(
                 check_ins, label=f"Check-ins per day, last {DAYS} days", unit="check-ins"
+            )
+        ),
+        active_instances=Markup(  # noqa: S704
+            charts.daily_line(
+                active, label=f"Active instances per day, last {DAYS} days", unit="instances"
             )
         ),
         expiring=dashboard.licenses_expiring(session, now, DAYS),

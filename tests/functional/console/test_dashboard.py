@@ -10,8 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import License, UsageObservation
+from licensing.models import Activation, License, UsageObservation
 from licensing.models.misuse import MisuseCase, SignatureFailure
+from licensing.services import console_dashboard as dashboard
 from licensing.timeutil import utcnow
 from tests.factories import make_activation, make_license
 from tests.functional.console.conftest import MakeStaff, sign_in
@@ -34,8 +35,15 @@ def _case(session: Session, license: License, rule: str, severity: str, status: 
     )
 
 
-def _observe(session: Session, license: License, days_ago: int, count: int) -> None:
-    activation = make_activation(session, license.id, silent_for=DAY, now=utcnow())
+def _observe(
+    session: Session,
+    license: License,
+    days_ago: int,
+    count: int,
+    activation: Activation | None = None,
+) -> Activation:
+    if activation is None:
+        activation = make_activation(session, license.id, silent_for=DAY, now=utcnow())
     session.add(
         UsageObservation(
             activation_id=activation.id,
@@ -46,6 +54,7 @@ def _observe(session: Session, license: License, days_ago: int, count: int) -> N
             count=count,
         )
     )
+    return activation
 
 
 def _page(client: FlaskClient, make_staff: MakeStaff) -> str:
@@ -66,7 +75,7 @@ def test_an_empty_dashboard_renders_for_a_viewer(
     client: FlaskClient, make_staff: MakeStaff
 ) -> None:
     text = _page(client, make_staff)
-    for figure_id in ("cases-by-severity", "cases-by-rule", "check-ins"):
+    for figure_id in ("cases-by-severity", "cases-by-rule", "check-ins", "active-instances"):
         assert "<svg" in _figure(text, figure_id)
     assert "No data yet" in _figure(text, "cases-by-severity")
     assert '<span class="figure" id="signature-failures">0</span>' in text
@@ -106,6 +115,45 @@ def test_check_ins_per_day_sum_the_observations_of_30_days(
     assert f"<title>{three_ago.isoformat()}: 5 check-ins</title>" in chart
     assert chart.count('class="bar"') == 30
     assert f"{(utcnow() - 30 * DAY).date().isoformat()}:" not in chart
+
+
+def test_active_instances_per_day_count_each_activation_once_a_day(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    license = make_license(session, sealer).license
+    first = _observe(session, license, 0, 24)
+    # Two more observations of the same activation today (another IP, another version):
+    # still one instance.
+    _observe(session, license, 0, 3, first)
+    _observe(session, license, 0, 1, first)
+    _observe(session, license, 0, 2)  # a second activation today
+    _observe(session, license, 2, 7, first)
+    _observe(session, license, 30, 5, first)  # the 31st day back: outside the chart
+    session.commit()
+    text = _page(client, make_staff)
+    chart = _figure(text, "active-instances")
+    today, two_ago = utcnow().date(), (utcnow() - 2 * DAY).date()
+    assert 'aria-label="Active instances per day, last 30 days"' in chart
+    assert f"<title>{today.isoformat()}: 2 instances</title>" in chart
+    assert f"<title>{two_ago.isoformat()}: 1 instances</title>" in chart
+    assert f"<title>{(utcnow() - DAY).date().isoformat()}: 0 instances</title>" in chart
+    assert chart.count('class="point"') == 30
+    assert f"{(utcnow() - 30 * DAY).date().isoformat()}:" not in chart
+    # The same rows, summed, are the check-ins chart.
+    assert f"<title>{today.isoformat()}: 30 check-ins</title>" in _figure(text, "check-ins")
+
+
+def test_usage_per_day_gives_both_figures_and_leaves_out_empty_days(
+    session: Session, sealer: Sealer
+) -> None:
+    license = make_license(session, sealer).license
+    one = _observe(session, license, 1, 4)
+    _observe(session, license, 1, 6, one)
+    _observe(session, license, 1, 1)
+    session.flush()
+    yesterday = (utcnow() - DAY).date()
+    usage = dashboard.usage_per_day(session, yesterday - 5 * DAY, yesterday + DAY)
+    assert usage == {yesterday: dashboard.DayOfUsage(check_ins=11, active_instances=2)}
 
 
 def test_the_charts_carry_no_script(

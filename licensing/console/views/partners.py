@@ -34,6 +34,8 @@ from licensing.services import catalog, console_partners, disclosures, partners
 from licensing.timeutil import utcnow
 
 PAGE_SIZE = 50
+# Far beyond any real log, and small enough that the offset stays a database integer.
+LAST_PAGE = 1_000_000
 RECENT_DAYS = 30
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -51,7 +53,7 @@ def _actor() -> str:
 
 def _page() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(max(1, int(request.args.get("page", "1"))), LAST_PAGE)
     except ValueError:
         return 1
 

@@ -197,7 +197,9 @@ def test_disclosures_come_fifty_a_page_newest_first(
     _as(client, make_staff, "viewer")
 
     def shown(query: str) -> tuple[list[str], str]:
-        body = client.get(f"/staff/partners/{partner.id}{query}").get_data(as_text=True)
+        response = client.get(f"/staff/partners/{partner.id}{query}")
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
         return re.findall(r'href="/staff/licenses/([0-9a-f-]+)"', body), body
 
     first, body = shown("")
@@ -211,6 +213,7 @@ def test_disclosures_come_fifty_a_page_newest_first(
     beyond, body = shown("?page=9")
     assert beyond == [] and "No disclosures on this page." in body
     assert shown("?page=nonsense")[0] == first
+    assert shown("?page=" + "9" * 30)[0] == []  # beyond the last page, not a database error
 
 
 def test_an_unknown_or_malformed_partner_is_not_found(

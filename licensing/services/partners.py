@@ -12,7 +12,7 @@ from datetime import datetime
 
 from limits import parse as parse_rate_limit
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
@@ -104,7 +104,14 @@ def find_partner(session: Session, reference: str) -> Partner:
 
 def get_partner(session: Session, partner_id: uuid.UUID, *, for_update: bool = False) -> Partner:
     """A partner by id; ``for_update`` holds its row until the commit (one change at a time)."""
-    partner = session.get(Partner, partner_id, with_for_update=for_update)
+    # A query, not session.get: its products come with it whatever the session holds
+    # (a page lists them, and every action on them looks).
+    query = (
+        select(Partner)
+        .where(Partner.id == partner_id)
+        .options(selectinload(Partner.products).selectinload(PartnerProduct.product))
+    )
+    partner = session.scalar(query.with_for_update() if for_update else query)
     if partner is None:
         raise NotFound(f"no partner {str(partner_id)!r}")
     return partner

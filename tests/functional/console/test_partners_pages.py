@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from licensing.console.views.partners import PAGE_SIZE
 from licensing.crypto.sealing import Sealer
+from licensing.extensions import db
 from licensing.models import (
     AuditEvent,
     Disclosure,
@@ -230,6 +232,54 @@ def test_the_pages_need_a_signed_in_staff_member(client: FlaskClient, partner: P
     for url in ("/staff/partners", f"/staff/partners/{partner.id}"):
         response = client.get(url)
         assert response.status_code == 303 and "/staff/login" in response.headers["Location"]
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement sent from now on."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_the_pages_read_as_much_for_many_partners_products_and_keys_as_for_one(
+    client: FlaskClient,
+    session: Session,
+    sealer: Sealer,
+    make_staff: MakeStaff,
+    partner: Partner,
+    statements: list[str],
+) -> None:
+    _as(client, make_staff, "admin")
+    partner_id = partner.id
+
+    def counted(url: str) -> int:
+        session.expunge_all()  # as a request of its own would start, with nothing loaded
+        statements.clear()
+        assert client.get(url).status_code == 200
+        return len(statements)
+
+    page = f"/staff/partners/{partner_id}"
+    counted(page)  # the first request after signing in opens the test's savepoint
+    few = counted("/staff/partners"), counted(page)
+    grown = session.get(Partner, partner_id)
+    assert grown is not None
+    for number in range(4):
+        other = factories.make_product(session, code=f"extra-{number}")
+        partners.add_product(session, grown, other.code, actor="test:pytest")
+        factories.make_partner_key(session, sealer, partner=grown)
+        factories.make_partner(session, products=[other])
+        _disclose(session, sealer, grown, utcnow())
+    session.commit()
+    assert (counted("/staff/partners"), counted(page)) == few
+    assert max(few) <= 12, few
 
 
 # Registering

@@ -624,3 +624,47 @@ def test_a_post_without_the_csrf_token_is_refused(
     assert "The form could not be accepted" in refused.get_data(as_text=True)
     assert _state(session, partner) == before
     assert _audit_count(session) == events
+
+
+# The actions as the partner API sees them
+
+
+def test_a_key_made_in_the_console_works_until_suspended_or_revoked_there(
+    client: FlaskClient,
+    session: Session,
+    sealer: Sealer,
+    make_staff: MakeStaff,
+    partner: Partner,
+    product: Product,
+) -> None:
+    license_key = factories.make_license(
+        session, sealer, edition=factories.make_edition(session, product=product)
+    ).key.display
+    session.commit()
+    _as(client, make_staff, "admin")
+    url = f"/staff/partners/{partner.id}"
+    shown = _post(client, f"{url}/keys", page=url, scopes=["licenses:check"])
+    found = re.search(r'id="new-key">([^<]+)<', shown.get_data(as_text=True))
+    assert found is not None
+    token = found.group(1)
+    key_id = token.split("_")[1]
+
+    def check() -> int:
+        # The partner's own client: no console cookie, no CSRF token; the allow-list admits it.
+        api = client.application.test_client()
+        status: int = api.post(
+            "/v1/partner/license-checks",
+            json={"license_key": license_key},
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": "198.51.100.20"},
+        ).status_code
+        return status
+
+    assert check() == 200
+    assert 'href="/staff/licenses/' in client.get(url).get_data(as_text=True)
+    _post(client, f"{url}/suspend", page=url)
+    assert check() == 403
+    _post(client, f"{url}/reinstate", page=url)
+    assert check() == 200
+    _post(client, f"{url}/keys/{key_id}/revoke", page=url)
+    assert check() == 401

@@ -37,17 +37,11 @@ def _partner(p: Partner) -> dict[str, Any]:
 
 
 def _key(k: PartnerKey) -> dict[str, Any]:
-    now = utcnow()
-    state = (
-        "revoked"
-        if k.revoked_at
-        else ("expired" if k.expires_at and k.expires_at <= now else "active")
-    )
     return {
         "key_id": k.key_id,
         "label": k.label,
         "scopes": list(k.scopes),
-        "state": state,
+        "state": partners.key_state(k, utcnow()),
         "created_at": k.created_at,
         "expires_at": k.expires_at,
         "last_used_at": k.last_used_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -9,10 +11,16 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from licensing.models import PartnerKind, Scope
 
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
@@ -77,3 +85,54 @@ class RenewForm(FlaskForm):  # type: ignore[misc]
 
 class ExtendForm(FlaskForm):  # type: ignore[misc]
     days = IntegerField("Days", validators=[DataRequired(), NumberRange(min=1, max=3660)])
+
+
+def _choices(values: type[StrEnum]) -> list[SelectChoice]:
+    return [SelectChoice(value.value, value.value.replace("_", " ")) for value in values]
+
+
+class PartnerForm(FlaskForm):  # type: ignore[misc]
+    """What ``licensing partner add`` takes: name, kind, networks, rate limit, products."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    kind = SelectField("Kind", choices=_choices(PartnerKind))
+    networks = TextAreaField(
+        "Allowed networks (CIDR; one a line, none for any address)",
+        validators=[Length(max=10_000)],
+    )
+    rate_limit = StringField(
+        "Rate limit per key (e.g. 120/minute; empty for the server's)",
+        validators=[Length(max=64)],
+    )
+    products = StringField(
+        "Products (codes, separated by spaces or commas)", validators=[Length(max=2000)]
+    )
+
+
+class PartnerProductForm(FlaskForm):  # type: ignore[misc]
+    product = StringField("Product code", validators=[DataRequired(), Length(max=64)])
+
+
+def _at_least_one(form: FlaskForm, field: SelectMultipleField) -> None:
+    # Not DataRequired: its flag would make the browser require every single checkbox.
+    if not field.data:
+        raise ValidationError("choose at least one scope")
+
+
+class PartnerKeyForm(FlaskForm):  # type: ignore[misc]
+    """What ``licensing partner key create`` takes: scopes, an expiry date, a label."""
+
+    scopes = SelectMultipleField(
+        "Scopes",
+        choices=_choices(Scope),
+        default=[scope.value for scope in Scope],
+        validators=[_at_least_one],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    expires = DateField("Expires on (UTC, optional)", validators=[Optional()])
+    label = StringField("Label (what the key is for)", validators=[Length(max=200)])
+
+
+class PartnerActionForm(FlaskForm):  # type: ignore[misc]
+    """No fields: suspending, reinstating or revoking a key is the URL, posted with the token."""

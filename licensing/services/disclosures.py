@@ -57,8 +57,12 @@ def list_disclosures(
     license_id: uuid.UUID | None = None,
     since: datetime | None = None,
     limit: int = 1000,
+    offset: int = 0,
 ) -> Sequence[Disclosure]:
-    """Disclosures, newest first, of one partner or license or since a moment."""
+    """Disclosures, newest first, of one partner or license or since a moment.
+
+    ``offset`` skips that many of the newest: a page further back.
+    """
     query = select(Disclosure).order_by(Disclosure.disclosed_at.desc(), Disclosure.id.desc())
     if partner_id is not None:
         query = query.where(Disclosure.partner_id == partner_id)
@@ -66,4 +70,4 @@ def list_disclosures(
         query = query.where(Disclosure.license_id == license_id)
     if since is not None:
         query = query.where(Disclosure.disclosed_at >= since)
-    return session.scalars(query.limit(limit)).all()
+    return session.scalars(query.limit(limit).offset(offset)).all()

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from limits import parse as parse_rate_limit
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
@@ -99,6 +99,21 @@ def find_partner(session: Session, reference: str) -> Partner:
         partner = session.scalar(select(Partner).where(Partner.name == reference.strip()))
     if partner is None:
         raise NotFound(f"no partner {reference!r}")
+    return partner
+
+
+def get_partner(session: Session, partner_id: uuid.UUID, *, for_update: bool = False) -> Partner:
+    """A partner by id; ``for_update`` holds its row until the commit (one change at a time)."""
+    # A query, not session.get: its products come with it whatever the session holds
+    # (a page lists them, and every action on them looks).
+    query = (
+        select(Partner)
+        .where(Partner.id == partner_id)
+        .options(selectinload(Partner.products).selectinload(PartnerProduct.product))
+    )
+    partner = session.scalar(query.with_for_update() if for_update else query)
+    if partner is None:
+        raise NotFound(f"no partner {str(partner_id)!r}")
     return partner
 
 
@@ -215,12 +230,27 @@ def list_keys(session: Session, partner: Partner) -> Sequence[PartnerKey]:
     ).all()
 
 
+def key_state(key: PartnerKey, now: datetime) -> str:
+    """``revoked``, ``expired`` or ``active``: whether the key still opens the partner API."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
 def revoke_key(
-    session: Session, key_id: str, *, actor: str, now: datetime | None = None
+    session: Session,
+    key_id: str,
+    *,
+    actor: str,
+    partner: Partner | None = None,
+    now: datetime | None = None,
 ) -> PartnerKey:
+    """Revoke a key by its key id; given ``partner``, only a key of that partner."""
     key = session.scalar(select(PartnerKey).where(PartnerKey.key_id == key_id.strip()))
-    if key is None:
-        raise NotFound(f"no partner key {key_id!r}")
+    if key is None or (partner is not None and key.partner_id != partner.id):
+        raise NotFound(f"no partner key {key_id!r}" + (f" of {partner.name!r}" if partner else ""))
     if key.revoked_at is not None:
         raise InvalidTransition(f"partner key {key_id!r} is already revoked")
     key.revoked_at = now or utcnow()

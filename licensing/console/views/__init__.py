@@ -1,5 +1,23 @@
 """The console's views, one module per topic; importing them adds their routes."""
 
-from licensing.console.views import approvals, audit, exceptions, home, misuse, reveal, session
+from licensing.console.views import (
+    approvals,
+    audit,
+    exceptions,
+    home,
+    misuse,
+    reveal,
+    session,
+    staff_accounts,
+)
 
-__all__ = ["approvals", "audit", "exceptions", "home", "misuse", "reveal", "session"]
+__all__ = [
+    "approvals",
+    "audit",
+    "exceptions",
+    "home",
+    "misuse",
+    "reveal",
+    "session",
+    "staff_accounts",
+]

@@ -129,12 +129,13 @@ def test_an_admin_adds_an_account_and_sees_its_password_once(
     ("email", "name", "role", "message"),
     [
         ("admin@EXAMPLE.org", "Twin", "viewer", "already has that e-mail address"),
-        ("not-an-address", "X", "viewer", "E-mail"),
+        ("not-an-address", "X", "viewer", "not an e-mail address"),
+        ("x" * 321, "X", "viewer", "E-mail: Field cannot be longer than 320"),
         ("x@nodot", "X", "viewer", "not an e-mail address"),
         ("x@example.org", "   ", "viewer", "Display name: This field is required"),
         ("x@example.org", "x" * 201, "viewer", "Display name: Field cannot be longer"),
         ("x@example.org", "X", "owner", "must be one of: viewer, analyst, admin"),
-        ("x@example.org", "", "viewer", "Display name"),
+        ("x@example.org", "", "viewer", "Display name: This field is required"),
     ],
 )
 def test_bad_input_to_add_is_a_message(

@@ -40,7 +40,7 @@ def _record(s: StaffUser) -> dict[str, Any]:
         "email": s.email,
         "name": s.display_name,
         "role": s.role,
-        "state": "disabled" if s.is_disabled else ("locked" if s.is_locked(utcnow()) else "active"),
+        "state": accounts.account_state(s, utcnow()).value,
         "disabled_at": s.disabled_at,
         "locked_until": s.locked_until,
         "created_at": s.created_at,

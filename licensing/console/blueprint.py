@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
-from licensing.console import security
+from licensing.console import auth, security
 from licensing.extensions import db
 
 csrf = CSRFProtect()
@@ -38,6 +38,13 @@ def _commit(response: Response) -> Response:
     else:
         db.session.rollback()
     return security.add_headers(response)
+
+
+@bp.context_processor
+def _role() -> dict[str, str | None]:
+    # The masthead shows admins the admin pages; the views check the role regardless.
+    staff = auth.current_staff()
+    return {"console_role": staff.role if staff is not None else None}
 
 
 bp.register_error_handler(CSRFError, security.csrf_refused)

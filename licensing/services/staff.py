@@ -1,7 +1,8 @@
 """Staff accounts: add, list, find, disable, change a role, reset a password.
 
 Every change is an audit event naming the account by id: the audit log outlives the
-account and holds no e-mail address or password, ever.
+account and holds no e-mail address or password, ever. No change leaves the console
+without an active admin, and no admin takes their own admin role away.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +28,19 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # character classes (NIST SP 800-63B): a long passphrase is better than a short puzzle.
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+
+
+class AccountState(StrEnum):
+    ACTIVE = "active"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+
+
+def account_state(staff: StaffUser, now: datetime) -> AccountState:
+    """What the account can do now: sign in, wait for its lockout to run out, or nothing."""
+    if staff.is_disabled:
+        return AccountState.DISABLED
+    return AccountState.LOCKED if staff.is_locked(now) else AccountState.ACTIVE
 
 
 def add_staff(
@@ -77,8 +92,10 @@ def staff_by_email(session: Session, email: str, *, for_update: bool = False) ->
 
 def disable_staff(session: Session, staff: StaffUser, *, actor: str) -> StaffUser:
     """The account can no longer sign in, and its open sessions end at once."""
+    admins = _lock_for_change(session, staff)
     if staff.is_disabled:
         raise InvalidTransition(f"staff account {staff.id} is already disabled")
+    _keep_an_admin(staff, admins, actor=actor)
     now = utcnow()
     staff.disabled_at = now
     staff.sessions_valid_after = now
@@ -90,8 +107,11 @@ def disable_staff(session: Session, staff: StaffUser, *, actor: str) -> StaffUse
 def set_role(session: Session, staff: StaffUser, role: str, *, actor: str) -> StaffUser:
     """A new role; sessions signed in under the old one end (they would act with it)."""
     new_role = _role(role)
+    admins = _lock_for_change(session, staff)
     if staff.role == new_role:
         return staff
+    if new_role != StaffRole.ADMIN:
+        _keep_an_admin(staff, admins, actor=actor)
     previous, staff.role = staff.role, new_role
     staff.sessions_valid_after = utcnow()
     session.flush()
@@ -125,6 +145,43 @@ def session_is_current(staff: StaffUser, signed_in_at: datetime) -> bool:
     if staff.is_disabled:
         return False
     return staff.sessions_valid_after is None or signed_in_at >= staff.sessions_valid_after
+
+
+def _lock_for_change(session: Session, staff: StaffUser) -> Sequence[StaffUser]:
+    """The active admins, then ``staff``: their rows locked and read again, in that order.
+
+    Every role change and every disabling locks in this order (the admins by id), so two
+    of them never wait on each other crosswise; two admins demoting each other at once
+    are decided one after the other, and the second sees the first's change.
+    """
+    admins = session.scalars(
+        select(StaffUser)
+        .where(StaffUser.role == StaffRole.ADMIN.value, StaffUser.disabled_at.is_(None))
+        .order_by(StaffUser.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    session.refresh(staff, with_for_update=True)
+    return admins
+
+
+def _keep_an_admin(staff: StaffUser, admins: Sequence[StaffUser], *, actor: str) -> None:
+    """Refuse to take the admin role from ``staff`` (a lesser role, or disabling) when that
+    is the actor's own account or the last active admin: nobody could manage staff then.
+
+    A locked admin still counts: a lockout runs out, a disabled account stays disabled.
+    """
+    if staff not in admins:
+        return
+    if actor == f"staff:{staff.id}":
+        raise InvalidTransition(
+            "you may not demote or disable your own account, as that could lock the last "
+            "admin out; another admin can"
+        )
+    if len(admins) == 1:
+        raise InvalidTransition(
+            f"staff account {staff.id} is the last active admin; make another account admin first"
+        )
 
 
 def _audit(

@@ -11,6 +11,7 @@ from licensing.console.views import (
     reveal,
     search,
     session,
+    staff_accounts,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "reveal",
     "search",
     "session",
+    "staff_accounts",
 ]

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from licensing.cli import staff as staff_cli
 from licensing.crypto.passwords import verify_password
-from licensing.errors import Conflict, InvalidRequest, NotFound
+from licensing.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from licensing.services import staff as accounts
 from tests.factories import latest_event
 from tests.functional.cli.invoke import Licensing
@@ -135,6 +135,31 @@ def test_bad_input_fails_with_a_domain_error(licensing: Licensing) -> None:
     assert isinstance(add("X@EXAMPLE.org", PASSWORD), Conflict)
     assert isinstance(licensing.fails("staff", "disable", "nobody@example.org"), NotFound)
     assert licensing.run("staff", "set-role", "x@example.org", "owner").exit_code == 2
+
+
+def test_the_last_active_admin_is_neither_demoted_nor_disabled(
+    licensing: Licensing, session: Session
+) -> None:
+    def add(email: str) -> None:
+        licensing.ok(
+            "staff",
+            "add",
+            email,
+            "--name",
+            "A",
+            "--role",
+            "admin",
+            "--password-stdin",
+            input=PASSWORD + "\n",
+        )
+
+    add("first@example.org")
+    refused = licensing.fails("staff", "set-role", "first@example.org", "viewer")
+    assert isinstance(refused, InvalidTransition) and "last active admin" in str(refused)
+    assert isinstance(licensing.fails("staff", "disable", "first@example.org"), InvalidTransition)
+    add("second@example.org")
+    assert licensing.json("staff", "disable", "first@example.org")["state"] == "disabled"
+    assert isinstance(licensing.fails("staff", "disable", "second@example.org"), InvalidTransition)
 
 
 def test_every_staff_command_has_help(licensing: Licensing) -> None:

@@ -102,7 +102,7 @@ def test_an_unknown_account_is_not_found_without_echoing_the_address(session: Se
 
 
 def test_list_disable_and_set_role(session: Session, actor: str) -> None:
-    ada = add(session, actor)
+    ada = add(session, actor, role="admin")  # another admin: bob is not the last one
     bob = add(session, actor, email="bob@example.org", role="viewer")
     assert list(accounts.list_staff(session)) == [ada, bob]
 
@@ -115,6 +115,48 @@ def test_list_disable_and_set_role(session: Session, actor: str) -> None:
     assert latest_event(session).action == "staff.disabled"
     with pytest.raises(InvalidTransition):
         accounts.disable_staff(session, bob, actor=actor)
+
+
+def test_the_last_active_admin_keeps_the_role(session: Session, actor: str) -> None:
+    ada = add(session, actor, role="admin")
+    bob = add(session, actor, email="bob@example.org", role="admin")
+    accounts.disable_staff(session, bob, actor=actor)
+    for change in (
+        lambda: accounts.set_role(session, ada, "analyst", actor=actor),
+        lambda: accounts.disable_staff(session, ada, actor=actor),
+    ):
+        with pytest.raises(InvalidTransition, match="last active admin"):
+            change()
+    assert (ada.role, ada.is_disabled) == ("admin", False)
+    assert latest_event(session).action == "staff.disabled"  # bob's; nothing after it
+
+    accounts.set_role(session, bob, "analyst", actor=actor)  # not an active admin: allowed
+    assert bob.role == "analyst"
+
+
+def test_an_admin_keeps_their_own_admin_role(session: Session, actor: str) -> None:
+    ada = add(session, actor, role="admin")
+    add(session, actor, email="bob@example.org", role="admin")
+    own = f"staff:{ada.id}"
+    with pytest.raises(InvalidTransition, match="your own account"):
+        accounts.set_role(session, ada, "viewer", actor=own)
+    with pytest.raises(InvalidTransition, match="your own account"):
+        accounts.disable_staff(session, ada, actor=own)
+    assert accounts.set_role(session, ada, "admin", actor=own).role == "admin"  # no change
+    accounts.reset_password(session, ada, "a brand new passphrase", actor=own)
+    accounts.set_role(session, ada, "viewer", actor=actor)  # another actor, another admin
+    assert ada.role == "viewer"
+
+
+def test_the_account_state(session: Session, actor: str) -> None:
+    ada = add(session, actor)
+    now = utcnow()
+    assert accounts.account_state(ada, now) is accounts.AccountState.ACTIVE
+    ada.locked_until = now + timedelta(minutes=5)
+    assert accounts.account_state(ada, now) is accounts.AccountState.LOCKED
+    assert accounts.account_state(ada, now + timedelta(minutes=6)).value == "active"
+    accounts.disable_staff(session, ada, actor=actor)
+    assert accounts.account_state(ada, now) is accounts.AccountState.DISABLED
 
 
 def test_roles_include_the_ones_below() -> None:

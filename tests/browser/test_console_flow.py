@@ -32,7 +32,7 @@ ACTIVATIONS, CHECK_INS = "/v1/instance/activations", "/v1/instance/check-ins"
 # Six /24 networks and one /48: more than the default network_spread_networks (5).
 SITES = [f"203.0.{n}.7" for n in range(1, 7)] + ["2001:db8:42::7"]
 SERVER = "mail01.example.com"
-FINGERPRINT = "fp-console-flow"
+FINGERPRINT = "fp-console-flow-0001"
 PHONE = {"width": 375, "height": 800}
 
 pytestmark = pytest.mark.skipif(
@@ -90,7 +90,8 @@ def from_site(server: LiveServer, license: dict[str, Any], path: str, site: str)
 def planted(server: LiveServer) -> dict[str, Any]:
     """The demo license used from seven networks, and the case the scan opened for it."""
     license = server.licenses[0]
-    assert from_site(server, license, ACTIVATIONS, SITES[0]).status == 201
+    activated = from_site(server, license, ACTIVATIONS, SITES[0])
+    assert activated.status == 201, json.dumps(activated.body)
     for site in SITES:
         answer = from_site(server, license, CHECK_INS, site)
         assert (answer.status, answer.code) == (200, "VALID")
@@ -145,6 +146,7 @@ def test_find_reveal_confirm_and_suspend(
         submit(page, "#reveal-form")
         revealed = page.inner_text("#revealed")
         assert all(site in revealed for site in SITES) and SERVER in revealed
+        page.locator("#revealed").screenshot(path=str(shots / "console-case-revealed.png"))
         go(page, f"{server.base_url}/staff/misuse/{case['id']}")
         assert all(site not in page.content() for site in SITES)
         go(page, f"{server.base_url}/staff/audit?action=personal_data.revealed")

@@ -410,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             license_id = uuid.UUID(json.loads(result.output)["id"])
             fleet = Fleet(current().sealer, license_id, bench_instances(license_id))
             with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
-                cursor = connection.cursor()
+                cursor: Any = connection.cursor()
                 filled = time.perf_counter()
                 fill(cursor, license_id, args.rows)
                 cursor.execute("SELECT count(*) FROM usage_observations")

@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--database", default=None, help="name of the database to create (and drop at the end)"
     )
     parser.add_argument("--rows", type=int, default=300_000, help="observations to start with")
-    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds (even)")
+    parser.add_argument("--rounds", type=int, default=12, help="alternating rounds (even)")
     parser.add_argument("--statements", type=int, default=300, help="per mode, batch and round")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes")
     parser.add_argument(

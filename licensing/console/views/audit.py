@@ -14,6 +14,7 @@ from flask import render_template, request
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import SignOutForm
+from licensing.console.paging import cursor
 from licensing.extensions import db
 from licensing.models import StaffRole
 from licensing.services import audit
@@ -27,7 +28,7 @@ FILTERS = ("actor", "action", "subject", "since")
 def audit_log() -> Any:
     filters = {name: request.args.get(name, "").strip() for name in FILTERS}
     since, error = _since(filters["since"])
-    before = request.args.get("before", type=int)
+    before = cursor("before")
     events = [] if error else _page(filters, since, before)
     older = events[PAGE_SIZE - 1].seq if len(events) > PAGE_SIZE else None
     report = audit.verify(db.session()) if request.args.get("verify") else None

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import EXCEPTION_KINDS, CaseNoteForm, RevealForm
+from licensing.console.paging import page_number
 from licensing.errors import LicensingError
 from licensing.extensions import db
 from licensing.misuse.findings import Rule, Severity
@@ -37,13 +38,6 @@ def _choice(name: str, allowed: list[str]) -> str | None:
     return value if value in allowed else None
 
 
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 @bp.route("/misuse")
 @auth.requires(StaffRole.VIEWER)
 def misuse_queue() -> Any:
@@ -52,7 +46,7 @@ def misuse_queue() -> Any:
     rule, status = _choice("rule", rules), _choice("status", statuses)
     severity = _choice("severity", severities)
     assignee = request.args.get("assignee", "").strip()[:100] or None
-    page = _page()
+    page = page_number()
     # One more than a page tells whether there is a next one without counting.
     found = queries.list_cases(
         db.session(),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -26,6 +26,7 @@ from licensing.console.forms import (
     PartnerProductForm,
     SignOutForm,
 )
+from licensing.console.paging import page_number
 from licensing.errors import LicensingError
 from licensing.extensions import db
 from licensing.models import Partner, PartnerStatus, StaffRole
@@ -34,8 +35,6 @@ from licensing.services import catalog, console_partners, disclosures, partners
 from licensing.timeutil import utcnow
 
 PAGE_SIZE = 50
-# Far beyond any real log, and small enough that the offset stays a database integer.
-LAST_PAGE = 1_000_000
 RECENT_DAYS = 30
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -49,13 +48,6 @@ def _actor() -> str:
     staff = auth.current_staff()
     assert staff is not None  # requires() let the request in
     return f"staff:{staff.id}"
-
-
-def _page() -> int:
-    try:
-        return min(max(1, int(request.args.get("page", "1"))), LAST_PAGE)
-    except ValueError:
-        return 1
 
 
 def _words(text: str | None) -> list[str]:
@@ -97,7 +89,7 @@ def partner_list() -> Any:
 @bp.route("/partners/<uuid:partner_id>")
 @auth.requires(StaffRole.VIEWER)
 def partner_page(partner_id: uuid.UUID) -> Any:
-    session, page = db.session(), _page()
+    session, page = db.session(), page_number()
     partner = _partner(partner_id)
     registered = set(console_partners.product_codes(partner))
     # One more than a page tells whether there is an older one without counting.

@@ -11,6 +11,10 @@ Only today's and yesterday's figures still change once computed (today's so far,
 check-ins of yesterday's last minutes that commit after midnight), so each run recomputes
 those two and any day of the last 90 that has no row yet; older rows stay as they were,
 also once retention has deleted the observations they were computed from.
+
+Runs on several hosts at once are harmless: the rows are upserted in day order, so a
+second run waits for the first's row locks instead of deadlocking, then writes figures
+as fresh as its own read.
 """
 
 from __future__ import annotations

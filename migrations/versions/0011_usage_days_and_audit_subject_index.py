@@ -1,5 +1,4 @@
-"""usage per day rolled up for the dashboard; indexes for a license's audit trail and
-the licenses ending soon
+"""usage per day for the dashboard; indexes for a license's audit trail and licenses ending soon
 
 Revision ID: 0011
 Revises: 0010

@@ -1,7 +1,8 @@
 """The registry of periodic jobs, each a service function run by its name.
 
 The jobs release dead activations, forget expired nonces, prune misuse evidence past its
-lookback, checkpoint the audit chain and run the misuse scan.
+lookback, checkpoint the audit chain, roll up the fleet's usage per day for the dashboard
+and run the misuse scan.
 This module only names them and runs them; their bodies are in the services. Every
 job is one conditional statement per step, so it is idempotent and safe to run from
 cron on several hosts at once: a second runner finds nothing left to do.
@@ -18,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from licensing.config import Settings
 from licensing.crypto.sealing import Sealer
-from licensing.services import activations, audit_checkpoints, misuse_evidence, misuse_scan
+from licensing.services import (
+    activations,
+    audit_checkpoints,
+    misuse_evidence,
+    misuse_scan,
+    usage_rollup,
+)
 from licensing.services.nonces import prune_expired_nonces
 
 
@@ -79,6 +86,9 @@ JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
         issuer=context.settings.issuer,
         now=now,
     ),
+    # Before the scan: the scan commits it when it starts, so the dashboard's figures do
+    # not wait for the longest job.
+    "usage-rollup": lambda session, now, _: usage_rollup.roll_up_due(session, now=now),
     "misuse-scan": _misuse_scan,
 }
 

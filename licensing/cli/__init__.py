@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "licensing.cli.jobs",
         "jobs",
         "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
-        "scan for misuse.",
+        "roll up usage per day for the dashboard, scan for misuse.",
     ),
     "keys": (
         "licensing.cli.keys",

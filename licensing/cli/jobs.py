@@ -14,7 +14,7 @@ jobs = AppGroup(
     "jobs",
     help=(
         "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
-        "scan for misuse."
+        "roll up usage per day for the dashboard, scan for misuse."
     ),
 )
 

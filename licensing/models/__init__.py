@@ -36,6 +36,7 @@ from licensing.models.ratelimits import RateLimitCounter
 from licensing.models.replay_nonces import ReplayNonce
 from licensing.models.server_keys import ServerKey
 from licensing.models.staff import StaffRole, StaffUser
+from licensing.models.usage_days import UsageDay
 
 __all__ = [
     "Activation",
@@ -73,5 +74,6 @@ __all__ = [
     "SignatureFailure",
     "StaffRole",
     "StaffUser",
+    "UsageDay",
     "UsageObservation",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licensing.models.base import Base, BigIntegerKey, JSONType
@@ -15,6 +15,11 @@ class AuditEvent(Base):
     """One audited action; ``hash`` covers the row and the previous row's hash."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        # A license page shows the audit trail of its license, newest first: without it
+        # the page reads the whole log backwards to find a few events.
+        Index("ix_audit_events_subject_id_seq", "subject_id", "seq"),
+    )
 
     # Assigned by the audit service, not the database: a unique, gap-free sequence
     # makes two parallel appends collide instead of forking the chain.

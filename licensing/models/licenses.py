@@ -46,8 +46,10 @@ class License(Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None]
-    upgrade_protection_until: Mapped[datetime | None]
+    # Indexed for the dashboard's "ending in 30 days" lists, a range of a few licenses
+    # out of all of them; licenses are not written per check-in, so the indexes are cheap.
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    upgrade_protection_until: Mapped[datetime | None] = mapped_column(index=True)
     max_activations_override: Mapped[int | None]
     processing_restricted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]

@@ -26,8 +26,8 @@ def home() -> Any:
     last = now.date()
     first = last - timedelta(days=DAYS - 1)
     usage = dashboard.usage_per_day(session, first, last)
-    check_ins = charts.fill_days({d: u.check_ins for d, u in usage.items()}, first, last)
-    active = charts.fill_days({d: u.active_instances for d, u in usage.items()}, first, last)
+    check_ins = charts.fill_days({d: u.check_ins for d, u in usage.days.items()}, first, last)
+    active = charts.fill_days({d: u.active_instances for d, u in usage.days.items()}, first, last)
     return render_template(
         "console/home/index.html",
         staff=auth.current_staff(),
@@ -57,6 +57,8 @@ def home() -> Any:
                 active, label=f"Active instances per day, last {DAYS} days", unit="instances"
             )
         ),
+        usage_as_of=usage.as_of,
+        days_not_computed=DAYS - len(usage.days),
         expiring=dashboard.licenses_expiring(session, now, DAYS),
         upgrades_ending=dashboard.upgrade_protection_ending(session, now, DAYS),
         signature_failures=dashboard.signature_failures_since(session, now - timedelta(hours=24)),

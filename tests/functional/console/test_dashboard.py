@@ -1,18 +1,29 @@
-"""The dashboard on the landing page: case charts, check-ins per day, what ends soon."""
+"""The dashboard on the landing page: case charts, check-ins per day, what ends soon.
+
+The usage charts read what the ``usage-rollup`` job computed (tests/unit/services/
+test_usage_rollup.py has the figures themselves), so these tests roll up before they look.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
+from licensing.extensions import db
 from licensing.models import Activation, License, UsageObservation
 from licensing.models.misuse import MisuseCase, SignatureFailure
 from licensing.services import console_dashboard as dashboard
+from licensing.services import usage_rollup
 from licensing.timeutil import utcnow
 from tests.factories import make_activation, make_license
 from tests.functional.console.conftest import MakeStaff, sign_in
@@ -55,6 +66,12 @@ def _observe(
         )
     )
     return activation
+
+
+def _roll_up(session: Session, now: datetime | None = None) -> None:
+    """What ``licensing jobs run`` does for the dashboard, committed."""
+    usage_rollup.roll_up_due(session, now=now or utcnow())
+    session.commit()
 
 
 def _page(client: FlaskClient, make_staff: MakeStaff) -> str:
@@ -108,7 +125,7 @@ def test_check_ins_per_day_sum_the_observations_of_30_days(
     _observe(session, license, 0, 6)
     _observe(session, license, 3, 5)
     _observe(session, license, 30, 99)  # the 31st day back: outside the chart
-    session.commit()
+    _roll_up(session)
     chart = _figure(_page(client, make_staff), "check-ins")
     today, three_ago = utcnow().date(), (utcnow() - 3 * DAY).date()
     assert f"<title>{today.isoformat()}: 30 check-ins</title>" in chart
@@ -129,7 +146,7 @@ def test_active_instances_per_day_count_each_activation_once_a_day(
     _observe(session, license, 0, 2)  # a second activation today
     _observe(session, license, 2, 7, first)
     _observe(session, license, 30, 5, first)  # the 31st day back: outside the chart
-    session.commit()
+    _roll_up(session)
     text = _page(client, make_staff)
     chart = _figure(text, "active-instances")
     today, two_ago = utcnow().date(), (utcnow() - 2 * DAY).date()
@@ -143,7 +160,7 @@ def test_active_instances_per_day_count_each_activation_once_a_day(
     assert f"<title>{today.isoformat()}: 30 check-ins</title>" in _figure(text, "check-ins")
 
 
-def test_usage_per_day_gives_both_figures_and_leaves_out_empty_days(
+def test_usage_per_day_reads_the_computed_days_and_when_they_were_computed(
     session: Session, sealer: Sealer
 ) -> None:
     license = make_license(session, sealer).license
@@ -151,9 +168,92 @@ def test_usage_per_day_gives_both_figures_and_leaves_out_empty_days(
     _observe(session, license, 1, 6, one)
     _observe(session, license, 1, 1)
     session.flush()
-    yesterday = (utcnow() - DAY).date()
+    now = utcnow()
+    yesterday = (now - DAY).date()
+    usage_rollup.roll_up(session, first=yesterday, last=yesterday + DAY, now=now)
     usage = dashboard.usage_per_day(session, yesterday - 5 * DAY, yesterday + DAY)
-    assert usage == {yesterday: dashboard.DayOfUsage(check_ins=11, active_instances=2)}
+    assert usage.days == {
+        yesterday: dashboard.DayOfUsage(check_ins=11, active_instances=2),
+        yesterday + DAY: dashboard.DayOfUsage(check_ins=0, active_instances=0),
+    }
+    assert usage.as_of == now
+    # Days the job has not computed are left out, and with none there is no "as of".
+    empty = dashboard.usage_per_day(session, yesterday - 5 * DAY, yesterday - DAY)
+    assert empty == dashboard.UsagePerDay(days={}, as_of=None)
+
+
+def test_before_the_first_rollup_the_dashboard_says_how_to_compute_the_figures(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    _observe(session, make_license(session, sealer).license, 0, 24)  # not rolled up
+    session.commit()
+    text = _page(client, make_staff)
+    assert (
+        '<p class="note" id="usage-empty">No usage figures yet: '
+        "<code>licensing jobs run --only usage-rollup</code> computes them "
+        "(run it with the other jobs).</p>"
+    ) in text
+    assert 'id="usage-as-of"' not in text
+    assert "24 check-ins" not in _figure(text, "check-ins")
+
+
+def test_the_figures_say_when_the_rollup_computed_them(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, sealer: Sealer
+) -> None:
+    _observe(session, make_license(session, sealer).license, 0, 24)
+    computed = utcnow().replace(second=0, microsecond=0)
+    _roll_up(session, computed)
+    text = _page(client, make_staff)
+    stamp = computed.strftime("%Y-%m-%d %H:%M")
+    line = f"Figures as of {stamp} UTC, from the usage-rollup job."
+    assert f'<p class="note" id="usage-as-of">{line}</p>' in text
+    assert "usage-empty" not in text
+    today = computed.date().isoformat()
+    assert f"<title>{today}: 24 check-ins</title>" in _figure(text, "check-ins")
+
+
+def test_days_the_rollup_has_not_computed_are_counted_under_the_charts(
+    client: FlaskClient, make_staff: MakeStaff, session: Session
+) -> None:
+    today = utcnow().date()
+    usage_rollup.roll_up(session, first=today - DAY, last=today, now=utcnow())
+    session.commit()
+    text = _page(client, make_staff)
+    as_of = text.split('id="usage-as-of">')[1].split("</p>")[0]
+    assert as_of.endswith(" 28 of the 30 days not computed yet (shown as 0).")
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_the_dashboard_reads_no_usage_observation(
+    client: FlaskClient,
+    make_staff: MakeStaff,
+    session: Session,
+    sealer: Sealer,
+    statements: list[str],
+) -> None:
+    _observe(session, make_license(session, sealer).license, 0, 24)
+    _roll_up(session)
+    make_staff()
+    sign_in(client, "viewer@example.org")
+    statements.clear()
+    response = client.get("/staff/")
+    assert response.status_code == 200
+    assert "24 check-ins" in response.get_data(as_text=True)
+    assert any("usage_days" in statement for statement in statements), statements
+    assert not [s for s in statements if "usage_observations" in s]
 
 
 def test_the_charts_carry_no_script(

@@ -33,5 +33,9 @@ class TTLCache(Generic[K, V]):
             self._entries[key] = (now + self._ttl, value)
         return value
 
+    def discard(self, key: K) -> None:
+        """Forget ``key``: its next read loads it again."""
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         self._entries.clear()

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 from licensing.console import auth, security
 from licensing.extensions import db
+from licensing.models import License
+from licensing.runtime import current
 
 csrf = CSRFProtect()
+# Where a console request's session notes the licenses it changed (see _forget_cached).
+_CHANGED = "licensing.console.licenses_changed"
 bp = Blueprint(
     "console",
     __name__,
@@ -28,16 +34,44 @@ bp = Blueprint(
 @bp.before_request
 def _protect() -> None:
     csrf.protect()  # every POST, PUT, PATCH and DELETE under /staff
+    db.session().info[_CHANGED] = set()
 
 
 @bp.after_request
 def _commit(response: Response) -> Response:
     # One commit per request (a sign-in's failure count too); a server error keeps nothing.
     if response.status_code < 500:
+        db.session.flush()
+        touched = _licenses_in(db.session())
         db.session.commit()
+        _forget_cached(touched)
     else:
         db.session.rollback()
     return security.add_headers(response)
+
+
+def _licenses_in(session: Session) -> set[str]:
+    """Key ids of the licenses this request changed (noted at each flush)."""
+    changed: set[str] = session.info.pop(_CHANGED, set())
+    return changed
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changed_licenses(session: Session, _context: object) -> None:
+    # Console requests only (the marker is set by _protect): the API's flushes skip this.
+    if _CHANGED in session.info:
+        session.info[_CHANGED].update(
+            obj.key_id for obj in session.dirty if isinstance(obj, License)
+        )
+
+
+def _forget_cached(key_ids: set[str]) -> None:
+    # A console request runs in a worker that also serves check-ins: once a suspension
+    # (or any change) is committed, this worker answers from the database at once rather
+    # than from its cached state; other workers within LICENSING_CACHE_TTL, as before.
+    cache = current().licenses
+    for key_id in key_ids:
+        cache.discard(key_id)
 
 
 @bp.context_processor

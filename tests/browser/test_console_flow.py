@@ -96,6 +96,7 @@ def planted(server: LiveServer) -> dict[str, Any]:
         answer = from_site(server, license, CHECK_INS, site)
         assert (answer.status, answer.code) == (200, "VALID")
     json.loads(server.cli("misuse", "scan", "--json"))
+    server.cli("jobs", "run", "--only", "usage-rollup")  # the dashboard's daily figures
     cases = json.loads(server.cli("misuse", "cases", "--license", license["key_id"], "--json"))
     (case,) = (c for c in cases if c["rule"] == "NETWORK_SPREAD")
     return {"license": license, "case": case}

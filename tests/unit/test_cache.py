@@ -50,3 +50,20 @@ def test_the_cache_stays_bounded(clock: Clock) -> None:
     for key in range(10):
         cache.get(key, lambda key=key: key)
     assert len(cache._entries) <= 3
+
+
+def test_a_discarded_entry_is_loaded_again_before_its_ttl(clock: Clock) -> None:
+    loads: list[str] = []
+    cache: TTLCache[str, str] = TTLCache(5)
+
+    def load() -> str:
+        loads.append("x")
+        return f"value {len(loads)}"
+
+    assert cache.get("k", load) == "value 1"
+    assert cache.get("other", load) == "value 2"
+    cache.discard("k")
+    cache.discard("never cached")  # nothing to forget: no error
+    clock.now += 1
+    assert cache.get("k", load) == "value 3"
+    assert cache.get("other", load) == "value 2"  # the others stay cached

@@ -42,6 +42,15 @@ def csrf_refused(error: CSRFError) -> tuple[str, int]:
     ), 400
 
 
+def character_refused() -> tuple[str, int]:
+    """A query or form holding a NUL: nothing read or done (400)."""
+    return render_template(
+        "console/errors/error.html",
+        title="The request could not be accepted",
+        detail="The request contained a character that is not allowed. Nothing was changed.",
+    ), 400
+
+
 def forbidden(error: Forbidden) -> tuple[str, int]:
     return render_template(
         "console/errors/error.html",

@@ -9,8 +9,10 @@ most 30 rows by primary key.
 
 Only today's and yesterday's figures still change once computed (today's so far, and the
 check-ins of yesterday's last minutes that commit after midnight), so each run recomputes
-those two and any day of the last 90 that has no row yet; older rows stay as they were,
-also once retention has deleted the observations they were computed from.
+those two, any day of the last 90 that has no row yet, and any day whose row was computed
+before the day was over (plus a grace): a run that stops for a few days must not leave a
+day at the figures it had by noon. Other rows stay as they were, also once retention has
+deleted the observations they were computed from.
 
 Runs on several hosts at once are harmless: the rows are upserted in day order, so a
 second run waits for the first's row locks instead of deadlocking, then writes figures
@@ -20,7 +22,7 @@ as fresh as its own read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,6 +32,9 @@ from sqlalchemy.orm import Session
 from licensing.models import UsageDay, UsageObservation
 
 ROLLED_DAYS = 90  # how far back a missing day is still filled in
+# How long after a day's end its row may still change: check-ins of the day's last
+# minutes commit late (a client's retry, the group commit), and are counted on their day.
+FINAL_AFTER = timedelta(hours=1)
 _DAY = timedelta(days=1)
 
 
@@ -70,11 +75,26 @@ def roll_up(session: Session, *, first: date, last: date, now: datetime) -> int:
 
 def days_to_roll(session: Session, today: date, days: int = ROLLED_DAYS) -> list[date]:
     """The days a run recomputes, oldest first: each of the last ``days`` (today
-    included) without a row, and yesterday and today always."""
+    included) without a row or with a row not yet final, and yesterday and today always."""
     first = today - (days - 1) * _DAY
-    computed = set(session.scalars(select(UsageDay.day).where(UsageDay.day.between(first, today))))
-    missing = {day for day in _days(first, today) if day not in computed}
-    return sorted(missing | {today - _DAY, today})
+    computed = {
+        day: computed_at
+        for day, computed_at in session.execute(
+            select(UsageDay.day, UsageDay.computed_at).where(UsageDay.day.between(first, today))
+        )
+    }
+    unsettled = {
+        day
+        for day in _days(first, today)
+        if day not in computed or not is_final(day, computed_at=computed[day])
+    }
+    return sorted(unsettled | {today - _DAY, today})
+
+
+def is_final(day: date, *, computed_at: datetime) -> bool:
+    """Whether a row computed at ``computed_at`` holds the day's last figures: computed
+    once the day (UTC) was over and its late check-ins had committed."""
+    return computed_at >= datetime.combine(day + _DAY, time(), UTC) + FINAL_AFTER
 
 
 def roll_up_due(session: Session, *, now: datetime, days: int = ROLLED_DAYS) -> int:

@@ -156,8 +156,9 @@ def test_a_run_after_days_without_one_fills_the_gap(session: Session) -> None:
     engine = session.get_bind().engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        # The day of the last run is not due again; the three since are one run.
-        assert usage_rollup.roll_up_due(session, now=three_days_on) == 3
+        # The day of the last run, computed at its noon, is due again with the three since:
+        # one run of four days.
+        assert usage_rollup.roll_up_due(session, now=three_days_on) == 4
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -165,5 +166,66 @@ def test_a_run_after_days_without_one_fills_the_gap(session: Session) -> None:
 
     computed = _rows(session)
     assert {day for day, (*_, at) in computed.items() if at == three_days_on} == {
-        TODAY + n * DAY for n in (1, 2, 3)
+        TODAY + n * DAY for n in (0, 1, 2, 3)
     }
+
+
+def test_a_day_computed_while_it_ran_gets_its_last_check_ins_after_days_without_a_run(
+    session: Session, sealer: Sealer
+) -> None:
+    seat = _seat(session, sealer)
+    _observe(session, seat, TODAY, 2)
+    usage_rollup.roll_up_due(session, now=NOW)  # at noon: today's figures so far
+    _observe(session, seat, TODAY, 3)  # the afternoon's check-ins
+    two_days_on = NOW + 2 * DAY
+
+    usage_rollup.roll_up_due(session, now=two_days_on)
+
+    assert _rows(session)[TODAY] == (5, 1, two_days_on)  # not frozen at noon's 2
+    three_days_on = NOW + 3 * DAY
+    usage_rollup.roll_up_due(session, now=three_days_on)
+    assert _rows(session)[TODAY] == (5, 1, two_days_on)  # final now: left as computed
+
+
+@pytest.mark.parametrize(
+    ("computed_at", "due"),
+    [
+        (datetime(2026, 6, 1, 23, 59, tzinfo=UTC), True),  # before the day was over
+        (datetime(2026, 6, 2, 0, 30, tzinfo=UTC), True),  # within the grace
+        (datetime(2026, 6, 2, 0, 59, 59, tzinfo=UTC), True),
+        (datetime(2026, 6, 2, 1, 0, tzinfo=UTC), False),  # the day's end + FINAL_AFTER
+        (datetime(2026, 6, 3, 9, 0, tzinfo=UTC), False),
+    ],
+)
+def test_a_row_is_final_an_hour_after_its_day_ended(
+    session: Session, computed_at: datetime, due: bool
+) -> None:
+    assert timedelta(hours=1) == usage_rollup.FINAL_AFTER  # the cases above assume it
+    usage_rollup.roll_up(session, first=TODAY - 89 * DAY, last=TODAY + 5 * DAY, now=NOW + 9 * DAY)
+    session.get_one(UsageDay, TODAY).computed_at = computed_at
+    session.flush()
+    today = TODAY + 5 * DAY
+
+    assert usage_rollup.days_to_roll(session, today) == ([TODAY] if due else []) + [
+        today - DAY,
+        today,
+    ]
+    assert usage_rollup.is_final(TODAY, computed_at=computed_at) is not due
+
+
+def test_the_rows_and_their_times_are_read_in_one_statement(session: Session) -> None:
+    usage_rollup.roll_up(session, first=TODAY - 89 * DAY, last=TODAY, now=NOW)
+    read: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        read.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        due = usage_rollup.days_to_roll(session, TODAY + 2 * DAY)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert due == [TODAY, TODAY + DAY, TODAY + 2 * DAY]  # TODAY: computed at its noon
+    assert len(read) == 1 and "computed_at" in read[0] and "usage_days" in read[0], read

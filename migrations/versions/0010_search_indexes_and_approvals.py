@@ -26,6 +26,7 @@ def upgrade():
         # into usage_observations for as long as it reads the table (3 s at 3 million rows).
         with op.get_context().autocommit_block():
             for name, column in SEARCH_INDEXES.items():
+                _drop_if_invalid(name)
                 op.create_index(name, 'usage_observations', [column], postgresql_concurrently=True, if_not_exists=True)
     else:
         with op.batch_alter_table('usage_observations', schema=None) as batch_op:
@@ -52,6 +53,26 @@ def upgrade():
     with op.batch_alter_table('approval_requests', schema=None) as batch_op:
         batch_op.create_index('ix_approval_requests_status_requested_at', ['status', 'requested_at'], unique=False)
         batch_op.create_index('uq_approval_requests_pending', ['action', 'subject_id'], unique=True, postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+
+
+def _drop_if_invalid(name):
+    """Drop the index ``name`` if a build of it failed or was cancelled.
+
+    CREATE INDEX CONCURRENTLY that fails leaves the index behind marked INVALID: never
+    used by queries, still costing every insert, and skipped by IF NOT EXISTS on the
+    re-run. A valid index of that name is kept (the re-run then skips it). Defined in
+    each migration that needs it, not imported: a migration must not change when
+    shared code does.
+    """
+    invalid = op.get_bind().scalar(
+        sa.text(
+            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = :name AND pg_catalog.pg_table_is_visible(c.oid)"
+        ),
+        {'name': name},
+    )
+    if invalid:
+        op.execute(sa.text(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'))
 
 
 def downgrade():

@@ -38,10 +38,31 @@ def upgrade():
         # Built without blocking appends: the audit log grows with every staff action and
         # license change, and a plain CREATE INDEX would hold them off while it reads it.
         with op.get_context().autocommit_block():
+            _drop_if_invalid('ix_audit_events_subject_id_seq')
             op.create_index('ix_audit_events_subject_id_seq', 'audit_events', ['subject_id', 'seq'], postgresql_concurrently=True, if_not_exists=True)
     else:
         with op.batch_alter_table('audit_events', schema=None) as batch_op:
             batch_op.create_index('ix_audit_events_subject_id_seq', ['subject_id', 'seq'], unique=False)
+
+
+def _drop_if_invalid(name):
+    """Drop the index ``name`` if a build of it failed or was cancelled.
+
+    CREATE INDEX CONCURRENTLY that fails leaves the index behind marked INVALID: never
+    used by queries, still costing every insert, and skipped by IF NOT EXISTS on the
+    re-run. A valid index of that name is kept (the re-run then skips it). Defined in
+    each migration that needs it, not imported: a migration must not change when
+    shared code does.
+    """
+    invalid = op.get_bind().scalar(
+        sa.text(
+            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = :name AND pg_catalog.pg_table_is_visible(c.oid)"
+        ),
+        {'name': name},
+    )
+    if invalid:
+        op.execute(sa.text(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'))
 
 
 def downgrade():

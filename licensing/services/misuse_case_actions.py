@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing.errors import InvalidRequest, InvalidTransition
+from licensing.errors import Forbidden, InvalidRequest, InvalidTransition
 from licensing.misuse.ladder import LadderPeriods, proposed_step, why_no_step
 from licensing.models import License, LicenseStatus
 from licensing.models.misuse import CaseStatus, EscalationStep, MisuseCase
@@ -157,13 +157,20 @@ def escalate(
     actor: str,
     now: datetime,
     periods: LadderPeriods,
+    may_suspend: bool,
 ) -> MisuseCase:
-    """Take the step the ladder proposes, once it is due; the suspend step suspends."""
+    """Take the step the ladder proposes, once it is due; the suspend step suspends.
+
+    Suspending a license is an admin's (or an operator's) decision wherever it is taken:
+    ``may_suspend`` says whether the actor may, and without it the suspend step is refused.
+    """
     refusal = why_no_step(case)
     if refusal is not None:
         raise InvalidTransition(refusal)
     proposal = proposed_step(case, now, periods)
     assert proposal is not None  # why_no_step said there is one
+    if proposal.step == EscalationStep.SUSPEND and not may_suspend:
+        raise Forbidden("the next step suspends the license: an admin takes this step")
     if not proposal.due:
         raise InvalidTransition(
             f"{proposal.step} is not due until {rfc3339(proposal.due_at)}: the notice "

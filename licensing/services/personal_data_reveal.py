@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, InvalidRequest, NotFound
+from licensing.misuse.ladder import why_no_step
 from licensing.models import Activation, StaffRole, StaffUser, UsageObservation
 from licensing.models.misuse import CaseStatus, MisuseCase
 from licensing.privacy.masking import masked_ip, server_label
@@ -26,7 +27,8 @@ from licensing.services import audit
 
 REASON_MIN, REASON_MAX = 10, 500
 DAYS = 90
-# Cases still being worked: open, or confirmed with the escalation ladder under way.
+# The statuses a case under way can have; a confirmed one must also have a step left
+# (is_reveal_purpose is the whole test).
 CASES_UNDER_WAY = (CaseStatus.OPEN.value, CaseStatus.CONFIRMED.value)
 
 
@@ -103,14 +105,26 @@ def reveal_usage(
     return revealed
 
 
+def is_reveal_purpose(case: MisuseCase) -> bool:
+    """Whether ``case`` is still being worked, so an analyst may reveal for it: open, or
+    confirmed with a step of the ladder left. A confirmed case stays confirmed after its
+    last step (the license suspended); nothing is left to do that needs the raw values."""
+    if case.status == CaseStatus.OPEN:
+        return True
+    return case.status == CaseStatus.CONFIRMED and why_no_step(case) is None
+
+
 def why_not_revealable(role: StaffRole, case: MisuseCase | None) -> str | None:
     """None when ``role`` may reveal with ``case`` as its purpose; otherwise why not."""
     if not role.includes(StaffRole.ANALYST):
         return "viewers never reveal personal data"
     if role.includes(StaffRole.ADMIN):
         return None
-    if case is None or case.status not in CASES_UNDER_WAY:
-        return "an analyst reveals personal data only for a case under way on this license"
+    if case is None or not is_reveal_purpose(case):
+        return (
+            "an analyst reveals personal data only for a case under way on this license "
+            "(open, or confirmed with a step of the ladder left)"
+        )
     return None
 
 
@@ -144,10 +158,15 @@ def _servers(
         )
         .distinct()
     ).all()
-    # An activation keeps the name it last reported, also past the usage's raw period.
+    # An activation keeps the name it last reported, also past the usage's raw period:
+    # only those seen in the period are shown, as the page says.
     named = session.scalars(
         select(Activation.server_name)
-        .where(Activation.license_id == license_id, Activation.server_name.is_not(None))
+        .where(
+            Activation.license_id == license_id,
+            Activation.server_name.is_not(None),
+            Activation.last_check_in_at >= since,
+        )
         .distinct()
     ).all()
     found = {server_label(digest): name for digest, name in observed if name}

@@ -4,6 +4,11 @@ Server names and IP addresses are matched on their keyed hashes (and networks on
 prefix), never on the raw values alone, so usage data that has been pseudonymised is
 still found. A hit names the license and what it matched on; it echoes no raw value
 beyond the query itself (the console shows the rest masked, or revealed for a reason).
+
+Reading a query as an IP address or a server name answers whether that exact value was
+seen on a license: a viewer, shown a license's network, could try its 254 addresses and
+learn the masked one. Those readings run only for analysts and up (who may reveal for a
+case), and every search that ran one is audited, by kind and count, never by value.
 """
 
 from __future__ import annotations
@@ -17,11 +22,15 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
-from licensing.models import Activation, Customer, License, UsageObservation
+from licensing.models import Activation, Customer, License, StaffRole, StaffUser, UsageObservation
 from licensing.privacy.pseudonymise import ip_hash, server_name_hash
+from licensing.services import audit
 from licensing.services.staff_search_terms import Matched, Term, recognise
 
-__all__ = ["Matched", "SearchHit", "SearchResult", "search"]
+__all__ = ["USAGE_READINGS", "Matched", "SearchHit", "SearchResult", "search"]
+
+# Readings that match a raw value of usage data: for analysts and up, and audited.
+USAGE_READINGS = frozenset({Matched.IP, Matched.SERVER_NAME})
 
 # (license id, when the matched value was last seen: None for the license record itself)
 _Found = tuple[uuid.UUID, datetime | None]
@@ -42,17 +51,35 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """The readings the query was tried as, the hits (at most ``limit``), and whether
-    there were more."""
+    """The readings the query was tried as, the hits (at most ``limit``), whether there
+    were more, and the readings it fits that the searcher's role may not run."""
 
     terms: tuple[Term, ...]
     hits: tuple[SearchHit, ...]
     truncated: bool
+    withheld: tuple[Term, ...] = ()
 
 
-def search(session: Session, sealer: Sealer, query: str, *, limit: int = 50) -> SearchResult:
-    """Licenses matching ``query``, read as every kind it has the shape of."""
-    terms = recognise(query)
+def may_search_usage(role: StaffRole) -> bool:
+    """Whether ``role`` may find licenses by a raw IP address or server name."""
+    return role.includes(StaffRole.ANALYST)
+
+
+def search(
+    session: Session,
+    sealer: Sealer,
+    query: str,
+    *,
+    staff: StaffUser,
+    now: datetime,
+    limit: int = 50,
+) -> SearchResult:
+    """Licenses matching ``query``, read as every kind it has the shape of that ``staff``
+    may run; a search that ran a usage reading is audited."""
+    readings = recognise(query)
+    allowed = may_search_usage(StaffRole(staff.role))
+    terms = tuple(t for t in readings if allowed or t.matched not in USAGE_READINGS)
+    withheld = tuple(t for t in readings if t not in terms)
     found: list[tuple[Matched, _Found]] = []
     for term in terms:
         found.extend((term.matched, row) for row in _find(session, sealer, term, limit + 1))
@@ -62,7 +89,31 @@ def search(session: Session, sealer: Sealer, query: str, *, limit: int = 50) -> 
     hits = tuple(
         _hit(licenses[license_id], matched, last_seen) for matched, (license_id, last_seen) in found
     )
-    return SearchResult(terms=terms, hits=hits, truncated=truncated)
+    result = SearchResult(terms=terms, hits=hits, truncated=truncated, withheld=withheld)
+    if any(term.matched in USAGE_READINGS for term in terms):
+        _audit_usage_search(session, result, staff=staff, now=now)
+    return result
+
+
+def _audit_usage_search(
+    session: Session, result: SearchResult, *, staff: StaffUser, now: datetime
+) -> None:
+    # Kinds and counts only: the query, even hashed, would let the audit log be searched
+    # for an address or a name the way the search itself was.
+    audit.record(
+        session,
+        actor=f"staff:{staff.id}",
+        action="staff.searched_usage",
+        subject_type="staff",
+        subject_id=staff.id,
+        data={
+            "readings": [term.matched.value for term in result.terms],
+            "hits": len(result.hits),
+            "usage_hits": sum(hit.matched in USAGE_READINGS for hit in result.hits),
+            "truncated": result.truncated,
+        },
+        now=now,
+    )
 
 
 def _hit(license: License, matched: Matched, last_seen: datetime | None) -> SearchHit:

@@ -105,7 +105,9 @@ def test_two_escalations_at_once_take_one_step(committed_app: Flask) -> None:
                     first_holds.set()
                     # Hold the lock a while: the other staff member loads the case now.
                     threading.Event().wait(0.5)
-                actions.escalate(session, case, actor=f"test:{name}", now=NOW, periods=PERIODS)
+                actions.escalate(
+                    session, case, actor=f"test:{name}", now=NOW, periods=PERIODS, may_suspend=True
+                )
                 session.commit()
                 outcomes[name] = case.escalation_step
             except InvalidTransition as error:

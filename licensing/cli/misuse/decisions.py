@@ -84,5 +84,8 @@ def case_escalate(reference: str, as_json: bool) -> None:
     (suspends the license: its next check-in answers SUSPENDED).
     """
     found = find_case(session(), reference, for_update=True)
-    actions.escalate(session(), found, actor=actor(), now=utcnow(), periods=periods())
+    # The operator at the CLI holds the deployment: it may take every step, suspend too.
+    actions.escalate(
+        session(), found, actor=actor(), now=utcnow(), periods=periods(), may_suspend=True
+    )
     emit_record(case_summary(found), as_json=as_json)

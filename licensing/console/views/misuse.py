@@ -184,11 +184,22 @@ def misuse_dismiss(case_id: str) -> Response:
 
 
 def _escalate(case: MisuseCase, text: str, who: str) -> None:
-    # The step itself takes no text; a note given with it goes to the history first.
+    # The step itself takes no text; a note given with it goes to the history first
+    # (and goes with the step if the step is refused: _act rolls both back).
     now = utcnow()
+    staff = auth.current_staff()
+    assert staff is not None
     if text:
         actions.note(db.session(), case, text=text, actor=who, now=now)
-    actions.escalate(db.session(), case, actor=who, now=now, periods=_periods())
+    actions.escalate(
+        db.session(),
+        case,
+        actor=who,
+        now=now,
+        periods=_periods(),
+        # An analyst walks the ladder up to its last step; suspending is an admin's.
+        may_suspend=StaffRole(staff.role).includes(StaffRole.ADMIN),
+    )
 
 
 @bp.route("/misuse/<case_id>/escalate", methods=["POST"])

@@ -3,6 +3,8 @@ address or a network.
 
 The query is personal data (it may be an address or a name): it is shown back to the
 searcher and never logged (the request log names the route, not the query string).
+Reading it as an IP address or a server name is for analysts and up, and audited
+(services/staff_search.py); a viewer is told which readings were not run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from licensing.extensions import db
 from licensing.models import StaffRole
 from licensing.runtime import current
 from licensing.services import customers, staff_search
+from licensing.timeutil import utcnow
 
 RESULTS_SHOWN = 50
 
@@ -29,8 +32,12 @@ def search() -> Any:
     if query is None:  # the page opened without a search: only the box
         return render_template("console/search/index.html", query="", result=None, problem=None)
     session = db.session()
+    staff = auth.current_staff()
+    assert staff is not None  # requires() let the request in
     try:
-        result = staff_search.search(session, current().sealer, query, limit=RESULTS_SHOWN)
+        result = staff_search.search(
+            session, current().sealer, query, staff=staff, now=utcnow(), limit=RESULTS_SHOWN
+        )
     except LicensingError as refused:
         page = render_template(
             "console/search/index.html", query=query, result=None, problem=str(refused)

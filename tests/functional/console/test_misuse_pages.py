@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from licensing.console.views import misuse as misuse_views
 from licensing.misuse.findings import Rule
-from licensing.models import LicenseStatus
-from licensing.models.misuse import MisuseCase
+from licensing.models import License, LicenseStatus
+from licensing.models.misuse import EscalationStep, MisuseCase
+from licensing.services import misuse_case_actions as actions
+from licensing.timeutil import utcnow
 from tests.functional.cli.misuse_helpers import audit_actions, open_case
 from tests.functional.conftest import MakeLicensed
 from tests.functional.console.conftest import MakeStaff, csrf_token, sign_in
@@ -124,6 +128,83 @@ def test_admin_confirm_and_suspend_suspends_the_license(
     session.expire_all()
     session.refresh(licensed.license)
     assert licensed.license.status == LicenseStatus.SUSPENDED
+
+
+def _due_to_suspend(session: Session, case: MisuseCase) -> None:
+    """Confirmed, notified and warned long enough ago that suspending is due now."""
+    long_ago = utcnow() - timedelta(days=60)
+    actions.confirm(session, case, reason="four hosts", actor="test:pytest", now=long_ago)
+    case.escalation_step = EscalationStep.FINAL_NOTICE.value
+    case.escalated_at = long_ago
+    session.commit()
+
+
+def test_an_analyst_may_not_take_the_suspend_step(
+    client: FlaskClient, session: Session, make_staff: MakeStaff, make_licensed: MakeLicensed
+) -> None:
+    licensed = make_licensed()
+    case = open_case(session, licensed.license)
+    _due_to_suspend(session, case)
+    _as(client, make_staff, "analyst")
+    page = client.get(f"/staff/misuse/{case.id}")
+    body = page.get_data(as_text=True)
+    assert 'id="admin-step"' in body and "an admin takes this step" in body
+    assert "Take the next step" not in body
+    refused = client.post(  # the form hidden, the route still refuses it
+        f"/staff/misuse/{case.id}/escalate",
+        data={"text": "suspending now", "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "Not done: the next step suspends the license: an admin takes this step" in (
+        refused.get_data(as_text=True)
+    )
+    session.expire_all()
+    assert session.get(License, licensed.license.id).status == LicenseStatus.ACTIVE  # type: ignore[union-attr]
+    kept = session.get(MisuseCase, case.id)
+    assert kept is not None and kept.escalation_step == EscalationStep.FINAL_NOTICE.value
+    assert "misuse_case.noted" not in audit_actions(session, case.id)  # the note went too
+
+
+def test_an_admin_takes_the_suspend_step(
+    client: FlaskClient, session: Session, make_staff: MakeStaff, make_licensed: MakeLicensed
+) -> None:
+    licensed = make_licensed()
+    case = open_case(session, licensed.license)
+    _due_to_suspend(session, case)
+    _as(client, make_staff, "admin")
+    page = client.get(f"/staff/misuse/{case.id}")
+    body = page.get_data(as_text=True)
+    assert "Take the next step" in body and 'id="admin-step"' not in body
+    done = client.post(
+        f"/staff/misuse/{case.id}/escalate",
+        data={"text": "", "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "Step taken." in done.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(License, licensed.license.id).status == LicenseStatus.SUSPENDED  # type: ignore[union-attr]
+    kept = session.get(MisuseCase, case.id)
+    assert kept is not None and kept.escalation_step == EscalationStep.SUSPEND.value
+
+
+def test_an_analyst_takes_the_steps_before_suspending(
+    client: FlaskClient, session: Session, make_staff: MakeStaff, make_licensed: MakeLicensed
+) -> None:
+    case = _case(session, make_licensed)
+    actions.confirm(session, case, reason="four hosts", actor="test:pytest", now=utcnow())
+    session.commit()
+    _as(client, make_staff, "analyst")
+    page = client.get(f"/staff/misuse/{case.id}")
+    assert 'id="admin-step"' not in page.get_data(as_text=True)
+    done = client.post(
+        f"/staff/misuse/{case.id}/escalate",
+        data={"text": "", "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "Step taken." in done.get_data(as_text=True)
+    session.expire_all()
+    kept = session.get(MisuseCase, case.id)
+    assert kept is not None and kept.escalation_step == EscalationStep.NOTIFY_CUSTOMER.value
 
 
 def test_an_action_without_the_csrf_token_is_refused(

@@ -168,3 +168,25 @@ def test_an_unknown_case_is_not_found(
     )
     assert missing.status_code == 404
     assert _reveals(session) == 0
+
+
+def test_an_analyst_is_offered_no_reveal_once_the_ladder_is_walked(
+    client: FlaskClient, session: Session, make_staff: MakeStaff, case: MisuseCase
+) -> None:
+    case.status = "confirmed"
+    case.decided_at = utcnow()
+    case.escalation_step = "suspend"  # the last step taken: confirmed for good, nothing left
+    case.escalated_at = utcnow()
+    session.commit()
+    _as(client, make_staff, "analyst")
+    page = client.get(f"/staff/misuse/{case.id}")
+    body = page.get_data(as_text=True)
+    assert 'id="reveal-form"' not in body and 'id="no-reveal"' in body
+    refused = client.post(
+        f"/staff/misuse/{case.id}/reveal",
+        data={"reason": REASON, "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
+    assert "a step of the ladder left" in refused.get_data(as_text=True)
+    _no_raw_value(refused.get_data(as_text=True))
+    assert _reveals(session) == 0

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.console.views import search as search_views
 from licensing.crypto.sealing import Sealer
+from licensing.models import AuditEvent
 from tests.functional.console.conftest import MakeStaff, sign_in
 from tests.functional.console.license_seeding import (
     IP,
@@ -33,6 +36,13 @@ def seeded(session: Session, sealer: Sealer) -> Seeded:
 def viewer(client: FlaskClient, make_staff: MakeStaff) -> FlaskClient:
     make_staff("viewer")
     sign_in(client, "viewer@example.org")
+    return client
+
+
+@pytest.fixture
+def analyst(client: FlaskClient, make_staff: MakeStaff) -> FlaskClient:
+    make_staff("analyst")
+    sign_in(client, "analyst@example.org")
     return client
 
 
@@ -65,7 +75,7 @@ def _search(client: FlaskClient, query: str, status: int = 200) -> str:
     ],
 )
 def test_each_kind_of_query_finds_the_license(
-    viewer: FlaskClient,
+    analyst: FlaskClient,
     seeded: Seeded,
     session: Session,
     sealer: Sealer,
@@ -79,7 +89,7 @@ def test_each_kind_of_query_finds_the_license(
         query = seeded.key
     elif query == "email":
         query = seeded.license.customer.email.upper()
-    text = _search(viewer, query)
+    text = _search(analyst, query)
     hits = _hits(text)
     assert f'href="/staff/licenses/{seeded.license.id}"' in hits
     assert seeded.license.key_id in hits and f"…{seeded.license.key_hint}" in hits
@@ -89,8 +99,8 @@ def test_each_kind_of_query_finds_the_license(
     assert 'id="search-terms"' in text and matched in text
 
 
-def test_no_match_is_an_empty_state(viewer: FlaskClient, seeded: Seeded) -> None:
-    text = _search(viewer, "192.0.2.77")
+def test_no_match_is_an_empty_state(analyst: FlaskClient, seeded: Seeded) -> None:
+    text = _search(analyst, "192.0.2.77")
     assert 'id="no-hits"' in text and "No license matches." in text
     assert 'id="hits"' not in text
     assert "ip <code>192.0.2.77</code>" in text  # how the query was read
@@ -140,11 +150,11 @@ def test_every_page_has_the_search_box_in_its_masthead(viewer: FlaskClient) -> N
 
 
 def test_the_query_is_not_logged(
-    viewer: FlaskClient, seeded: Seeded, caplog: pytest.LogCaptureFixture
+    analyst: FlaskClient, seeded: Seeded, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        _search(viewer, IP)
-        _search(viewer, SERVER)
+        _search(analyst, IP)
+        _search(analyst, SERVER)
     logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
     assert caplog.records  # the request was logged, without the query
     assert IP not in logged and SERVER not in logged
@@ -158,3 +168,40 @@ def test_signing_in_is_required(client: FlaskClient) -> None:
 def test_the_sign_in_page_has_no_search_box(client: FlaskClient) -> None:
     text = client.get("/staff/login").get_data(as_text=True)
     assert 'action="/staff/search"' not in text and text.count('type="submit"') == 1
+
+
+def _usage_searches(session: Session) -> list[AuditEvent]:
+    session.expire_all()
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.searched_usage"))
+    )
+
+
+@pytest.mark.parametrize("query", [IP, SERVER, OLD_IP, OLD_SERVER])
+def test_a_viewer_cannot_find_a_license_by_ip_or_server_name(
+    viewer: FlaskClient, seeded: Seeded, session: Session, query: str
+) -> None:
+    text = _search(viewer, query)
+    assert f"/staff/licenses/{seeded.license.id}" not in text
+    assert 'id="search-withheld"' in text and "needs an analyst" in text
+    assert _usage_searches(session) == []
+
+
+def test_a_viewer_still_finds_a_license_by_network(viewer: FlaskClient, seeded: Seeded) -> None:
+    text = _search(viewer, NETWORK)
+    assert f'href="/staff/licenses/{seeded.license.id}"' in _hits(text)
+    assert 'id="search-withheld"' not in text
+
+
+def test_an_analysts_usage_search_is_audited_without_the_value(
+    analyst: FlaskClient, seeded: Seeded, session: Session
+) -> None:
+    assert f"/staff/licenses/{seeded.license.id}" in _hits(_search(analyst, IP))
+    assert 'id="search-withheld"' not in _search(analyst, SERVER)
+    events = _usage_searches(session)
+    assert len(events) == 2
+    assert events[0].data["readings"] == ["ip"] and events[0].data["hits"] == 1
+    stored = json.dumps([[e.data, e.subject_id, e.actor] for e in events])
+    assert IP not in stored and SERVER not in stored and SERVER.split(".")[0] not in stored
+    _search(analyst, NETWORK)
+    assert len(_usage_searches(session)) == 2  # a network reading is not audited

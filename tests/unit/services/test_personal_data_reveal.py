@@ -15,12 +15,17 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Forbidden, InvalidRequest, NotFound
 from licensing.models import AuditEvent, License, StaffRole, StaffUser
-from licensing.models.misuse import CaseStatus, MisuseCase
+from licensing.models.misuse import CaseStatus, EscalationStep, MisuseCase
 from licensing.privacy.masking import server_label
 from licensing.privacy.pseudonymise import server_name_hash
 from licensing.services import misuse_case_actions as actions
 from licensing.services import staff as accounts
-from licensing.services.personal_data_reveal import Revealed, reveal_usage, why_not_revealable
+from licensing.services.personal_data_reveal import (
+    Revealed,
+    is_reveal_purpose,
+    reveal_usage,
+    why_not_revealable,
+)
 from licensing.timeutil import utcnow
 from tests.factories import make_license
 from tests.functional.cli.misuse_helpers import open_case
@@ -227,3 +232,49 @@ def test_why_not_revealable_by_role_and_case(session: Session, sealer: Sealer) -
     case.status = CaseStatus.DISMISSED.value
     assert why_not_revealable(StaffRole.ANALYST, case) is not None
     assert why_not_revealable(StaffRole.ADMIN, case) is None
+
+
+def test_a_confirmed_case_is_a_purpose_only_while_a_step_of_its_ladder_is_left(
+    session: Session, sealer: Sealer
+) -> None:
+    case = open_case(session, make_license(session, sealer).license)
+    assert is_reveal_purpose(case)
+    actions.confirm(session, case, reason="four hosts on one seat", actor="test:pytest", now=NOW)
+    assert is_reveal_purpose(case)
+    for step in (EscalationStep.NOTIFY_CUSTOMER, EscalationStep.FINAL_NOTICE):
+        case.escalation_step = step.value
+        assert is_reveal_purpose(case) and why_not_revealable(StaffRole.ANALYST, case) is None
+    case.escalation_step = EscalationStep.SUSPEND.value  # the ladder walked, kept confirmed
+    assert not is_reveal_purpose(case)
+    assert "ladder" in (why_not_revealable(StaffRole.ANALYST, case) or "")
+    assert why_not_revealable(StaffRole.ADMIN, case) is None  # an admin's reason is enough
+    case.status = CaseStatus.DISMISSED.value
+    case.escalation_step = None
+    assert not is_reveal_purpose(case)
+
+
+def test_an_analyst_cannot_reveal_for_a_case_whose_ladder_is_walked(
+    session: Session, sealer: Sealer, usage: Usage
+) -> None:
+    case = open_case(session, usage.license)
+    actions.confirm(
+        session, case, reason="plainly misuse", actor="test:pytest", now=NOW, suspend=True
+    )
+    assert case.status == CaseStatus.CONFIRMED
+    with pytest.raises(Forbidden, match="a step of the ladder left"):
+        _reveal(session, sealer, usage.license, _staff(session, "analyst"), case)
+    assert _reveals(session) == []
+
+
+def test_an_activation_s_name_is_revealed_only_if_it_was_seen_in_the_period(
+    session: Session, sealer: Sealer, usage: Usage
+) -> None:
+    stale = make_seat(session, usage.license.id, "long-gone.example.org")
+    stale.last_check_in_at = NOW - 91 * DAY
+    recent = make_seat(session, usage.license.id, "quiet-but-live.example.org")
+    recent.last_check_in_at = NOW - 89 * DAY
+    session.flush()
+    revealed = _reveal(session, sealer, usage.license, _staff(session, "admin"), None)
+    names = {s.name for s in revealed.servers}
+    assert "quiet-but-live.example.org" in names
+    assert "long-gone.example.org" not in names

@@ -8,16 +8,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.errors import InvalidRequest, MalformedKey
-from licensing.models import Activation, License, UsageObservation
+from licensing.models import Activation, AuditEvent, License, StaffUser, UsageObservation
 from licensing.privacy.pseudonymise import ip_hash, server_name_hash
+from licensing.services import staff as accounts
+from licensing.services import staff_search
 from licensing.services.check_ins import record_check_in
 from licensing.services.instance_reports import CheckIn
 from licensing.services.licenses import IssuedLicense
-from licensing.services.staff_search import Matched, SearchResult, search
+from licensing.services.staff_search import Matched, SearchResult
 from tests.factories import make_customer, make_license
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -108,6 +111,30 @@ def fleet(session: Session, sealer: Sealer) -> Fleet:
     bystander = make_license(session, sealer, customer=make_customer(session, name="Alan Turing"))
     _checked_in(session, sealer, bystander.license, ip="192.0.2.1", server="other.example.com")
     return Fleet(ada, old, ipv6, bystander)
+
+
+def _staff(session: Session, role: str) -> StaffUser:
+    return accounts.add_staff(
+        session,
+        email=f"{role}.{uuid.uuid4().hex[:6]}@example.org",
+        display_name=role.title(),
+        role=role,
+        password="a long enough passphrase",
+        actor="test:pytest",
+    )
+
+
+def search(
+    session: Session, sealer: Sealer, query: str, *, role: str = "analyst", limit: int = 50
+) -> SearchResult:
+    staff = _staff(session, role)
+    return staff_search.search(session, sealer, query, staff=staff, now=NOW, limit=limit)
+
+
+def _usage_searches(session: Session) -> list[AuditEvent]:
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.searched_usage"))
+    )
 
 
 def _found(result: SearchResult, matched: Matched) -> list[uuid.UUID]:
@@ -237,3 +264,45 @@ def test_a_query_that_cannot_be_searched_says_why(
 ) -> None:
     with pytest.raises(error):
         search(session, sealer, query)
+
+
+def test_a_viewer_finds_nothing_by_ip_or_server_name_and_is_told_why(
+    session: Session, sealer: Sealer, fleet: Fleet
+) -> None:
+    by_ip = search(session, sealer, RAW_IP, role="viewer")
+    assert by_ip.hits == () and by_ip.terms == ()
+    assert [term.matched for term in by_ip.withheld] == [Matched.IP]
+    by_name = search(session, sealer, RAW_SERVER, role="viewer")
+    assert _found(by_name, Matched.SERVER_NAME) == []
+    assert Matched.SERVER_NAME in {term.matched for term in by_name.withheld}
+    assert Matched.CUSTOMER_NAME in {term.matched for term in by_name.terms}  # still run
+    assert _usage_searches(session) == []  # nothing usage-shaped ran
+
+
+def test_a_viewer_still_finds_by_network_key_and_customer(
+    session: Session, sealer: Sealer, fleet: Fleet
+) -> None:
+    wanted = [fleet.ada.license.id]
+    by_network = search(session, sealer, "203.0.113.0/24", role="viewer")
+    assert _found(by_network, Matched.NETWORK) == wanted and by_network.withheld == ()
+    assert _found(search(session, sealer, "LOVEL", role="viewer"), Matched.CUSTOMER_NAME) == wanted
+    by_hint = search(session, sealer, fleet.ada.license.key_hint, role="viewer")
+    assert _found(by_hint, Matched.KEY_HINT) == wanted
+    assert _usage_searches(session) == []
+
+
+def test_a_usage_search_is_audited_by_kind_and_count_never_by_value(
+    session: Session, sealer: Sealer, fleet: Fleet
+) -> None:
+    analyst = _staff(session, "analyst")
+    staff_search.search(session, sealer, RAW_IP, staff=analyst, now=NOW)
+    staff_search.search(session, sealer, RAW_SERVER, staff=analyst, now=NOW)
+    by_ip, by_name = _usage_searches(session)
+    assert by_ip.actor == by_name.actor == f"staff:{analyst.id}"
+    assert by_ip.data == {"readings": ["ip"], "hits": 1, "usage_hits": 1, "truncated": False}
+    assert "server_name" in by_name.data["readings"] and by_name.data["usage_hits"] == 1
+    stored = repr([(e.data, e.subject_id) for e in (by_ip, by_name)])
+    for value in (RAW_IP, RAW_SERVER, ip_hash(sealer, RAW_IP).hex(), "mail-7"):
+        assert value not in stored
+    staff_search.search(session, sealer, "203.0.113.0/24", staff=analyst, now=NOW)
+    assert len(_usage_searches(session)) == 2  # a network search is not a usage search

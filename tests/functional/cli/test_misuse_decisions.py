@@ -219,7 +219,10 @@ def test_confirm_with_suspend_takes_a_license_already_suspended_or_revoked_as_do
 ) -> None:
     lic = make_license(session, sealer).license
     case = open_case(session, lic)
-    getattr(licenses, how)(session, lic, reason="unpaid", actor="test:staff")
+    if how == "suspend":
+        licenses.suspend(session, lic, reason="unpaid", actor="test:staff")
+    else:
+        licenses.revoke(session, lic, reason="unpaid", actor="test:staff", four_eyes=False)
     changed_at = lic.status_changed_at
     before = license_audits(session, lic)
 

@@ -137,14 +137,17 @@ def license_revoke(reference: str, reason: str, yes: bool, as_json: bool) -> Non
     """Revoke a license for good (cannot be undone); asks first unless --yes."""
     found = licenses.find(session(), reference)
     licenses.check_revocable(found)
-    if runtime().settings.four_eyes:
-        # Nobody revokes alone under four eyes, not even from a shell on the server.
+    four_eyes = runtime().settings.four_eyes
+    if four_eyes:
+        # Nobody revokes alone under four eyes, not even from a shell on the server; said
+        # here, before the prompt, with where to ask (the service refuses it too).
         raise InvalidTransition(
             "LICENSING_FOUR_EYES is on: a revocation needs a second admin's approval; "
             f"ask for it on the license's page in the staff console (/staff/licenses/{found.id})"
         )
     confirm(f"Revoke license {found.key_id} for good? This cannot be undone.", yes=yes)
-    _show(licenses.revoke(session(), found, reason=reason, actor=actor()), as_json=as_json)
+    revoked = licenses.revoke(session(), found, reason=reason, actor=actor(), four_eyes=four_eyes)
+    _show(revoked, as_json=as_json)
 
 
 @license.command("renew", epilog=reference_help)

@@ -80,11 +80,17 @@ class SeatReleaseForm(FlaskForm):  # type: ignore[misc]
 
 
 class RenewForm(FlaskForm):  # type: ignore[misc]
+    """``current``: the protection end the page showed (ISO), so a double submit renews once."""
+
     months = IntegerField("Months", validators=[DataRequired(), NumberRange(min=1, max=120)])
+    current = HiddenField("Current", validators=[Length(max=64)])
 
 
 class ExtendForm(FlaskForm):  # type: ignore[misc]
+    """``current``: the expiry the page showed (ISO), so a double submit extends once."""
+
     days = IntegerField("Days", validators=[DataRequired(), NumberRange(min=1, max=3660)])
+    current = HiddenField("Current", validators=[Length(max=64)])
 
 
 def _choices(values: type[StrEnum]) -> list[SelectChoice]:

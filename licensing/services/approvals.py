@@ -3,6 +3,9 @@
 With ``LICENSING_FOUR_EYES`` on, revoking a license is a request; it is carried out only
 when a second admin approves it, and the audit event of the revocation names both. The
 request row is locked while it is decided, so two admins approving at once revoke once.
+
+The second admin must be independent of the first: not an account the requester added,
+promoted or gave a new password to, or one admin could make a puppet and approve alone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from licensing.models import (
     ApprovalAction,
     ApprovalRequest,
     ApprovalStatus,
+    AuditEvent,
     License,
     StaffRole,
     StaffUser,
@@ -27,6 +31,10 @@ from licensing.models import (
 from licensing.services import audit, licenses
 
 REASON_MAX = 1000
+
+# What one admin may do to another account that puts it in their hands: its password was
+# known to them (added, reset) or its power was given by them (role set).
+CONTROLLING_ACTIONS = ("staff.added", "staff.role_set", "staff.password_reset")
 
 
 def staff_actor(staff: StaffUser) -> str:
@@ -78,6 +86,7 @@ def approve(
     _require_admin(approver)
     if approver.id == request.requested_by:
         raise Forbidden("a request must be approved by another admin than the one who made it")
+    _require_independent(session, approver, request.requested_by)
     _decide(request, ApprovalStatus.APPROVED, approver, note, now)
     session.flush()
     _carry_out(session, request, approver)
@@ -130,10 +139,31 @@ def list_requests(
     return session.scalars(query.order_by(ApprovalRequest.requested_at.desc())).all()
 
 
+def _require_independent(session: Session, approver: StaffUser, requester_id: uuid.UUID) -> None:
+    """Refuse an approver whose account the requester added, promoted or reset."""
+    controlled = session.scalars(
+        select(AuditEvent.seq)
+        .where(
+            AuditEvent.subject_id == str(approver.id),
+            AuditEvent.subject_type == "staff",
+            AuditEvent.actor == f"staff:{requester_id}",
+            AuditEvent.action.in_(CONTROLLING_ACTIONS),
+        )
+        .limit(1)
+    ).first()
+    if controlled is not None:
+        raise Forbidden(
+            "the approver's account was added, given its role or its password by the admin "
+            "who made the request; another admin must approve it"
+        )
+
+
 def _carry_out(session: Session, request: ApprovalRequest, approver: StaffUser) -> None:
     if request.action != ApprovalAction.REVOKE_LICENSE.value:
         raise InvalidRequest(f"no way to carry out {request.action!r}")
-    license = session.get(License, request.subject_id)
+    # Locked and read afresh: a suspension committed since the session last read the row
+    # must be the "from" of the revocation, not a stale status.
+    license = session.get(License, request.subject_id, with_for_update=True, populate_existing=True)
     if license is None:
         raise NotFound("the license of this request no longer exists")
     licenses.revoke(
@@ -141,6 +171,7 @@ def _carry_out(session: Session, request: ApprovalRequest, approver: StaffUser) 
         license,
         reason=request.reason,
         actor=staff_actor(approver),
+        four_eyes=True,
         requested_by=f"staff:{request.requested_by}",
         request_id=str(request.id),
     )

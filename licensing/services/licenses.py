@@ -163,11 +163,17 @@ def revoke(
     *,
     reason: str,
     actor: str,
+    four_eyes: bool,
     requested_by: str | None = None,
     request_id: str | None = None,
 ) -> License:
     """Revoke for good; under four eyes ``actor`` approved what ``requested_by`` asked for."""
     check_revocable(license)
+    # Whatever the face (console, CLI, a script), nobody revokes alone under four eyes.
+    if four_eyes and not (requested_by and request_id):
+        raise InvalidTransition(
+            "four eyes are on: a revocation needs a second admin's approval of a request"
+        )
     approval = {"requested_by": requested_by, "request_id": request_id} if requested_by else {}
     return _change_status(
         session,

@@ -179,7 +179,7 @@ def test_revoked_and_expired_licenses_answer_their_verdict(
     assert (expired.status, expired.code, expired.body["valid"]) == (200, "EXPIRED", False)
     assert "lease" not in expired.body
 
-    licenses.revoke(session, licensed.license, reason="fraud", actor=actor)
+    licenses.revoke(session, licensed.license, reason="fraud", actor=actor, four_eyes=False)
     session.flush()
     revoked = instance.check_in()
     assert (revoked.status, revoked.code) == (200, "REVOKED")

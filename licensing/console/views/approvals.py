@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import DecisionForm
+from licensing.console.lookup import uuid_or_404
 from licensing.errors import LicensingError
 from licensing.extensions import db
 from licensing.models import ApprovalRequest, ApprovalStatus, StaffRole, StaffUser
@@ -53,13 +54,6 @@ def _names(requests: list[ApprovalRequest]) -> dict[uuid.UUID, str]:
     return {staff_id: name for staff_id, name in rows}
 
 
-def _request_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        abort(404)
-
-
 def _decide(request_id: str, approve: bool) -> Response:
     form = DecisionForm()
     staff = auth.current_staff()
@@ -72,11 +66,11 @@ def _decide(request_id: str, approve: bool) -> Response:
     try:
         if approve:
             approvals.approve(
-                db.session(), _request_id(request_id), approver=staff, note=note, now=utcnow()
+                db.session(), uuid_or_404(request_id), approver=staff, note=note, now=utcnow()
             )
         else:
             approvals.reject(
-                db.session(), _request_id(request_id), decider=staff, note=note, now=utcnow()
+                db.session(), uuid_or_404(request_id), decider=staff, note=note, now=utcnow()
             )
     except LicensingError as refused:
         db.session.rollback()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -18,7 +19,8 @@ from werkzeug.wrappers import Response
 from licensing.console import auth, charts
 from licensing.console.blueprint import bp
 from licensing.console.forms import ExtendForm, LicenseReasonForm, RenewForm, SeatReleaseForm
-from licensing.errors import LicensingError, NotFound
+from licensing.console.lookup import first_error, uuid_or_404
+from licensing.errors import Conflict, LicensingError, NotFound
 from licensing.extensions import db
 from licensing.models import ApprovalAction, License, StaffRole
 from licensing.runtime import current
@@ -32,17 +34,10 @@ from licensing.timeutil import utcnow
 Action = Callable[[License, Any, str], object]
 
 
-def _id(license_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(license_id)
-    except ValueError:
-        abort(404)
-
-
 @bp.route("/licenses/<license_id>")
 @auth.requires(StaffRole.VIEWER)
 def license_page(license_id: str) -> Any:
-    return render_license(_id(license_id))
+    return render_license(uuid_or_404(license_id))
 
 
 def render_license(license_id: uuid.UUID, revealed: Revealed | None = None) -> str:
@@ -90,7 +85,9 @@ def _act(license_id: str, form: FlaskForm, action: Action, done: str) -> Respons
     """Run ``action`` on the locked license if ``form`` is valid; flash what came of it."""
     staff = auth.current_staff()
     assert staff is not None
-    license = db.session.get(License, _id(license_id), with_for_update=True)
+    license = db.session.get(
+        License, uuid_or_404(license_id), with_for_update=True, populate_existing=True
+    )
     if license is None:
         abort(404)
     if not form.validate_on_submit():
@@ -107,10 +104,18 @@ def _act(license_id: str, form: FlaskForm, action: Action, done: str) -> Respons
 
 
 def _problem(form: FlaskForm) -> str:
-    for field in form:
-        if field.errors:
-            return f"{field.label.text.lower()}: {field.errors[0].rstrip('.').lower()}"
-    return "the form was incomplete"
+    problem = first_error(form)
+    if problem is None:
+        return "the form was incomplete"
+    label, message = problem
+    return f"{label.lower()}: {message.rstrip('.').lower()}"
+
+
+def _unchanged(shown: object, locked: datetime | None) -> None:
+    """Refuse when the date the page showed is not the locked row's: a double submit, or
+    another admin's change in between, must not renew or extend a second time."""
+    if str(shown or "") != (locked.isoformat() if locked is not None else ""):
+        raise Conflict("the license changed since the page was shown; reload it")
 
 
 def _reason(form: Any) -> str:
@@ -151,7 +156,13 @@ def license_revoke(license_id: str) -> Response:
     return _act(
         license_id,
         LicenseReasonForm(),
-        lambda lic, form, who: licenses.revoke(db.session(), lic, reason=_reason(form), actor=who),
+        lambda lic, form, who: licenses.revoke(
+            db.session(),
+            lic,
+            reason=_reason(form),
+            actor=who,
+            four_eyes=current().settings.four_eyes,
+        ),
         "License revoked.",
     )
 
@@ -191,10 +202,15 @@ def license_renew(license_id: str) -> Response:
     return _act(
         license_id,
         RenewForm(),
-        lambda lic, form, who: licenses.renew_upgrade_protection(
-            db.session(), lic, actor=who, months=int(form.months.data), now=utcnow()
-        ),
+        _renew,
         "Upgrade protection renewed.",
+    )
+
+
+def _renew(license: License, form: Any, actor: str) -> object:
+    _unchanged(form.current.data, license.upgrade_protection_until)
+    return licenses.renew_upgrade_protection(
+        db.session(), license, actor=actor, months=int(form.months.data), now=utcnow()
     )
 
 
@@ -204,8 +220,13 @@ def license_extend(license_id: str) -> Response:
     return _act(
         license_id,
         ExtendForm(),
-        lambda lic, form, who: licenses.extend_term(
-            db.session(), lic, actor=who, days=int(form.days.data), now=utcnow()
-        ),
+        _extend,
         "Term extended.",
+    )
+
+
+def _extend(license: License, form: Any, actor: str) -> object:
+    _unchanged(form.current.data, license.expires_at)
+    return licenses.extend_term(
+        db.session(), license, actor=actor, days=int(form.days.data), now=utcnow()
     )

@@ -26,6 +26,7 @@ from licensing.console.forms import (
     PartnerProductForm,
     SignOutForm,
 )
+from licensing.console.lookup import first_error
 from licensing.console.paging import page_number
 from licensing.errors import LicensingError
 from licensing.extensions import db
@@ -56,10 +57,11 @@ def _words(text: str | None) -> list[str]:
 
 def _refusal(form: FlaskForm) -> str:
     """The form's first problem, named by its field: "Not done: Name: This field is required."""
-    for name, problems in form.errors.items():
-        label = getattr(form, name).label.text if hasattr(form, name) else name
-        return f"Not done: {label.split(' (')[0]}: {problems[0]}"
-    return "Not done: the form was not complete."
+    problem = first_error(form)
+    if problem is None:
+        return "Not done: the form was not complete."
+    label, message = problem
+    return f"Not done: {label}: {message}"
 
 
 def _partner(partner_id: uuid.UUID, *, for_update: bool = False) -> Partner:

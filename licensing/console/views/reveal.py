@@ -9,7 +9,6 @@ one response only: not kept in the session, not cached (security.HEADERS), gone 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
@@ -17,6 +16,7 @@ from flask import abort, flash, redirect, request, url_for
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import RevealForm
+from licensing.console.lookup import uuid_or_404
 from licensing.console.views.licenses import render_license
 from licensing.console.views.misuse import find_case, render_case
 from licensing.errors import LicensingError
@@ -85,8 +85,5 @@ def license_reveal(license_id: str) -> Any:
     return render_license(license.id, revealed=revealed)
 
 
-def _uuid(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        abort(404)
+# An id from the URL or the form, or a 404 (shared with the other console pages).
+_uuid = uuid_or_404

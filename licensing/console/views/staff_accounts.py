@@ -7,7 +7,6 @@ flash travels in the session cookie), not stored beyond its argon2id hash, not c
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -16,6 +15,7 @@ from werkzeug.wrappers import Response
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import StaffAccountForm, StaffAddForm, StaffRoleForm
+from licensing.console.lookup import first_error, uuid_or_404
 from licensing.crypto.passwords import generate_password
 from licensing.errors import LicensingError
 from licensing.extensions import db
@@ -36,10 +36,7 @@ def _actor() -> str:
 
 def _account(staff_id: str) -> StaffUser:
     """The account named in the path, or a 404 page (an id only, never an address)."""
-    try:
-        found = db.session.get(StaffUser, uuid.UUID(staff_id))
-    except ValueError:
-        found = None
+    found = db.session.get(StaffUser, uuid_or_404(staff_id))
     if found is None:
         abort(404)
     return found
@@ -50,10 +47,11 @@ def _back() -> Response:
 
 
 def _form_errors(form: StaffAddForm | StaffRoleForm) -> str:
-    return "; ".join(
-        f"{getattr(form, name).label.text}: {' '.join(errors)}"
-        for name, errors in form.errors.items()
-    )
+    problem = first_error(form)
+    if problem is None:
+        return "the form was not complete"
+    label, message = problem
+    return f"{label}: {message}"
 
 
 @bp.route("/accounts")

@@ -175,9 +175,24 @@ def test_below_admin_there_are_no_actions_and_a_forged_post_is_refused(
     assert live is not None and live.status == "active"
 
 
+def _shown_current(body: str, license: License, action: str) -> str | None:
+    """The date the page's form for ``action`` carries in its hidden ``current`` field."""
+    form = re.search(
+        rf'action="/staff/licenses/{license.id}/{action}".*?</form>', body, flags=re.DOTALL
+    )
+    found = (
+        re.search(r'name="current" type="hidden" value="([^"]*)"', form.group(0)) if form else None
+    )
+    return found.group(1) if found else None
+
+
 def _post(client: FlaskClient, license: License, action: str, **data: str) -> str:
     page = client.get(f"/staff/licenses/{license.id}")
-    assert 'class="action"' in page.get_data(as_text=True)
+    body = page.get_data(as_text=True)
+    assert 'class="action"' in body
+    shown = _shown_current(body, license, action)
+    if shown is not None and "current" not in data:
+        data = {**data, "current": shown}
     done = client.post(
         f"/staff/licenses/{license.id}/{action}",
         data={**data, "csrf_token": csrf_token(page)},
@@ -286,6 +301,62 @@ def test_an_admin_renews_upgrade_protection_and_extends_the_term(
     assert license is not None and license.expires_at is not None
     assert (license.expires_at - expires).days == 30
     assert _events(session, license)[-1].action == "license.term_extended"
+
+
+@pytest.mark.parametrize(("action", "field"), [("renew", "months"), ("extend", "days")])
+def test_a_second_submit_of_the_same_page_renews_or_extends_once(
+    client: FlaskClient,
+    make_staff: MakeStaff,
+    session: Session,
+    seeded: Seeded,
+    action: str,
+    field: str,
+) -> None:
+    _as(client, make_staff, "admin")
+    license = seeded.license
+    page = client.get(f"/staff/licenses/{license.id}")
+    body = page.get_data(as_text=True)
+    shown = _shown_current(body, license, action)
+    before = license.upgrade_protection_until if action == "renew" else license.expires_at
+    assert before is not None and shown == before.isoformat()
+    data = {field: "6", "current": shown, "csrf_token": csrf_token(page)}
+    url = f"/staff/licenses/{license.id}/{action}"
+    first = client.post(url, data=data)
+    done = "Upgrade protection renewed." if action == "renew" else "Term extended."
+    assert done in _flashed(client, first)
+    session.expire_all()
+    after_first = session.get(License, license.id)
+    assert after_first is not None
+    moved = after_first.upgrade_protection_until if action == "renew" else after_first.expires_at
+    assert moved is not None and moved > before
+    events = len(_events(session, license))
+
+    again = client.post(url, data=data)  # the double click: the same page, posted twice
+    assert again.status_code == 303
+    assert "Not done: the license changed since the page was shown; reload it." in _flashed(
+        client, again
+    )
+    session.expire_all()
+    after = session.get(License, license.id)
+    assert after is not None
+    unchanged = after.upgrade_protection_until if action == "renew" else after.expires_at
+    assert unchanged == moved
+    assert len(_events(session, license)) == events
+
+
+@pytest.mark.parametrize("action", ["renew", "extend"])
+def test_a_form_without_the_shown_date_is_refused(
+    client: FlaskClient, make_staff: MakeStaff, session: Session, seeded: Seeded, action: str
+) -> None:
+    _as(client, make_staff, "admin")
+    before = len(_events(session, seeded.license))
+    shown = _post(client, seeded.license, action, months="6", days="6", current="")
+    assert "Not done: the license changed since the page was shown; reload it." in shown
+    assert len(_events(session, seeded.license)) == before
+
+
+def _flashed(client: FlaskClient, response: Any) -> str:
+    return client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -192,7 +192,7 @@ def test_a_disabled_admin_cannot_approve(
 def test_a_revoked_license_cannot_be_asked_for(
     session: Session, license: License, alice: StaffUser
 ) -> None:
-    licenses.revoke(session, license, reason="refunded", actor="test:pytest")
+    licenses.revoke(session, license, reason="refunded", actor="test:pytest", four_eyes=False)
     with pytest.raises(InvalidTransition):
         _ask(session, license, alice)
     assert approvals.list_requests(session) == []
@@ -202,7 +202,7 @@ def test_a_license_revoked_meanwhile_fails_the_approval(
     session: Session, license: License, alice: StaffUser, bob: StaffUser
 ) -> None:
     request = _ask(session, license, alice)
-    licenses.revoke(session, license, reason="refunded", actor="test:pytest")
+    licenses.revoke(session, license, reason="refunded", actor="test:pytest", four_eyes=False)
     with pytest.raises(InvalidTransition):
         approvals.approve(session, request.id, approver=bob, note="", now=NOW)
 
@@ -264,3 +264,90 @@ def test_the_database_refuses_two_pending_requests_for_one_subject(
             )
         )
         session.flush()
+
+
+def _requested_by_alice_then(session: Session, license: License, alice: StaffUser) -> StaffUser:
+    """Alice asks for a revocation; Carol is an admin account Alice herself added."""
+    request = _ask(session, license, alice)
+    carol = accounts.add_staff(
+        session,
+        email="carol@example.org",
+        display_name="Carol",
+        role="admin",
+        password="a long enough passphrase",
+        actor=approvals.staff_actor(alice),
+    )
+    assert request.status == ApprovalStatus.PENDING
+    return carol
+
+
+def test_an_admin_the_requester_added_cannot_approve(
+    session: Session, license: License, alice: StaffUser
+) -> None:
+    carol = _requested_by_alice_then(session, license, alice)
+    [request] = approvals.list_requests(session)
+    with pytest.raises(Forbidden, match="added, given its role or its password by the admin"):
+        approvals.approve(session, request.id, approver=carol, note="", now=NOW)
+    assert request.status == ApprovalStatus.PENDING
+    assert license.status == LicenseStatus.ACTIVE
+    assert _events(session, "license.revoked") == []
+
+
+def test_an_admin_the_requester_promoted_cannot_approve(
+    session: Session, license: License, alice: StaffUser
+) -> None:
+    dave = _staff(session, role="viewer", name="Dave")  # added by someone else
+    request = _ask(session, license, alice)
+    accounts.set_role(session, dave, "admin", actor=approvals.staff_actor(alice))
+    with pytest.raises(Forbidden, match="another admin must approve it"):
+        approvals.approve(session, request.id, approver=dave, note="", now=NOW)
+    assert license.status == LicenseStatus.ACTIVE
+
+
+def test_an_admin_whose_password_the_requester_reset_cannot_approve(
+    session: Session, license: License, alice: StaffUser, bob: StaffUser
+) -> None:
+    request = _ask(session, license, alice)
+    accounts.reset_password(
+        session, bob, "a password alice now knows", actor=approvals.staff_actor(alice)
+    )
+    with pytest.raises(Forbidden, match="another admin must approve it"):
+        approvals.approve(session, request.id, approver=bob, note="", now=NOW)
+    assert license.status == LicenseStatus.ACTIVE
+
+
+def test_what_someone_else_did_to_the_approver_does_not_count(
+    session: Session, license: License, alice: StaffUser, bob: StaffUser
+) -> None:
+    # Bob was added by another actor, and Bob (not Alice) reset Erin's password: neither
+    # ties the approver to the requester.
+    erin = _staff(session, name="Erin")
+    accounts.reset_password(
+        session, erin, "erin's new passphrase", actor=approvals.staff_actor(bob)
+    )
+    accounts.disable_staff(
+        session, _staff(session, name="Frank"), actor=approvals.staff_actor(alice)
+    )
+    request = _ask(session, license, alice)
+    approvals.approve(session, request.id, approver=erin, note="", now=NOW)
+    assert license.status == LicenseStatus.REVOKED
+    [revoked] = _events(session, "license.revoked")
+    assert revoked.actor == f"staff:{erin.id}"
+
+
+def test_the_approval_revokes_from_the_status_the_database_holds(
+    session: Session, license: License, alice: StaffUser, bob: StaffUser
+) -> None:
+    request = _ask(session, license, alice)
+    assert license.status == LicenseStatus.ACTIVE  # what this session has in memory
+    # Another admin's suspension, committed behind this session's back.
+    session.execute(
+        update(License)
+        .where(License.id == license.id)
+        .values(status=LicenseStatus.SUSPENDED.value, status_reason="payment overdue")
+        .execution_options(synchronize_session=False)
+    )
+    approvals.approve(session, request.id, approver=bob, note="", now=NOW)
+    [revoked] = _events(session, "license.revoked")
+    assert revoked.data["from"] == LicenseStatus.SUSPENDED.value
+    assert license.status == LicenseStatus.REVOKED

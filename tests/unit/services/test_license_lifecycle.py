@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from tests.factories import latest_event, make_edition, make_license
 
 ISSUED = datetime(2024, 3, 15, tzinfo=UTC)
 PROTECTED_UNTIL = datetime(2025, 3, 15, tzinfo=UTC)
+
+# A revocation with four eyes off: one admin may revoke alone.
+revoke_alone = partial(licenses.revoke, four_eyes=False)
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def test_suspend_reinstate_revoke(session: Session, license: License, actor: str
     steps = [
         (licenses.suspend, "suspended", "license.suspended"),
         (licenses.reinstate, "active", "license.reinstated"),
-        (licenses.revoke, "revoked", "license.revoked"),
+        (revoke_alone, "revoked", "license.revoked"),
     ]
     previous = "active"
     for change, status, action in steps:
@@ -49,7 +53,7 @@ def test_suspend_reinstate_revoke(session: Session, license: License, actor: str
 def test_a_suspended_license_can_be_revoked(session: Session, license: License, actor: str) -> None:
     licenses.suspend(session, license, reason="", actor=actor)
     assert license.status_reason is None
-    licenses.revoke(session, license, reason="fraud", actor=actor)
+    licenses.revoke(session, license, reason="fraud", actor=actor, four_eyes=False)
     assert license.status == "revoked"
 
 
@@ -58,9 +62,9 @@ def test_a_suspended_license_can_be_revoked(session: Session, license: License, 
     [
         ([], licenses.reinstate),
         ([licenses.suspend], licenses.suspend),
-        ([licenses.revoke], licenses.revoke),
-        ([licenses.revoke], licenses.suspend),
-        ([licenses.revoke], licenses.reinstate),
+        ([revoke_alone], revoke_alone),
+        ([revoke_alone], licenses.suspend),
+        ([revoke_alone], licenses.reinstate),
     ],
 )
 def test_invalid_transitions_are_refused(
@@ -110,7 +114,7 @@ def test_renewing_to_a_date(session: Session, license: License, actor: str) -> N
 def test_a_revoked_license_is_not_renewed_or_extended(
     session: Session, term_license: License, actor: str
 ) -> None:
-    licenses.revoke(session, term_license, reason="fraud", actor=actor)
+    licenses.revoke(session, term_license, reason="fraud", actor=actor, four_eyes=False)
     with pytest.raises(InvalidTransition):
         licenses.renew_upgrade_protection(session, term_license, actor=actor)
     with pytest.raises(InvalidTransition):
@@ -147,3 +151,35 @@ def test_a_perpetual_license_has_no_term_to_extend(
 ) -> None:
     with pytest.raises(InvalidTransition, match="perpetual"):
         licenses.extend_term(session, license, actor=actor, days=30)
+
+
+def test_four_eyes_refuse_a_revocation_without_an_approved_request(
+    session: Session, license: License, actor: str
+) -> None:
+    before = latest_event(session).seq
+    with pytest.raises(InvalidTransition, match="second admin's approval"):
+        licenses.revoke(session, license, reason="fraud", actor=actor, four_eyes=True)
+    with pytest.raises(InvalidTransition, match="second admin's approval"):
+        licenses.revoke(
+            session, license, reason="fraud", actor=actor, four_eyes=True, requested_by="staff:x"
+        )
+    assert license.status == "active"
+    assert latest_event(session).seq == before  # nothing audited
+
+
+def test_four_eyes_let_an_approved_request_revoke(
+    session: Session, license: License, actor: str
+) -> None:
+    licenses.revoke(
+        session,
+        license,
+        reason="fraud",
+        actor=actor,
+        four_eyes=True,
+        requested_by="staff:asker",
+        request_id="request-1",
+    )
+    assert license.status == "revoked"
+    event = latest_event(session)
+    assert event.data["requested_by"] == "staff:asker"
+    assert event.data["request_id"] == "request-1"

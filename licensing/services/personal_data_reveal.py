@@ -27,9 +27,6 @@ from licensing.services import audit
 
 REASON_MIN, REASON_MAX = 10, 500
 DAYS = 90
-# The statuses a case under way can have; a confirmed one must also have a step left
-# (is_reveal_purpose is the whole test).
-CASES_UNDER_WAY = (CaseStatus.OPEN.value, CaseStatus.CONFIRMED.value)
 
 
 @dataclass(frozen=True, slots=True)

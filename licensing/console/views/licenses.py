@@ -26,6 +26,7 @@ from licensing.models import ApprovalAction, License, StaffRole
 from licensing.runtime import current
 from licensing.services import activations, approvals, licenses
 from licensing.services import console_license as read_model
+from licensing.services import misuse_case_queries as misuse_cases
 from licensing.services import personal_data_reveal as reveal
 from licensing.services.personal_data_reveal import Revealed
 from licensing.timeutil import utcnow
@@ -52,7 +53,11 @@ def render_license(license_id: uuid.UUID, revealed: Revealed | None = None) -> s
     role = StaffRole(staff.role)
     days = charts.fill_days(page.check_ins, page.first_day, page.last_day)
     # The cases an analyst may name as the purpose of a reveal (an admin needs none).
-    purposes = [c for c in page.cases if c.status in reveal.CASES_UNDER_WAY]
+    purposes = [
+        c
+        for c in misuse_cases.list_cases(session, license_id=license_id)
+        if reveal.is_reveal_purpose(c)
+    ]
     return render_template(
         "console/licenses/license.html",
         page=page,

@@ -351,3 +351,62 @@ def test_the_approval_revokes_from_the_status_the_database_holds(
     [revoked] = _events(session, "license.revoked")
     assert revoked.data["from"] == LicenseStatus.SUSPENDED.value
     assert license.status == LicenseStatus.REVOKED
+
+
+def test_a_puppet_made_by_a_puppet_cannot_approve(
+    session: Session, license: License, alice: StaffUser
+) -> None:
+    # Alice adds P1 (she knows its password), signs in as P1, and P1 adds P2.
+    request = _ask(session, license, alice)
+    first = accounts.add_staff(
+        session,
+        email="p1@example.org",
+        display_name="P1",
+        role="admin",
+        password="a long enough passphrase",
+        actor=approvals.staff_actor(alice),
+    )
+    second = accounts.add_staff(
+        session,
+        email="p2@example.org",
+        display_name="P2",
+        role="admin",
+        password="another long passphrase",
+        actor=approvals.staff_actor(first),
+    )
+    with pytest.raises(Forbidden, match="another admin must approve it"):
+        approvals.approve(session, request.id, approver=second, note="", now=NOW)
+    assert license.status == LicenseStatus.ACTIVE
+
+
+def test_an_admin_who_chose_their_own_password_is_independent_again(
+    session: Session, license: License, alice: StaffUser
+) -> None:
+    # Carol was added by Alice, then set a password of her own: Alice no longer knows it.
+    carol = accounts.add_staff(
+        session,
+        email="carol@example.org",
+        display_name="Carol",
+        role="admin",
+        password="a long enough passphrase",
+        actor=approvals.staff_actor(alice),
+    )
+    accounts.reset_password(
+        session, carol, "carol's very own passphrase", actor=approvals.staff_actor(carol)
+    )
+    request = _ask(session, license, alice)
+    approvals.approve(session, request.id, approver=carol, note="", now=NOW)
+    assert license.status == LicenseStatus.REVOKED
+
+
+def test_an_admin_the_requester_appointed_before_asking_may_approve(
+    session: Session, license: License, alice: StaffUser
+) -> None:
+    dave = _staff(session, role="viewer", name="Dave")  # his password: not Alice's to know
+    accounts.set_role(session, dave, "admin", actor=approvals.staff_actor(alice))
+    later = NOW + timedelta(hours=1)
+    request = approvals.request_revocation(
+        session, license, reason=REASON, requested_by=alice, now=later
+    )
+    approvals.approve(session, request.id, approver=dave, note="", now=later)
+    assert license.status == LicenseStatus.REVOKED

@@ -17,6 +17,7 @@ from licensing.extensions import db
 from licensing.models import Activation, AuditEvent, License, StaffUser
 from licensing.privacy.masking import server_label
 from licensing.privacy.pseudonymise import server_name_hash
+from licensing.services import seats
 from licensing.timeutil import utcnow
 from tests.factories import make_license
 from tests.functional.console.conftest import MakeStaff, csrf_token, sign_in
@@ -74,7 +75,7 @@ def _events(session: Session, license: License) -> list[AuditEvent]:
 
 
 def test_a_viewer_sees_the_license_its_usage_and_its_history(
-    client: FlaskClient, make_staff: MakeStaff, seeded: Seeded, sealer: Sealer
+    client: FlaskClient, make_staff: MakeStaff, seeded: Seeded, sealer: Sealer, session: Session
 ) -> None:
     _as(client, make_staff, "viewer")
     text = _page(client, seeded.license)
@@ -83,6 +84,9 @@ def test_a_viewer_sees_the_license_its_usage_and_its_history(
     assert _section(text, "license-status") == "active"
     assert "Ada Console" in facts and "2 in use" not in facts
     assert "1 in use of 1 allowed" in _section(text, "license-seats")
+    # The page counts seats from the activations it lists; the check-in path counts them
+    # in SQL (services/seats.in_use): the two must agree.
+    assert f"{seats.in_use(session, seeded.license.id)} in use" in _section(text, "license-seats")
     activations = _section(text, "activations")
     assert str(seeded.live.id)[:8] in activations and str(seeded.released.id)[:8] in activations
     assert "migration" in activations and "linux-x86_64" in activations

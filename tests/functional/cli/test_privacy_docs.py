@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from licensing.privacy.categories import PERIOD_SETTINGS
 from tests.functional.cli.invoke import Licensing
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "privacy.md"
@@ -33,3 +34,10 @@ def test_the_docs_say_what_is_not_built_yet() -> None:
     assert "## Not built yet" in page
     for promise in ("licensing privacy enforce", "crypto-shredding", "legal holds", "erasure"):
         assert promise in page
+
+
+def test_the_docs_name_each_period_setting_with_its_default_and_range() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+
+    for s in PERIOD_SETTINGS:
+        assert f"| `{s.name}` | `{s.default}` | {s.minimum}–{s.maximum} |" in page, s.name

@@ -30,6 +30,7 @@ from licensing.master_key_file import (
     replace_key_file,
 )
 from licensing.misuse.thresholds import Thresholds
+from licensing.privacy.categories import PERIOD_SETTINGS, RetentionPeriods
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class Settings:
     four_eyes: bool = False
     # The staff console: its session cookie, its timeouts and the sign-in lockout.
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # How long each category of personal data is kept (docs/privacy.md).
+    retention: RetentionPeriods = field(default_factory=RetentionPeriods)
 
     @property
     def is_production(self) -> bool:
@@ -221,6 +224,31 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "15",
         "minutes a locked staff account stays locked",
     ),
+    (
+        "LICENSING_RETENTION_RAW_USAGE_DAYS",
+        "30",
+        "days IP addresses and server names are kept raw, then pseudonymised (1-90)",
+    ),
+    (
+        "LICENSING_RETENTION_USAGE_MONTHS",
+        "13",
+        "months pseudonymised usage and misuse evidence are kept, then deleted (1-36)",
+    ),
+    (
+        "LICENSING_RETENTION_CONTRACT_DAYS",
+        "90",
+        "days after a license ends that its customer's data is anonymised (0-3650)",
+    ),
+    (
+        "LICENSING_RETENTION_DISCLOSURE_DAYS",
+        "730",
+        "days a record of what a partner was told is kept (30-3650)",
+    ),
+    (
+        "LICENSING_RETENTION_AUDIT_DAYS",
+        "730",
+        "days audit events are kept, and disabled staff accounts after disabling (30-3650)",
+    ),
 )
 
 
@@ -295,6 +323,7 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         ),
         four_eyes=_boolean(values, "LICENSING_FOUR_EYES", False),
         console=_console(values),
+        retention=_retention(values),
     )
 
 
@@ -305,6 +334,15 @@ def _console(values: Mapping[str, Any]) -> ConsoleSettings:
         session_hours=_integer(values, "LICENSING_CONSOLE_SESSION_HOURS", 12, minimum=1),
         lockout_failures=_integer(values, "LICENSING_STAFF_LOCKOUT_FAILURES", 5, minimum=1),
         lockout_minutes=_integer(values, "LICENSING_STAFF_LOCKOUT_MINUTES", 15, minimum=1),
+    )
+
+
+def _retention(values: Mapping[str, Any]) -> RetentionPeriods:
+    return RetentionPeriods(
+        **{
+            s.field: _integer(values, s.name, s.default, minimum=s.minimum, maximum=s.maximum)
+            for s in PERIOD_SETTINGS
+        }
     )
 
 

@@ -62,6 +62,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "partner",
         "Registered partners (resellers, lease providers).",
     ),
+    "privacy": (
+        "licensing.cli.privacy",
+        "privacy",
+        "Data protection: the register of processing (GDPR Art. 30).",
+    ),
     "product": ("licensing.cli.catalog", "product", "Products that licenses are sold for."),
     "release": (
         "licensing.cli.catalog",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from licensing import create_app
-from licensing.config import load_settings
+from licensing.config import SETTINGS_HELP, load_settings
 from licensing.errors import ConfigError
 
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -280,3 +280,10 @@ def test_the_scan_priority_is_a_nice_value(tmp_path: Path) -> None:
     assert load(tmp_path, LICENSING_MISUSE_SCAN_NICE="0").misuse_scan_nice == 0
     with pytest.raises(ConfigError, match="LICENSING_MISUSE_SCAN_NICE must be at most 19"):
         load(tmp_path, LICENSING_MISUSE_SCAN_NICE="20")
+
+
+def test_the_readme_lists_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+    missing = [name for name, _, _ in SETTINGS_HELP if f"| `{name}` |" not in readme]
+    assert missing == []

@@ -1,8 +1,9 @@
 """The registry of periodic jobs, each a service function run by its name.
 
 The jobs release dead activations, forget expired nonces, prune misuse evidence past its
-lookback, checkpoint the audit chain, roll up the fleet's usage per day for the dashboard
-and run the misuse scan.
+lookback, carry out the register's retention for usage data and disclosures, checkpoint
+the audit chain, roll up the fleet's usage per day for the dashboard and run the misuse
+scan.
 This module only names them and runs them; their bodies are in the services. Every
 job is one conditional statement per step, so it is idempotent and safe to run from
 cron on several hosts at once: a second runner finds nothing left to do.
@@ -24,6 +25,7 @@ from licensing.services import (
     audit_checkpoints,
     misuse_evidence,
     misuse_scan,
+    retention,
     usage_rollup,
 )
 from licensing.services.nonces import prune_expired_nonces
@@ -78,6 +80,11 @@ JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
     "prune-nonces": lambda session, now, _: prune_expired_nonces(session, now=now),
     "prune-misuse-evidence": lambda session, now, c: misuse_evidence.prune_stale_evidence(
         session, now=now, lookback=c.settings.misuse_thresholds.lookback, checkpoint=c.checkpoint
+    ),
+    # Raw usage pseudonymised, old usage and disclosures deleted (docs/privacy.md); it
+    # commits each batch itself, so check-ins wait for no long transaction.
+    "privacy-enforce": lambda session, now, c: (
+        retention.enforce(session, periods=c.settings.retention, as_of=now, dry_run=False).total
     ),
     "audit-checkpoint": lambda session, now, context: audit_checkpoints.write_to_directory(
         session,

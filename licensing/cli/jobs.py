@@ -13,7 +13,8 @@ from licensing.timeutil import utcnow
 jobs = AppGroup(
     "jobs",
     help=(
-        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
+        "Periodic jobs: cull dead activations, prune nonces, enforce retention, "
+        "checkpoint the audit chain, "
         "roll up usage per day for the dashboard, scan for misuse."
     ),
 )

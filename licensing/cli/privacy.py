@@ -96,7 +96,7 @@ def privacy_enforce(dry_run: bool, as_of: datetime | None, as_json: bool) -> Non
             periods=runtime().settings.retention,
             as_of=_start_of_day(as_of) or utcnow(),
             dry_run=dry_run,
-            progress=progress,
+            progress=progress if progress.show else None,
             actor=actor(),
         )
     finally:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from licensing.errors import InvalidRequest
 from licensing.models import Activation, Disclosure, UsageObservation
 from licensing.privacy.categories import CategoryCode, RetentionPeriods
 from licensing.privacy.register import columns_of
@@ -216,15 +217,15 @@ def enforce(
     (never a value from the rows). A dry run counts what a real run would change now.
     """
     if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+        raise InvalidRequest("batch_size must be at least 1")
     work = _work(_cutoffs(periods, as_of), as_of)
-    totals = {w.step: _count(session, w) for w in work}
     kept = tuple(Conflict(t, c, why) for (t, c), why in sorted(KEPT_FOR_VERIFICATION.items()))
     if dry_run:
-        return RetentionReport(as_of=as_of, dry_run=True, counts=totals, kept=kept)
-    session.commit()  # the counts' snapshot ends here: each batch is its own transaction
-    if progress is not None:
-        progress.started(totals)
+        counted = {w.step: _count(session, w) for w in work}
+        return RetentionReport(as_of=as_of, dry_run=True, counts=counted, kept=kept)
+    if progress is not None:  # only a progress bar needs the totals up front
+        progress.started({w.step: _count(session, w) for w in work})
+    session.commit()  # each batch is its own transaction from here
     counts = {w.step: _run_in_batches(session, w, batch_size, progress) for w in work}
     report = RetentionReport(as_of=as_of, dry_run=False, counts=counts, kept=kept)
     audit.record(

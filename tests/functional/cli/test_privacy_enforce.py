@@ -13,7 +13,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from licensing.cli.privacy import _BatchCommits
 from licensing.models import Activation, AuditEvent, UsageObservation
+from licensing.services.retention import Step
 from licensing.timeutil import utcnow
 from tests.functional.cli.invoke import Licensing
 from tests.functional.instance_client import Answer, Instance, Licensed
@@ -152,3 +154,16 @@ def test_the_job_runs_in_jobs_run(licensing: Licensing) -> None:
     listed = licensing.json("jobs", "run", "--only", "privacy-enforce")
     assert listed == [{"job": "privacy-enforce", "affected": 0}]
     assert "privacy-enforce" in [row["job"] for row in licensing.json("jobs", "run")]
+
+
+def test_the_progress_bar_advances_by_the_rows_of_each_batch() -> None:
+    bar = _BatchCommits(show=True)
+    bar.started({Step.USAGE_PSEUDONYMISED: 3, Step.USAGE_DELETED: 2})
+    bar.batch_done(Step.USAGE_PSEUDONYMISED, 3)
+    bar.batch_done(Step.USAGE_DELETED, 2)
+
+    assert (bar.bar.length, bar.bar.pos) == (5, 5)
+    bar.close()
+    nothing_due = _BatchCommits(show=True)
+    nothing_due.started(dict.fromkeys(Step, 0))
+    assert nothing_due.bar is None

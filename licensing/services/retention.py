@@ -191,7 +191,10 @@ def _run_in_batches(
     while True:
         # In key order: observation and disclosure ids grow with time, so the oldest go first.
         due = select(work.key).where(work.due).order_by(work.key).limit(batch_size)
-        statement = work.apply(due).execution_options(synchronize_session=False)
+        # The condition again on the outer statement: on PostgreSQL a row a check-in changed
+        # since the subquery read it is re-checked against it (an instance that just
+        # reported its server name keeps it).
+        statement = work.apply(due).where(work.due).execution_options(synchronize_session=False)
         rows = int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
         session.commit()
         changed += rows

@@ -39,8 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "jobs": (
         "licensing.cli.jobs",
         "jobs",
-        "Periodic jobs: cull dead activations, prune nonces, checkpoint the audit chain, "
-        "roll up usage per day for the dashboard, scan for misuse.",
+        "Periodic jobs: cull dead activations, prune nonces, enforce retention, "
+        "checkpoint the audit chain, roll up usage per day for the dashboard, scan for misuse.",
     ),
     "keys": (
         "licensing.cli.keys",
@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "privacy": (
         "licensing.cli.privacy",
         "privacy",
-        "Data protection: the register of processing (GDPR Art. 30).",
+        "Data protection: the register of processing (GDPR Art. 30) and its retention.",
     ),
     "product": ("licensing.cli.catalog", "product", "Products that licenses are sold for."),
     "release": (

@@ -12,8 +12,7 @@ from werkzeug.wrappers import Response
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import DecisionForm
-from licensing.console.lookup import uuid_or_404
-from licensing.errors import LicensingError
+from licensing.console.lookup import attempt, uuid_or_404
 from licensing.extensions import db
 from licensing.models import ApprovalRequest, ApprovalStatus, StaffRole, StaffUser
 from licensing.services import approvals
@@ -62,21 +61,19 @@ def _decide(request_id: str, approve: bool) -> Response:
     if not form.validate_on_submit():
         flash("Not done: the note is longer than 1000 characters.")
         return back
-    note = (form.note.data or "").strip()
-    try:
-        if approve:
-            approvals.approve(
-                db.session(), uuid_or_404(request_id), approver=staff, note=note, now=utcnow()
-            )
-        else:
-            approvals.reject(
-                db.session(), uuid_or_404(request_id), decider=staff, note=note, now=utcnow()
-            )
-    except LicensingError as refused:
-        db.session.rollback()
-        flash(f"Not done: {refused}.")
+    note, request = (form.note.data or "").strip(), uuid_or_404(request_id)
+    if approve:
+        attempt(
+            lambda: approvals.approve(
+                db.session(), request, approver=staff, note=note, now=utcnow()
+            ),
+            done="Approved: the license is revoked.",
+        )
     else:
-        flash("Approved: the license is revoked." if approve else "The request is closed.")
+        attempt(
+            lambda: approvals.reject(db.session(), request, decider=staff, note=note, now=utcnow()),
+            done="The request is closed.",
+        )
     return back
 
 

@@ -10,8 +10,9 @@ from werkzeug.wrappers import Response
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import CaseNoteForm, ExceptionForm
+from licensing.console.lookup import attempt
 from licensing.console.views.misuse import find_case
-from licensing.errors import LicensingError, NotFound
+from licensing.errors import NotFound
 from licensing.extensions import db
 from licensing.misuse.findings import Rule
 from licensing.models import License, StaffRole
@@ -33,8 +34,8 @@ def misuse_exception_declare(case_id: str) -> Response:
         return back
     # The exception holds until the end of the day given (UTC).
     ends_at = datetime.combine(form.until.data, time.max, tzinfo=UTC)
-    try:
-        misuse_exceptions.declare(
+    attempt(
+        lambda: misuse_exceptions.declare(
             db.session(),
             license=db.session.get_one(License, case.license_id),
             rule=Rule(case.rule),
@@ -43,12 +44,10 @@ def misuse_exception_declare(case_id: str) -> Response:
             ends_at=ends_at,
             actor=f"staff:{staff.id}",
             now=utcnow(),
-        )
-    except LicensingError as refused:
-        db.session.rollback()
-        flash(f"Not declared: {refused}.")
-    else:
-        flash("Exception declared: the rule stays quiet on this evidence until it ends.")
+        ),
+        done="Exception declared: the rule stays quiet on this evidence until it ends.",
+        refused="Not declared",
+    )
     return back
 
 
@@ -62,14 +61,14 @@ def misuse_exception_end(case_id: str, exception_id: str) -> Response:
         flash("Not ended: the form could not be read.")
         return back
     case = find_case(case_id)
-    try:
+
+    def end() -> None:
         exception = misuse_exceptions.find_exception(db.session(), exception_id)
         if exception.license_id != case.license_id or exception.rule != case.rule:
             raise NotFound("no such exception on this case")
         misuse_exceptions.end(db.session(), exception, actor=f"staff:{staff.id}", now=utcnow())
-    except LicensingError as refused:
-        db.session.rollback()
-        flash(f"Not ended: {refused}.")
-    else:
-        flash("Exception ended: the rule speaks again from the next scan.")
+
+    attempt(
+        end, done="Exception ended: the rule speaks again from the next scan.", refused="Not ended"
+    )
     return back

@@ -19,8 +19,8 @@ from werkzeug.wrappers import Response
 from licensing.console import auth, charts
 from licensing.console.blueprint import bp
 from licensing.console.forms import ExtendForm, LicenseReasonForm, RenewForm, SeatReleaseForm
-from licensing.console.lookup import first_error, uuid_or_404
-from licensing.errors import Conflict, LicensingError, NotFound
+from licensing.console.lookup import attempt, first_error, uuid_or_404
+from licensing.errors import Conflict, NotFound
 from licensing.extensions import db
 from licensing.models import ApprovalAction, License, StaffRole
 from licensing.runtime import current
@@ -98,13 +98,7 @@ def _act(license_id: str, form: FlaskForm, action: Action, done: str) -> Respons
     if not form.validate_on_submit():
         flash(f"Not done: {_problem(form)}.")
     else:
-        try:
-            action(license, form, f"staff:{staff.id}")
-        except LicensingError as refused:
-            db.session.rollback()
-            flash(f"Not done: {refused}.")
-        else:
-            flash(done)
+        attempt(lambda: action(license, form, f"staff:{staff.id}"), done=done)
     return redirect(url_for("console.license_page", license_id=license.id), code=303)
 
 

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from licensing.console import auth
 from licensing.console.blueprint import bp
 from licensing.console.forms import EXCEPTION_KINDS, CaseNoteForm, RevealForm
+from licensing.console.lookup import attempt
 from licensing.console.paging import page_number
 from licensing.errors import LicensingError
 from licensing.extensions import db
@@ -119,13 +120,9 @@ def _act(case_id: str, action: Callable[[MisuseCase, str, str], object], done: s
     assert staff is not None
     if form.validate_on_submit():
         case = find_case(case_id, for_update=True)
-        try:
-            action(case, (form.text.data or "").strip(), f"staff:{staff.id}")
-        except LicensingError as refused:
-            db.session.rollback()
-            flash(f"Not done: {refused}.")
-        else:
-            flash(done)
+        attempt(
+            lambda: action(case, (form.text.data or "").strip(), f"staff:{staff.id}"), done=done
+        )
     else:
         flash("Not done: the text is longer than 1000 characters.")
     return redirect(url_for("console.misuse_case", case_id=case_id), code=303)

@@ -26,7 +26,7 @@ from licensing.console.forms import (
     PartnerProductForm,
     SignOutForm,
 )
-from licensing.console.lookup import first_error
+from licensing.console.lookup import attempt, first_error
 from licensing.console.paging import page_number
 from licensing.errors import LicensingError
 from licensing.extensions import db
@@ -154,13 +154,7 @@ def _act(
         flash(_refusal(form))
         return _to_page(partner_id)
     partner = _partner(partner_id, for_update=True)
-    try:
-        action(partner, _actor())
-    except LicensingError as refused:
-        db.session.rollback()
-        flash(f"Not done: {refused}.")
-    else:
-        flash(done)
+    attempt(lambda: action(partner, _actor()), done=done)
     return _to_page(partner_id)
 
 

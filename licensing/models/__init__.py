@@ -32,6 +32,13 @@ from licensing.models.partners import (
     PartnerStatus,
     Scope,
 )
+from licensing.models.privacy import (
+    HoldScope,
+    LegalHold,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
+)
 from licensing.models.ratelimits import RateLimitCounter
 from licensing.models.replay_nonces import ReplayNonce
 from licensing.models.server_keys import ServerKey
@@ -52,7 +59,9 @@ __all__ = [
     "Edition",
     "EscalationStep",
     "HashKey",
+    "HoldScope",
     "LeasePresentation",
+    "LegalHold",
     "License",
     "LicenseStatus",
     "MisuseCase",
@@ -64,6 +73,9 @@ __all__ = [
     "PartnerKind",
     "PartnerProduct",
     "PartnerStatus",
+    "PrivacyRequest",
+    "PrivacyRequestKind",
+    "PrivacyRequestStatus",
     "Product",
     "RateLimitCounter",
     "Release",

@@ -192,8 +192,11 @@ def categories(periods: RetentionPeriods) -> tuple[Category, ...]:
         ),
         Category(
             code=CategoryCode.AUDIT_EVENTS,
-            title="audit events and four-eyes approvals",
-            purpose="security: who did what, provably (hash-chained)",
+            title="audit events, four-eyes approvals, legal holds and privacy requests",
+            purpose=(
+                "security and accountability: who did what, provably (hash-chained), and "
+                "how each data-subject request was answered"
+            ),
             legal_basis="legitimate interests (GDPR Art. 6(1)(f)); security (Art. 32)",
             recipients=(INTERNAL_STAFF,),
             retention=_retention(periods.audit_days, AUDIT_DAYS, "the event"),

@@ -145,6 +145,24 @@ COLUMNS: Mapping[str, Mapping[str, Classification]] = {
     ),
     # The keyed-hash keys themselves: destroying them is what unlinks old hashes (item 3).
     "hash_keys": _not_personal("purpose", "sealed_key", "created_at"),
+    # A hold's matter and reason are typed by staff; who placed and released it is named.
+    "legal_holds": {
+        **_not_personal(
+            "id",
+            "scope",
+            "license_id",
+            "customer_id",
+            "review_on",
+            "placed_at",
+            "case_id",
+            "released_at",
+        ),
+        "matter": _as(_AUDIT, Kind.FREE_TEXT),
+        "reason": _as(_AUDIT, Kind.FREE_TEXT),
+        "release_reason": _as(_AUDIT, Kind.FREE_TEXT),
+        "placed_by": _as(_AUDIT, Kind.STAFF_REFERENCE),
+        "released_by": _as(_AUDIT, Kind.STAFF_REFERENCE),
+    },
     "lease_presentations": {
         **_not_personal(
             "id", "license_id", "activation_id", "presented_jti", "newest_jti", "issued_jti", "at"
@@ -227,6 +245,24 @@ COLUMNS: Mapping[str, Mapping[str, Classification]] = {
     "partners": _not_personal(
         "id", "name", "kind", "status", "allowed_networks", "rate_limit", "created_at"
     ),
+    # The record that a right was exercised and answered (GDPR Art. 5(2), 12): the
+    # subject is named only by the customer id; the outcome holds counts, not values.
+    "privacy_requests": {
+        **_not_personal(
+            "id",
+            "kind",
+            "customer_id",
+            "received_at",
+            "due_at",
+            "status",
+            "recorded_at",
+            "closed_at",
+        ),
+        "identity_verification": _as(_AUDIT, Kind.FREE_TEXT),
+        "outcome": _as(_AUDIT, Kind.FREE_TEXT),
+        "recorded_by": _as(_AUDIT, Kind.STAFF_REFERENCE),
+        "closed_by": _as(_AUDIT, Kind.STAFF_REFERENCE),
+    },
     "products": _not_personal("id", "code", "name", "created_at"),
     "rate_limit_counters": {
         **_not_personal("hits", "expires_at"),

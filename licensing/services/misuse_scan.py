@@ -163,11 +163,28 @@ def plan(
         or state.full_scan_at is None
         or now - state.full_scan_at >= full_scan_every
     ):
-        ids = list(session.scalars(select(License.id).order_by(License.id)))
+        ids = list(
+            session.scalars(
+                select(License.id)
+                .where(License.processing_restricted.is_(False))
+                .order_by(License.id)
+            )
+        )
         return ScanPlan(started_at=now, full=True, since=None, license_ids=ids)
     since = state.scanned_until - IN_FLIGHT
-    ids = sorted(misuse_news.changed_licenses(session, since=since, now=now, lookback=lookback))
+    changed = misuse_news.changed_licenses(session, since=since, now=now, lookback=lookback)
+    ids = sorted(changed - _restricted(session, changed))
     return ScanPlan(started_at=now, full=False, since=since, license_ids=ids)
+
+
+def _restricted(session: Session, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``ids`` whose processing is restricted: the customer restricted it or
+    objected to processing on legitimate interests (GDPR Art. 18, 21), which the misuse
+    scan is, so it leaves them out (services/processing_restriction.py)."""
+    if not ids:
+        return set()
+    restricted = select(License.id).where(License.processing_restricted.is_(True))
+    return set(session.scalars(restricted)) & ids
 
 
 def scan_chunk(

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from licensing.models import PrivacyRequestKind
@@ -12,7 +19,10 @@ from licensing.models import PrivacyRequestKind
 class PrivacyRequestForm(FlaskForm):  # type: ignore[misc]
     """Record a data-subject request as received."""
 
-    kind = SelectField("Right exercised", choices=[(k.value, k.value) for k in PrivacyRequestKind])
+    kind = SelectField(
+        "Right exercised",
+        choices=[SelectChoice(k.value, k.value.replace("_", " ")) for k in PrivacyRequestKind],
+    )
     customer = StringField("Customer (id or e-mail, if known)", validators=[Length(max=320)])
     received = DateField("Received on (UTC; today if empty)", validators=[Optional()])
     verified = TextAreaField(

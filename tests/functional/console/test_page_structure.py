@@ -15,6 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from licensing.models import PrivacyRequest, PrivacyRequestKind
+from licensing.services import privacy_requests
+from licensing.timeutil import utcnow
+from tests.factories import make_customer
 from tests.functional.cli.misuse_helpers import open_case
 from tests.functional.conftest import MakeLicensed
 from tests.functional.console.conftest import MakeStaff, sign_in
@@ -112,17 +116,38 @@ def pages(
 ) -> dict[str, PageOutline]:
     """Every page as an admin sees it (the most controls), and the sign-in page."""
     case = open_case(session, make_licensed().license)
+    privacy, privacy_email = _privacy_request(session)
     session.commit()
     outlines = {"/staff/login": _outline(client, "/staff/login")}
     make_staff("admin")
     sign_in(client, "admin@example.org")
-    for url in [*_console_pages(app), f"/staff/misuse/{case.id}", "/staff/misuse?status=open"]:
+    for url in [
+        *_console_pages(app),
+        f"/staff/misuse/{case.id}",
+        "/staff/misuse?status=open",
+        f"/staff/privacy/requests/{privacy.id}?q={privacy_email}",
+    ]:
         outlines[url] = _outline(client, url)
     return outlines
 
 
+def _privacy_request(session: Session) -> tuple[PrivacyRequest, str]:
+    """A rectification request with its subject: the page shows the search and the form."""
+    customer = make_customer(session)
+    request = privacy_requests.record(
+        session,
+        kind=PrivacyRequestKind.RECTIFICATION,
+        customer_id=customer.id,
+        received_at=utcnow(),
+        identity_verification="reply from the licensed e-mail address",
+        actor="test:pytest",
+        now=utcnow(),
+    )
+    return request, customer.email
+
+
 def test_the_pages_checked_include_the_known_ones(pages: dict[str, PageOutline]) -> None:
-    for url in ("/staff/", "/staff/misuse", "/staff/audit", "/staff/login"):
+    for url in ("/staff/", "/staff/misuse", "/staff/audit", "/staff/login", "/staff/privacy"):
         assert url in pages, sorted(pages)
 
 

@@ -81,9 +81,7 @@ def _rows_in_database(session: Session, customer_id: uuid.UUID) -> dict[str, set
     from licensing.models import License, MisuseCase
 
     licenses = set(session.scalars(select(License.id).where(License.customer_id == customer_id)))
-    keys = set(
-        session.scalars(select(License.key_id).where(License.customer_id == customer_id))
-    )
+    keys = set(session.scalars(select(License.key_id).where(License.customer_id == customer_id)))
     cases = set(session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(licenses))))
     found: dict[str, set[str]] = {}
     for table in subject_export.exported_tables():

@@ -13,6 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from licensing.cli.context import UTC_DATE, actor, runtime, session, uses_database
+from licensing.cli.options import REASON
 from licensing.cli.output import emit_json, emit_record, emit_records, json_option
 from licensing.cli.privacy import privacy
 from licensing.models import PrivacyRequest, PrivacyRequestKind, PrivacyRequestStatus
@@ -142,7 +143,7 @@ def request_show(request_id: uuid.UUID, as_json: bool) -> None:
 
 @request_group.command("refuse")
 @click.argument("request_id", metavar="ID", type=REQUEST_ID)
-@click.option("--reason", required=True, help="The reason the requester is told.")
+@click.option("--reason", type=REASON, required=True, help="The reason the requester is told.")
 @uses_database
 def request_refuse(request_id: uuid.UUID, reason: str) -> None:
     """Close a request unanswered, with the reason."""

@@ -22,7 +22,7 @@ from licensing.models import (
     LicenseStatus,
     Product,
 )
-from licensing.services import audit
+from licensing.services import audit, processing_restriction
 from licensing.timeutil import add_months, utcnow
 
 TABLE = "licenses"
@@ -73,6 +73,9 @@ def issue(
         expires_at=expires_at,
         upgrade_protection_until=upgrade_protection_until
         or add_months(now, edition.upgrade_protection_months),
+        # A restriction or objection is the customer's, not one license's: a license
+        # issued while it stands is restricted from its first check-in.
+        processing_restricted=processing_restriction.is_restricted(session, customer.id),
     )
     session.add(license)
     session.flush()

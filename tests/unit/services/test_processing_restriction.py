@@ -87,3 +87,16 @@ def test_the_misuse_scan_leaves_restricted_licenses_out(
     assert not news.full
     assert other.license.id in news.license_ids
     assert ada.license.id not in news.license_ids
+
+
+def test_a_license_issued_while_the_customer_is_restricted_is_restricted(
+    session: Session, sealer: Sealer, ada: Subject
+) -> None:
+    request = open_request(session, PrivacyRequestKind.OBJECTION, ada.customer)
+    processing_restriction.restrict(session, request.id, actor="test:pytest", now=NOW)
+
+    later = make_license(session, sealer, customer=ada.customer).license
+    unrelated = make_license(session, sealer).license
+
+    assert later.processing_restricted
+    assert not unrelated.processing_restricted

@@ -35,6 +35,26 @@ class CaseHold:
             "legal_hold_in_force": self.hold.released_at is None,
         }
 
+    def message(self) -> str:
+        """What the reviewer is told after confirming."""
+        if self.placed:
+            return (
+                f"A legal hold ({self.hold.id}) now keeps the case's evidence past retention "
+                "and erasure; review it on Legal holds."
+            )
+        state = "is still in force" if self.hold.released_at is None else "was released since"
+        return (
+            f"The case's legal hold ({self.hold.id}), placed when it was first confirmed, {state}."
+        )
+
+
+def case_hold(session: Session, case: MisuseCase) -> CaseHold | None:
+    """The case's hold, and whether its latest confirmation placed it (both take one moment)."""
+    hold = legal_holds.for_case(session, case.id)
+    if hold is None:
+        return None
+    return CaseHold(hold, placed=case.decided_at is not None and hold.placed_at == case.decided_at)
+
 
 def matter_for(case: MisuseCase) -> str:
     return f"Confirmed misuse case: {case.rule}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -15,6 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from licensing.models import HoldScope
+from licensing.services import legal_holds
+from licensing.timeutil import utcnow
 from tests.functional.cli.misuse_helpers import open_case
 from tests.functional.conftest import MakeLicensed
 from tests.functional.console.conftest import MakeStaff, sign_in
@@ -112,17 +116,33 @@ def pages(
 ) -> dict[str, PageOutline]:
     """Every page as an admin sees it (the most controls), and the sign-in page."""
     case = open_case(session, make_licensed().license)
+    hold = legal_holds.place(
+        session,
+        scope=HoldScope.LICENSE,
+        license=make_licensed().license,
+        matter="A legal matter",
+        reason="kept for a legal claim",
+        review_on=utcnow().date() + timedelta(days=30),
+        actor="test:pytest",
+        now=utcnow(),
+    )
     session.commit()
     outlines = {"/staff/login": _outline(client, "/staff/login")}
     make_staff("admin")
     sign_in(client, "admin@example.org")
-    for url in [*_console_pages(app), f"/staff/misuse/{case.id}", "/staff/misuse?status=open"]:
+    for url in [
+        *_console_pages(app),
+        f"/staff/misuse/{case.id}",
+        "/staff/misuse?status=open",
+        f"/staff/holds/{hold.id}",
+        "/staff/holds?show=released",
+    ]:
         outlines[url] = _outline(client, url)
     return outlines
 
 
 def test_the_pages_checked_include_the_known_ones(pages: dict[str, PageOutline]) -> None:
-    for url in ("/staff/", "/staff/misuse", "/staff/audit", "/staff/login"):
+    for url in ("/staff/", "/staff/misuse", "/staff/audit", "/staff/login", "/staff/holds"):
         assert url in pages, sorted(pages)
 
 

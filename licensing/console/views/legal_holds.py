@@ -57,10 +57,10 @@ def holds_list() -> Any:
     # "Place a legal hold" on a license's page comes here with the license prefilled.
     prefill = request.args.get("license", "").strip()[:320]
     form = HoldPlaceForm(formdata=None, scope=HoldScope.LICENSE.value, subject=prefill)
-    return _render_list(form, placing=bool(prefill))
+    return _render_list(form)
 
 
-def _render_list(form: HoldPlaceForm, *, placing: bool = False, status: int = 200) -> Any:
+def _render_list(form: HoldPlaceForm, *, status: int = 200) -> Any:
     session, today = db.session(), utcnow().date()
     released = request.args.get("show") == "released"
     holds = legal_holds.list_released(session) if released else legal_holds.list_holds(session)
@@ -72,7 +72,6 @@ def _render_list(form: HoldPlaceForm, *, placing: bool = False, status: int = 20
         key_ids=key_ids(holds),
         form=form,
         scopes=SCOPES,
-        placing=placing or status != 200,
         today=today,
     )
     return body, status

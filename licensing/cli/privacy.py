@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from licensing.cli.context import actor, runtime, session, uses_database
 from licensing.cli.output import emit_json, emit_records, json_option
+from licensing.cli.privacy_holds import hold
 from licensing.privacy import record
 from licensing.privacy.register import record_of_processing
 from licensing.services import retention
@@ -21,6 +22,7 @@ privacy = AppGroup(
     "privacy",
     help="Data protection: the register of processing (GDPR Art. 30) and its retention.",
 )
+privacy.add_command(hold)
 
 
 @privacy.command("register")

@@ -24,6 +24,7 @@ class ApprovalAction(StrEnum):
     """The actions that wait for a second admin when ``LICENSING_FOUR_EYES`` is on."""
 
     REVOKE_LICENSE = "license.revoke"
+    RELEASE_HOLD = "legal_hold.release"
 
 
 class ApprovalRequest(Base):
@@ -50,7 +51,8 @@ class ApprovalRequest(Base):
 
     id: Mapped[uuid_pk]
     action: Mapped[str] = mapped_column(String(32))
-    # What the action is on: a license's id for ``license.revoke``.
+    # What the action is on: a license's id for ``license.revoke``, a legal hold's for
+    # ``legal_hold.release``.
     subject_id: Mapped[uuid.UUID]
     reason: Mapped[str] = mapped_column(String(1000))
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_users.id"))

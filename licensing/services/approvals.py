@@ -1,11 +1,11 @@
 """Four eyes: an irreversible action asked for by one admin and decided by another.
 
-With ``LICENSING_FOUR_EYES`` on, revoking a license is a request; it is carried out only
-when a second admin approves it, and the audit event of the revocation names both. The
-request row is locked while it is decided, so two admins approving at once revoke once.
+With ``LICENSING_FOUR_EYES`` on, revoking a license and releasing a legal hold are
+requests; each is carried out only when a second admin approves it, and the audit event
+of the revocation (the release) names both. The request row is locked while it is
+decided, so two admins approving at once revoke (release) once.
 
-The second admin must be independent of the first: not an account the requester added,
-promoted or gave a new password to, or one admin could make a puppet and approve alone.
+The second admin must be independent of the first (``approval_independence``).
 """
 
 from __future__ import annotations
@@ -23,19 +23,25 @@ from licensing.models import (
     ApprovalAction,
     ApprovalRequest,
     ApprovalStatus,
-    AuditEvent,
+    LegalHold,
     License,
     StaffRole,
     StaffUser,
 )
-from licensing.services import audit, licenses
+from licensing.services import audit, legal_holds, licenses
+from licensing.services.approval_independence import require_independent
 
 REASON_MAX = 1000
 
-# The events that set an account's password: whoever made the newest one knows it.
-PASSWORD_SET = ("staff.added", "staff.password_reset")
-# Far longer than any real chain of accounts made by accounts; a bound against a cycle.
-LONGEST_CHAIN = 50
+# What each action is on, in the audit log's words and in a sentence.
+_SUBJECT_TYPES = {
+    ApprovalAction.REVOKE_LICENSE: "license",
+    ApprovalAction.RELEASE_HOLD: legal_holds.SUBJECT_TYPE,
+}
+_NOUNS = {
+    ApprovalAction.REVOKE_LICENSE: "revocation of this license",
+    ApprovalAction.RELEASE_HOLD: "release of this legal hold",
+}
 
 
 def staff_actor(staff: StaffUser) -> str:
@@ -50,11 +56,54 @@ def request_revocation(
     _require_admin(requested_by)
     licenses.check_revocable(license)
     reason = _reason(reason)
-    if pending_for(session, ApprovalAction.REVOKE_LICENSE, license.id) is not None:
-        raise Conflict("a revocation of this license is already waiting for approval")
+    return _ask(
+        session,
+        ApprovalAction.REVOKE_LICENSE,
+        license.id,
+        reason=reason,
+        requested_by=requested_by,
+        now=now,
+        audited={"reason": reason},
+    )
+
+
+def request_hold_release(
+    session: Session, hold: LegalHold, *, reason: str, requested_by: StaffUser, now: datetime
+) -> ApprovalRequest:
+    """Ask a second admin to release ``hold``; one open request per hold.
+
+    The reason may name the matter's parties, so the audit event says only that one was
+    given (the request row keeps it for the approver to read)."""
+    _require_admin(requested_by)
+    legal_holds.check_releasable(hold)
+    reason = legal_holds.reason_text(reason)
+    return _ask(
+        session,
+        ApprovalAction.RELEASE_HOLD,
+        hold.id,
+        reason=reason,
+        requested_by=requested_by,
+        now=now,
+        audited={"reason_given": True, "reason_length": len(reason)},
+    )
+
+
+def _ask(
+    session: Session,
+    action: ApprovalAction,
+    subject_id: uuid.UUID,
+    *,
+    reason: str,
+    requested_by: StaffUser,
+    now: datetime,
+    audited: dict[str, object],
+) -> ApprovalRequest:
+    waiting = f"a {_NOUNS[action]} is already waiting for approval"
+    if pending_for(session, action, subject_id) is not None:
+        raise Conflict(waiting)
     request = ApprovalRequest(
-        action=ApprovalAction.REVOKE_LICENSE.value,
-        subject_id=license.id,
+        action=action.value,
+        subject_id=subject_id,
         reason=reason,
         requested_by=requested_by.id,
         requested_at=now,
@@ -65,15 +114,15 @@ def request_revocation(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        # Another admin's request for the same license committed first.
-        raise Conflict("a revocation of this license is already waiting for approval") from None
+        # Another admin's request for the same subject committed first.
+        raise Conflict(waiting) from None
     audit.record(
         session,
         actor=staff_actor(requested_by),
         action="approval.requested",
-        subject_type="license",
-        subject_id=license.id,
-        data={"request_id": str(request.id), "action": request.action, "reason": reason},
+        subject_type=subject_type(action),
+        subject_id=subject_id,
+        data={"request_id": str(request.id), "action": request.action, **audited},
         now=now,
     )
     return request
@@ -87,10 +136,10 @@ def approve(
     _require_admin(approver)
     if approver.id == request.requested_by:
         raise Forbidden("a request must be approved by another admin than the one who made it")
-    _require_independent(session, approver, request)
+    require_independent(session, approver, request)
     _decide(request, ApprovalStatus.APPROVED, approver, note, now)
     session.flush()
-    _carry_out(session, request, approver)
+    _carry_out(session, request, approver, now)
     return request
 
 
@@ -108,7 +157,7 @@ def reject(
         session,
         actor=staff_actor(decider),
         action=f"approval.{status.value}",
-        subject_type="license",
+        subject_type=subject_type(ApprovalAction(request.action)),
         subject_id=request.subject_id,
         data={"request_id": str(request.id), "action": request.action},
         now=now,
@@ -140,66 +189,25 @@ def list_requests(
     return session.scalars(query.order_by(ApprovalRequest.requested_at.desc())).all()
 
 
-def _require_independent(session: Session, approver: StaffUser, request: ApprovalRequest) -> None:
-    """Refuse an approver in the requester's hands: one whose password the requester knows,
-    or one the requester made an admin while the request waited."""
-    if _knows_password(session, request.requested_by, approver) or _promoted_since(
-        session, request, approver
-    ):
-        raise Forbidden(
-            "the approver's account was added, given its role or its password by the admin "
-            "who made the request; another admin must approve it"
-        )
+def subject_type(action: ApprovalAction) -> str:
+    """What the audit log calls the subject of ``action``."""
+    return _SUBJECT_TYPES[action]
 
 
-def _knows_password(session: Session, requester_id: uuid.UUID, account: StaffUser) -> bool:
-    """Whether the requester set the account's current password, or set the password of
-    the account that set it, and so on: a puppet made by a puppet is still a puppet.
-
-    A password the account's owner set for themselves (a reset as themselves) ends the
-    chain, and so does one set from the command line (an operator, not a staff session).
-    """
-    requester, current, seen = f"staff:{requester_id}", str(account.id), set[str]()
-    while current not in seen and len(seen) < LONGEST_CHAIN:
-        seen.add(current)
-        setter = session.scalar(
-            select(AuditEvent.actor)
-            .where(
-                AuditEvent.subject_type == "staff",
-                AuditEvent.subject_id == current,
-                AuditEvent.action.in_(PASSWORD_SET),
-            )
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        )
-        if setter == requester:
-            return True
-        if setter is None or not setter.startswith("staff:"):
-            return False
-        current = setter.removeprefix("staff:")
-    return False
+def _carry_out(
+    session: Session, request: ApprovalRequest, approver: StaffUser, now: datetime
+) -> None:
+    try:
+        action = ApprovalAction(request.action)
+    except ValueError:
+        raise InvalidRequest(f"no way to carry out {request.action!r}") from None
+    if action is ApprovalAction.RELEASE_HOLD:
+        _release_hold(session, request, approver, now)
+    else:
+        _revoke(session, request, approver)
 
 
-def _promoted_since(session: Session, request: ApprovalRequest, account: StaffUser) -> bool:
-    # A role given before the request is an admin appointed for any purpose; one given
-    # while it waits is an approver chosen for this one.
-    given = session.scalar(
-        select(AuditEvent.seq)
-        .where(
-            AuditEvent.subject_type == "staff",
-            AuditEvent.subject_id == str(account.id),
-            AuditEvent.actor == f"staff:{request.requested_by}",
-            AuditEvent.action == "staff.role_set",
-            AuditEvent.occurred_at >= request.requested_at.replace(microsecond=0),
-        )
-        .limit(1)
-    )
-    return given is not None
-
-
-def _carry_out(session: Session, request: ApprovalRequest, approver: StaffUser) -> None:
-    if request.action != ApprovalAction.REVOKE_LICENSE.value:
-        raise InvalidRequest(f"no way to carry out {request.action!r}")
+def _revoke(session: Session, request: ApprovalRequest, approver: StaffUser) -> None:
     # Locked and read afresh: a suspension committed since the session last read the row
     # must be the "from" of the revocation, not a stale status.
     license = session.get(License, request.subject_id, with_for_update=True, populate_existing=True)
@@ -210,6 +218,24 @@ def _carry_out(session: Session, request: ApprovalRequest, approver: StaffUser) 
         license,
         reason=request.reason,
         actor=staff_actor(approver),
+        four_eyes=True,
+        requested_by=f"staff:{request.requested_by}",
+        request_id=str(request.id),
+    )
+
+
+def _release_hold(
+    session: Session, request: ApprovalRequest, approver: StaffUser, now: datetime
+) -> None:
+    # Locked and read afresh, as the revocation is: a release committed meanwhile (with
+    # four eyes off then) must refuse this one, not release twice.
+    hold = legal_holds.find(session, request.subject_id, for_update=True)
+    legal_holds.release(
+        session,
+        hold,
+        reason=request.reason,
+        actor=staff_actor(approver),
+        now=now,
         four_eyes=True,
         requested_by=f"staff:{request.requested_by}",
         request_id=str(request.id),

@@ -22,6 +22,7 @@ from licensing.misuse.ladder import LadderPeriods, proposed_step, why_no_step
 from licensing.models import License, LicenseStatus
 from licensing.models.misuse import CaseStatus, EscalationStep, MisuseCase
 from licensing.services import licenses
+from licensing.services.case_evidence_hold import hold_case_evidence
 from licensing.services.misuse_case_events import add_event, audit_case
 from licensing.timeutil import rfc3339
 
@@ -114,7 +115,10 @@ def confirm(
 ) -> MisuseCase:
     """Confirm misuse; with ``suspend`` the license is suspended in the same action (the
     last step of the ladder taken at once, for the plain cases). A license already
-    suspended or revoked stays as it is: the step is taken as done, with a note."""
+    suspended or revoked stays as it is: the step is taken as done, with a note.
+
+    Confirming places a legal hold on the license's data (the case's evidence), once per
+    case; the case event names the hold, and ``legal_holds.for_case`` finds it."""
     if case.status == CaseStatus.CONFIRMED:
         raise InvalidTransition("this case is already confirmed")
     why = _decide(case, CaseStatus.CONFIRMED, reason=reason, actor=actor, now=now)
@@ -127,6 +131,11 @@ def confirm(
         if already is not None:
             detail["note"] = _already_note(already)
             audited["license_already"] = already
+    license = session.get(License, case.license_id)
+    assert license is not None  # a foreign key
+    held = hold_case_evidence(session, case, license, actor=actor, now=now).detail()
+    detail.update(held)
+    audited.update(held)
     return _record(
         session, case, kind="confirmed", actor=actor, now=now, detail=detail, audited=audited
     )

@@ -18,6 +18,7 @@ from licensing.cli.misuse.cases import (
 from licensing.cli.options import reason_option
 from licensing.cli.output import emit_record, json_option
 from licensing.services import misuse_case_actions as actions
+from licensing.services.case_evidence_hold import case_hold
 from licensing.services.misuse_case_queries import find_case
 from licensing.timeutil import utcnow
 
@@ -58,7 +59,8 @@ def case_confirm(reference: str, reason: str, suspend: bool, as_json: bool) -> N
     """Confirm misuse: the case starts the escalation ladder (or, --suspend, ends it)."""
     found = find_case(session(), reference, for_update=True)
     actions.confirm(session(), found, reason=reason, suspend=suspend, actor=actor(), now=utcnow())
-    emit_record(case_summary(found), as_json=as_json)
+    held = case_hold(session(), found)
+    emit_record({**case_summary(found), **(held.detail() if held else {})}, as_json=as_json)
 
 
 @case.command("dismiss", epilog=CASE_REFERENCE_HELP)

@@ -14,11 +14,22 @@ from licensing.console.blueprint import bp
 from licensing.console.forms import DecisionForm
 from licensing.console.lookup import attempt, uuid_or_404
 from licensing.extensions import db
-from licensing.models import ApprovalRequest, ApprovalStatus, StaffRole, StaffUser
-from licensing.services import approvals
+from licensing.models import (
+    ApprovalAction,
+    ApprovalRequest,
+    ApprovalStatus,
+    StaffRole,
+    StaffUser,
+)
+from licensing.services import approvals, legal_holds
 from licensing.timeutil import utcnow
 
 RECENT = 20
+# What an approval did, said after it is done.
+_DONE = {
+    ApprovalAction.REVOKE_LICENSE.value: "Approved: the license is revoked.",
+    ApprovalAction.RELEASE_HOLD.value: "Approved: the legal hold is released.",
+}
 
 
 @bp.route("/approvals")
@@ -37,6 +48,14 @@ def approvals_list() -> Any:
         pending=pending,
         decided=decided,
         names=_names([*pending, *decided]),
+        holds=legal_holds.by_ids(
+            session,
+            {
+                r.subject_id
+                for r in [*pending, *decided]
+                if r.action == ApprovalAction.RELEASE_HOLD.value
+            },
+        ),
         me=staff.id if staff else None,
         form=DecisionForm(),
     )
@@ -63,11 +82,12 @@ def _decide(request_id: str, approve: bool) -> Response:
         return back
     note, request = (form.note.data or "").strip(), uuid_or_404(request_id)
     if approve:
+        asked = db.session.get(ApprovalRequest, request)
         attempt(
             lambda: approvals.approve(
                 db.session(), request, approver=staff, note=note, now=utcnow()
             ),
-            done="Approved: the license is revoked.",
+            done=_DONE.get(asked.action if asked else "", "Approved."),
         )
     else:
         attempt(

@@ -28,6 +28,7 @@ from licensing.services import misuse_case_actions as actions
 from licensing.services import misuse_case_queries as queries
 from licensing.services import misuse_exceptions
 from licensing.services import personal_data_reveal as reveal
+from licensing.services.case_evidence_hold import case_hold
 from licensing.services.personal_data_reveal import Revealed
 from licensing.timeutil import utcnow
 
@@ -153,9 +154,18 @@ def misuse_assign(case_id: str) -> Response:
 def misuse_confirm(case_id: str) -> Response:
     return _act(
         case_id,
-        lambda c, text, who: actions.confirm(db.session(), c, reason=text, actor=who, now=utcnow()),
+        lambda c, text, who: _say_hold(
+            actions.confirm(db.session(), c, reason=text, actor=who, now=utcnow())
+        ),
         "Case confirmed: the escalation ladder starts.",
     )
+
+
+def _say_hold(case: MisuseCase) -> None:
+    """Tell the reviewer about the legal hold the confirmation placed (or found)."""
+    held = case_hold(db.session(), case)
+    if held is not None:
+        flash(held.message())
 
 
 @bp.route("/misuse/<case_id>/confirm-suspend", methods=["POST"])
@@ -163,8 +173,8 @@ def misuse_confirm(case_id: str) -> Response:
 def misuse_confirm_suspend(case_id: str) -> Response:
     return _act(
         case_id,
-        lambda c, text, who: actions.confirm(
-            db.session(), c, reason=text, actor=who, now=utcnow(), suspend=True
+        lambda c, text, who: _say_hold(
+            actions.confirm(db.session(), c, reason=text, actor=who, now=utcnow(), suspend=True)
         ),
         "Case confirmed and the license suspended.",
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -15,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from licensing.models import PrivacyRequest, PrivacyRequestKind
-from licensing.services import privacy_requests
+from licensing.models import HoldScope, PrivacyRequest, PrivacyRequestKind
+from licensing.services import legal_holds, privacy_requests
 from licensing.timeutil import utcnow
 from tests.factories import make_customer
 from tests.functional.cli.misuse_helpers import open_case
@@ -117,6 +118,16 @@ def pages(
     """Every page as an admin sees it (the most controls), and the sign-in page."""
     case = open_case(session, make_licensed().license)
     privacy, privacy_email = _privacy_request(session)
+    hold = legal_holds.place(
+        session,
+        scope=HoldScope.LICENSE,
+        license=make_licensed().license,
+        matter="A legal matter",
+        reason="kept for a legal claim",
+        review_on=utcnow().date() + timedelta(days=30),
+        actor="test:pytest",
+        now=utcnow(),
+    )
     session.commit()
     outlines = {"/staff/login": _outline(client, "/staff/login")}
     make_staff("admin")
@@ -126,6 +137,8 @@ def pages(
         f"/staff/misuse/{case.id}",
         "/staff/misuse?status=open",
         f"/staff/privacy/requests/{privacy.id}?q={privacy_email}",
+        f"/staff/holds/{hold.id}",
+        "/staff/holds?show=released",
     ]:
         outlines[url] = _outline(client, url)
     return outlines
@@ -147,7 +160,14 @@ def _privacy_request(session: Session) -> tuple[PrivacyRequest, str]:
 
 
 def test_the_pages_checked_include_the_known_ones(pages: dict[str, PageOutline]) -> None:
-    for url in ("/staff/", "/staff/misuse", "/staff/audit", "/staff/login", "/staff/privacy"):
+    for url in (
+        "/staff/",
+        "/staff/misuse",
+        "/staff/audit",
+        "/staff/login",
+        "/staff/privacy",
+        "/staff/holds",
+    ):
         assert url in pages, sorted(pages)
 
 

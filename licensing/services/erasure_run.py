@@ -1,0 +1,55 @@
+"""An erasure from start to end: erase, commit, write the ledger line, scrub the files.
+
+The one place that commits inside a unit of work, as the retention job does per batch:
+the ledger must never name an erasure that did not happen, and the files can only be
+scrubbed of rows whose deletion is committed (VACUUM runs outside any transaction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from licensing.crypto.sealing import Sealer
+from licensing.models import PrivacyRequest
+from licensing.services import erasure, erasure_ledger
+from licensing.services.erasure import ErasureReport
+from licensing.storage import erasure_scrub
+
+
+def carry_out(
+    session: Session,
+    request: PrivacyRequest,
+    *,
+    sealer: Sealer,
+    ledger: Path,
+    scrub_engine: Engine | None,
+    actor: str,
+    now: datetime,
+) -> ErasureReport:
+    """Erase for ``request``; scrub with ``scrub_engine`` (None: leave it to
+    ``licensing privacy scrub``, e.g. for a maintenance window)."""
+    report = erasure.erase(session, request, actor=actor, now=now)
+    session.commit()
+    erasure_ledger.append(
+        ledger,
+        sealer,
+        customer_id=report.plan.customer_id,
+        request_id=request.id,
+        erased_at=now,
+    )
+    return scrubbed(report, scrub_engine)
+
+
+def scrubbed(report: ErasureReport, engine: Engine | None) -> ErasureReport:
+    """``report`` with the scrub of the tables it changed done (if ``engine``) and stated."""
+    if engine is None or not report.plan.touched_tables:
+        return report
+    result = erasure_scrub.scrub(engine, report.plan.touched_tables)
+    return dataclasses.replace(
+        report, scrubbed=result.scrubbed, scrub_seconds=result.seconds, scrub_problem=result.problem
+    )

@@ -1,0 +1,126 @@
+"""Scrubbing the database files after an erasure, so erased values are not left readable.
+
+Deleting or updating a row does not remove its bytes. SQLite leaves them in free cells,
+free pages and the write-ahead log; PostgreSQL leaves dead tuples in the table's heap,
+its indexes and TOAST until the space happens to be reused, and a plain VACUUM only
+marks that space free. What removes them, run after the erasure has committed:
+
+- SQLite: the erasure's own connection writes with ``secure_delete`` on (zeros over what
+  it deletes: services/erasure.py); then ``VACUUM`` rebuilds every page (earlier
+  updates, such as the retention job's clearing of raw server names, freed cells that
+  were never zeroed), and ``wal_checkpoint(TRUNCATE)`` moves the WAL into the file and
+  empties it, since WAL frames are whole page images from before the erasure.
+- PostgreSQL: ``VACUUM (FULL, ANALYZE)`` of each table the erasure changed writes the
+  live rows into new files (heap, indexes, TOAST) and drops the old ones; it holds an
+  ACCESS EXCLUSIVE lock on the table while it runs, so check-ins touching that table
+  wait (docs: the time it takes). ANALYZE replaces the sampled values in pg_statistic,
+  whose old rows are then dead tuples of their own: ``VACUUM (FULL) pg_statistic``
+  rewrites it too. A table counts as scrubbed only when its file node changed (a
+  VACUUM refused for lack of privilege only warns, it does not fail).
+
+Not reached from here, and said so in docs/privacy.md: PostgreSQL's WAL segments and
+archives, file-system blocks of unlinked files, and backups (the erasure ledger is for
+those).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+
+# Only the tables erasure may change are ever named in a statement built here.
+SCRUBBABLE = frozenset(
+    {
+        "activations",
+        "customers",
+        "lease_presentations",
+        "legal_holds",
+        "licenses",
+        "misuse_case_events",
+        "misuse_cases",
+        "misuse_exceptions",
+        "privacy_requests",
+        "replay_nonces",
+        "signature_failures",
+        "usage_observations",
+    }
+)
+STATISTICS = "pg_statistic"
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubResult:
+    backend: str
+    scrubbed: tuple[str, ...]  # tables (or, on SQLite, the file and its WAL) rewritten
+    seconds: float
+    complete: bool  # false: a step could not finish (a reader pinned the WAL; no privilege)
+    problem: str | None = None
+
+
+def scrub(engine: Engine, tables: Iterable[str]) -> ScrubResult:
+    """Rewrite what ``tables`` (changed by a committed erasure) left in the files."""
+    wanted = sorted(set(tables))
+    unknown = [t for t in wanted if t not in SCRUBBABLE]
+    if unknown:
+        raise ValueError(f"not a table erasure changes: {', '.join(unknown)}")
+    started = time.monotonic()
+    if engine.dialect.name == "sqlite":
+        scrubbed, problem = _sqlite(engine)
+    else:
+        scrubbed, problem = _postgresql(engine, wanted)
+    return ScrubResult(
+        backend=engine.dialect.name,
+        scrubbed=scrubbed,
+        seconds=round(time.monotonic() - started, 3),
+        complete=problem is None,
+        problem=problem,
+    )
+
+
+def _sqlite(engine: Engine) -> tuple[tuple[str, ...], str | None]:
+    # The raw connection: VACUUM cannot run in a transaction, and the engine's own
+    # connections begin one (BEGIN IMMEDIATE) before any statement.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA secure_delete = ON")
+        cursor.execute("VACUUM")
+        busy, _log, _moved = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    if busy:
+        return ("database file",), (
+            "the write-ahead log could not be emptied: a reader held it; run the erasure's "
+            "scrub again when the server is quiet"
+        )
+    return ("database file", "write-ahead log"), None
+
+
+def _postgresql(engine: Engine, tables: list[str]) -> tuple[tuple[str, ...], str | None]:
+    scrubbed: list[str] = []
+    missed: list[str] = []
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in [*tables, STATISTICS]:
+            before = _file_node(connection, table)
+            # A name from SCRUBBABLE (or the catalog's), never from input.
+            options = "FULL" if table == STATISTICS else "FULL, ANALYZE"
+            connection.exec_driver_sql(f'VACUUM ({options}) "{table}"')
+            if _file_node(connection, table) != before:
+                scrubbed.append(table)
+            else:
+                missed.append(table)
+    problem = None
+    if missed:
+        problem = f"not rewritten (privilege?): {', '.join(missed)}"
+    return tuple(scrubbed), problem
+
+
+def _file_node(connection: Connection, table: str) -> int | None:
+    row = connection.execute(
+        text("SELECT pg_relation_filenode(CAST(:t AS regclass))"), {"t": table}
+    ).first()
+    return None if row is None else row[0]

@@ -35,11 +35,13 @@ def carry_out(
     ``licensing privacy scrub``, e.g. for a maintenance window)."""
     report = erasure.erase(session, request, actor=actor, now=now)
     session.commit()
+    # From the report, not the request: reading an expired object would begin a new
+    # transaction, whose lock (SQLite) the scrub would then wait for.
     erasure_ledger.append(
         ledger,
         sealer,
         customer_id=report.plan.customer_id,
-        request_id=request.id,
+        request_id=report.request_id,
         erased_at=now,
     )
     return scrubbed(report, scrub_engine)

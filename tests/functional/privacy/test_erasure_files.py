@@ -1,0 +1,61 @@
+"""After an erasure, the subject's e-mail, name and server names are nowhere in the
+database files (the bytes are read), while another customer's still are."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import update
+
+from licensing.extensions import db
+from licensing.models import PrivacyRequestKind, UsageObservation
+from licensing.runtime import EXTENSION_KEY
+from licensing.services import erasure_run, privacy_requests
+from tests.erasure_seed import ACTOR, NOW, erasure_request, seed_customer
+from tests.functional.privacy.database_files import database_files, found_in
+
+
+def test_erased_values_are_not_left_in_the_database_files(committed_app: Flask) -> None:
+    runtime = committed_app.extensions[EXTENSION_KEY]
+    with committed_app.app_context():
+        session = db.session()
+        subject = seed_customer(session, runtime.sealer, tag="gone")
+        other = seed_customer(session, runtime.sealer, tag="stays")
+        request_id = erasure_request(session, subject.customer).id
+        session.commit()
+        # As the retention job does: a raw server name cleared by an UPDATE, which leaves
+        # its bytes in the page's free space.
+        session.execute(
+            update(UsageObservation)
+            .where(UsageObservation.server_name == subject.servers[0])
+            .values(server_name=None)
+        )
+        session.commit()
+        if db.engine.dialect.name == "postgresql":
+            # ANALYZE samples column values into pg_statistic.
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql("ANALYZE")
+        personal = [subject.email, subject.name, *subject.servers]
+        before = found_in(database_files(db.engine), personal)
+        assert all(before.values()), f"not in the files before the erasure: {before}"
+
+        request = privacy_requests.open_request(
+            session, request_id, {PrivacyRequestKind.ERASURE}
+        )
+        report = erasure_run.carry_out(
+            session,
+            request,
+            sealer=runtime.sealer,
+            ledger=runtime.settings.erasure_ledger,
+            scrub_engine=db.engine,
+            actor=ACTOR,
+            now=NOW,
+        )
+        session.close()
+
+        after = found_in(database_files(db.engine), [*personal, other.email, *other.servers])
+    left = {value: files for value, files in after.items() if files and value in personal}
+    assert left == {}, f"erased values still in the database files: {left}"
+    assert report.scrub_problem is None
+    assert report.scrubbed and report.scrub_seconds is not None
+    # The search works: the other customer's values are found.
+    assert after[other.email] and all(after[s] for s in other.servers)

@@ -112,3 +112,6 @@ def privacy_enforce(dry_run: bool, as_of: datetime | None, as_json: bool) -> Non
     )
     for kept in report.kept:
         click.echo(f"kept {kept.table}.{kept.column}: {kept.reason}")
+
+
+import licensing.cli.privacy_erasure  # noqa: E402, F401 - adds erase, replay-erasures, scrub

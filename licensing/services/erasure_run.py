@@ -18,7 +18,9 @@ from licensing.crypto.sealing import Sealer
 from licensing.models import PrivacyRequest
 from licensing.services import erasure, erasure_ledger
 from licensing.services.erasure import ErasureReport
+from licensing.services.erasure_ledger import ReplayReport
 from licensing.storage import erasure_scrub
+from licensing.storage.erasure_scrub import ScrubResult
 
 
 def carry_out(
@@ -55,3 +57,25 @@ def scrubbed(report: ErasureReport, engine: Engine | None) -> ErasureReport:
     return dataclasses.replace(
         report, scrubbed=result.scrubbed, scrub_seconds=result.seconds, scrub_problem=result.problem
     )
+
+
+def replay(
+    session: Session,
+    *,
+    sealer: Sealer,
+    ledger: Path,
+    dry_run: bool,
+    scrub_engine: Engine | None,
+    actor: str,
+    now: datetime,
+) -> tuple[ReplayReport, ScrubResult | None]:
+    """Re-apply the ledger after a restore, commit, then scrub what it changed."""
+    report = erasure_ledger.replay(
+        session, sealer, ledger, dry_run=dry_run, actor=actor, now=now
+    )
+    if dry_run:  # nothing changed: the face's commit only ends the transaction
+        return report, None
+    session.commit()
+    if scrub_engine is None or not report.touched_tables:
+        return report, None
+    return report, erasure_scrub.scrub(scrub_engine, report.touched_tables)

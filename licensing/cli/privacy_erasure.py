@@ -50,7 +50,9 @@ def _show_scrub(scrubbed: tuple[str, ...], seconds: float | None, problem: str |
 
 
 @privacy.command("erase")
-@click.option("--request", "request_id", type=click.UUID, required=True, help="The erasure request's id.")
+@click.option(
+    "--request", "request_id", type=click.UUID, required=True, help="The erasure request's id."
+)
 @click.option("--dry-run", is_flag=True, help="Show the counts per table; change nothing.")
 @no_scrub_option
 @yes_option

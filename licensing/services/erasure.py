@@ -28,7 +28,7 @@ re-applies erasures after a restore is ``services/erasure_ledger.py``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -124,7 +124,9 @@ class ErasurePlan:
     def to_json(self) -> dict[str, Any]:
         return {
             "customer_id": str(self.customer_id),
-            "changes": [{"table": c.table, "action": c.action, "rows": c.rows} for c in self.changes],
+            "changes": [
+                {"table": c.table, "action": c.action, "rows": c.rows} for c in self.changes
+            ],
             "kept": [{"table": k.table, "rows": k.rows, "reason": k.reason} for k in self.kept],
             "holds": [
                 {"hold_id": str(h.hold_id), "matter": h.matter, "scope": h.scope, "kept": h.kept}
@@ -178,8 +180,7 @@ def _scope(session: Session, customer_id: uuid.UUID) -> _Scope:
     holds = tuple(holds_on_customer(session, customer_id))
     all_ids = tuple(row.id for row in owned)
     held: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {
-        h.id: all_ids if h.scope == HoldScope.CUSTOMER else (h.license_id,)  # type: ignore[misc]
-        for h in holds
+        h.id: all_ids if h.scope == HoldScope.CUSTOMER else _ids(h.license_id) for h in holds
     }
     kept_ids = {license_id for ids in held.values() for license_id in ids}
     free = [row for row in owned if row.id not in kept_ids]
@@ -191,6 +192,10 @@ def _scope(session: Session, customer_id: uuid.UUID) -> _Scope:
         holds=holds,
         held_license_ids=held,
     )
+
+
+def _ids(license_id: uuid.UUID | None) -> tuple[uuid.UUID, ...]:
+    return () if license_id is None else (license_id,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +213,9 @@ def _deleting(model: Any, where: Callable[[_Scope], ColumnElement[bool]]) -> _St
         return _count(session, model, where(scope))
 
     def apply(session: Session, scope: _Scope, _actor: str, _now: datetime) -> None:
-        session.execute(delete(model).where(where(scope)).execution_options(synchronize_session=False))
+        session.execute(
+            delete(model).where(where(scope)).execution_options(synchronize_session=False)
+        )
 
     return _Step(model.__tablename__, "deleted", count, apply)
 
@@ -341,9 +348,7 @@ def _apply(session: Session, scope: _Scope, *, actor: str, now: datetime) -> Era
     return done
 
 
-def erase(
-    session: Session, request: PrivacyRequest, *, actor: str, now: datetime
-) -> ErasureReport:
+def erase(session: Session, request: PrivacyRequest, *, actor: str, now: datetime) -> ErasureReport:
     """Erase the customer of the open erasure ``request`` and complete it with the counts.
 
     ``request`` comes from ``privacy_requests.open_request`` (locked, open, of kind
@@ -409,6 +414,3 @@ def outcome(done: ErasurePlan) -> str:
     if done.holds:
         text += "; kept by legal holds: " + ", ".join(str(h.hold_id) for h in done.holds)
     return text
-
-
-

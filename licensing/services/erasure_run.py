@@ -70,9 +70,7 @@ def replay(
     now: datetime,
 ) -> tuple[ReplayReport, ScrubResult | None]:
     """Re-apply the ledger after a restore, commit, then scrub what it changed."""
-    report = erasure_ledger.replay(
-        session, sealer, ledger, dry_run=dry_run, actor=actor, now=now
-    )
+    report = erasure_ledger.replay(session, sealer, ledger, dry_run=dry_run, actor=actor, now=now)
     if dry_run:  # nothing changed: the face's commit only ends the transaction
         return report, None
     session.commit()

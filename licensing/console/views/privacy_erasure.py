@@ -52,15 +52,13 @@ def _request_or_404(request_id: uuid.UUID) -> PrivacyRequest:
 
 
 def _plan_page(request: PrivacyRequest, form: ErasureForm, status: int = 200) -> Any:
-    erasable = (
-        request.kind == PrivacyRequestKind.ERASURE
-        and request.status == PrivacyRequestStatus.OPEN
-        and request.customer_id is not None
+    plan = None
+    open_erasure = (
+        request.kind == PrivacyRequestKind.ERASURE and request.status == PrivacyRequestStatus.OPEN
     )
-    plan = erasure.plan(db.session(), request.customer_id, now=utcnow()) if erasable else None  # type: ignore[arg-type]
-    page = render_template(
-        "console/privacy/erasure.html", request=request, plan=plan, form=form
-    )
+    if open_erasure and request.customer_id is not None:
+        plan = erasure.plan(db.session(), request.customer_id, now=utcnow())
+    page = render_template("console/privacy/erasure.html", request=request, plan=plan, form=form)
     return page, status
 
 

@@ -88,14 +88,18 @@ def test_replay_erases_again_who_a_valid_line_names_and_reports_a_forged_line(
     with ledger.open("a") as handle:
         handle.write(json.dumps(forged) + "\n")
 
-    planned = licensing.run("privacy", "replay-erasures", "--ledger", str(ledger), "--dry-run", "--json")
+    planned = licensing.run(
+        "privacy", "replay-erasures", "--ledger", str(ledger), "--dry-run", "--json"
+    )
     assert planned.exit_code != 0 and "failed the MAC check" in planned.stderr
     assert "(line 2)" in planned.stderr
     assert json.loads(planned.stdout)["replayed"][0]["customer_id"] == str(back.customer.id)
     session.expire_all()
     assert session.get(Customer, back.customer.id).anonymised_at is None  # type: ignore[union-attr]
 
-    first = licensing.run("privacy", "replay-erasures", "--ledger", str(ledger), "--no-scrub", "--json")
+    first = licensing.run(
+        "privacy", "replay-erasures", "--ledger", str(ledger), "--no-scrub", "--json"
+    )
     assert first.exit_code != 0  # the forged line is still there
     assert len(json.loads(first.stdout)["replayed"]) == 1
     session.expire_all()

@@ -51,7 +51,10 @@ def _url(request: PrivacyRequest) -> str:
 
 
 def test_the_plan_shows_counts_what_is_kept_and_the_holds(
-    client: FlaskClient, make_staff: MakeStaff, session: Session, subject: Seeded,
+    client: FlaskClient,
+    make_staff: MakeStaff,
+    session: Session,
+    subject: Seeded,
     request_: PrivacyRequest,
 ) -> None:
     hold = place_hold(session, license=subject.licenses[0])
@@ -68,8 +71,12 @@ def test_the_plan_shows_counts_what_is_kept_and_the_holds(
 
 
 def test_erasing_needs_the_box_ticked(
-    client: FlaskClient, make_staff: MakeStaff, session: Session, subject: Seeded,
-    request_: PrivacyRequest, scrubs: list[tuple[str, ...]],
+    client: FlaskClient,
+    make_staff: MakeStaff,
+    session: Session,
+    subject: Seeded,
+    request_: PrivacyRequest,
+    scrubs: list[tuple[str, ...]],
 ) -> None:
     sign_in(client, make_staff("admin").email)
     page = client.get(_url(request_))
@@ -82,8 +89,12 @@ def test_erasing_needs_the_box_ticked(
 
 
 def test_erasing_shows_the_report_completes_the_request_and_scrubs(
-    client: FlaskClient, make_staff: MakeStaff, session: Session, subject: Seeded,
-    request_: PrivacyRequest, scrubs: list[tuple[str, ...]],
+    client: FlaskClient,
+    make_staff: MakeStaff,
+    session: Session,
+    subject: Seeded,
+    request_: PrivacyRequest,
+    scrubs: list[tuple[str, ...]],
 ) -> None:
     sign_in(client, make_staff("admin").email)
     page = client.get(_url(request_))
@@ -112,4 +123,5 @@ def test_only_admins_may_open_it_and_an_unknown_request_is_not_found(
     admin = make_staff("admin")
     client2 = client.application.test_client()
     sign_in(client2, admin.email)
-    assert client2.get("/staff/privacy/requests/00000000-0000-0000-0000-000000000000/erasure").status_code == 404
+    unknown = "/staff/privacy/requests/00000000-0000-0000-0000-000000000000/erasure"
+    assert client2.get(unknown).status_code == 404

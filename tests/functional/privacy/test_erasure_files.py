@@ -38,9 +38,7 @@ def test_erased_values_are_not_left_in_the_database_files(committed_app: Flask) 
         before = found_in(database_files(db.engine), personal)
         assert all(before.values()), f"not in the files before the erasure: {before}"
 
-        request = privacy_requests.open_request(
-            session, request_id, {PrivacyRequestKind.ERASURE}
-        )
+        request = privacy_requests.open_request(session, request_id, {PrivacyRequestKind.ERASURE})
         report = erasure_run.carry_out(
             session,
             request,

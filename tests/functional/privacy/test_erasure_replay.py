@@ -56,9 +56,7 @@ def test_replaying_the_ledger_erases_a_restored_customer_again(
             }
         session.commit()
 
-        request = privacy_requests.open_request(
-            session, request_id, {PrivacyRequestKind.ERASURE}
-        )
+        request = privacy_requests.open_request(session, request_id, {PrivacyRequestKind.ERASURE})
         erasure_run.carry_out(
             session,
             request,
@@ -103,11 +101,14 @@ def test_replaying_the_ledger_erases_a_restored_customer_again(
         again = session.get(Customer, customer_id)
         assert again is not None and again.anonymised_at is not None
         assert again.email != subject.email
-        assert session.scalar(
-            select(func.count()).select_from(UsageObservation).where(
-                UsageObservation.license_id.in_(license_ids)
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(UsageObservation)
+                .where(UsageObservation.license_id.in_(license_ids))
             )
-        ) == 0
+            == 0
+        )
         replayed_events = session.scalar(
             select(func.count())
             .select_from(AuditEvent)

@@ -50,7 +50,9 @@ def _rows(session: Session, seeded: Seeded) -> dict[str, int]:
         "misuse_cases": n(MisuseCase, MisuseCase.license_id.in_(ids)),
         "misuse_case_events": n(
             MisuseCaseEvent,
-            MisuseCaseEvent.case_id.in_(select(MisuseCase.id).where(MisuseCase.license_id.in_(ids))),
+            MisuseCaseEvent.case_id.in_(
+                select(MisuseCase.id).where(MisuseCase.license_id.in_(ids))
+            ),
         ),
         "misuse_exceptions": n(MisuseException, MisuseException.license_id.in_(ids)),
         "disclosures": n(Disclosure, Disclosure.license_id.in_(ids)),
@@ -118,9 +120,7 @@ def test_the_request_is_completed_with_counts_and_the_audit_event_holds_ids_only
     request = privacy_requests.get(session, report.request_id)  # type: ignore[arg-type]
     assert request.status == "completed"
     assert request.outcome is not None and "usage_observations 4 deleted" in request.outcome
-    event = session.scalar(
-        select(AuditEvent).where(AuditEvent.action == erasure.ERASED_ACTION)
-    )
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == erasure.ERASED_ACTION))
     assert event is not None and event.subject_id == str(subject.customer.id)
     assert event.data["counts"]["usage_observations"] == 4
     text = repr(event.data) + (request.outcome or "")
@@ -135,7 +135,7 @@ def test_a_license_hold_keeps_that_license_and_the_customer_record(
     session: Session, sealer: Sealer
 ) -> None:
     subject = seed_customer(session, sealer, tag="f")
-    held, free = subject.licenses
+    held, _free = subject.licenses
     hold = place_hold(session, license=held)
     planned = erasure.plan(session, subject.customer.id, now=NOW)
     done = _erase(session, subject).plan

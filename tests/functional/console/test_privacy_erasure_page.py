@@ -34,8 +34,7 @@ def request_(session: Session, subject: Seeded) -> PrivacyRequest:
 
 @pytest.fixture
 def scrubs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    """The scrub needs committed data outside the test's transaction (proven in
-    tests/functional/privacy); here it is recorded."""
+    """Calls of the scrub, which the console leaves to `licensing privacy scrub`."""
     calls: list[tuple[str, ...]] = []
 
     def scrub(_engine: Any, tables: Any) -> ScrubResult:
@@ -88,7 +87,7 @@ def test_erasing_needs_the_box_ticked(
     assert scrubs == []
 
 
-def test_erasing_shows_the_report_completes_the_request_and_scrubs(
+def test_erasing_shows_the_report_completes_the_request_and_leaves_the_scrub(
     client: FlaskClient,
     make_staff: MakeStaff,
     session: Session,
@@ -101,13 +100,12 @@ def test_erasing_shows_the_report_completes_the_request_and_scrubs(
     done = client.post(_url(request_), data={"csrf_token": csrf_token(page), "confirm": "y"})
     body = done.get_data(as_text=True)
     assert done.status_code == 200, body
-    assert "<h1>Erased</h1>" in body and "Scrubbed:" in body
+    assert "<h1>Erased</h1>" in body and "licensing privacy scrub" in body
     assert "<code>usage_observations</code></td><td>deleted</td><td>4</td>" in body
     session.expire_all()
     assert session.get(Customer, subject.customer.id).anonymised_at is not None  # type: ignore[union-attr]
     assert privacy_requests.get(session, request_.id).status == "completed"
-    (tables,) = scrubs
-    assert {"customers", "usage_observations", "activations"} <= set(tables)
+    assert scrubs == []  # a web request holds no table lock for a minute
 
     # The request is closed now: the page says so and offers no erasure.
     again = client.get(_url(request_)).get_data(as_text=True)

@@ -15,12 +15,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
+from licensing.errors import LicensingError
 from licensing.models import PrivacyRequest
 from licensing.services import erasure, erasure_ledger
 from licensing.services.erasure import ErasureReport
 from licensing.services.erasure_ledger import ReplayReport
 from licensing.storage import erasure_scrub
 from licensing.storage.erasure_scrub import ScrubResult
+
+
+class LedgerNotWritten(LicensingError):
+    status = 500
+    code = "ERASURE_LEDGER_NOT_WRITTEN"
+    title = "Erased, but not written to the erasure ledger"
 
 
 def carry_out(
@@ -39,13 +46,22 @@ def carry_out(
     session.commit()
     # From the report, not the request: reading an expired object would begin a new
     # transaction, whose lock (SQLite) the scrub would then wait for.
-    erasure_ledger.append(
-        ledger,
-        sealer,
-        customer_id=report.plan.customer_id,
-        request_id=report.request_id,
-        erased_at=now,
-    )
+    try:
+        erasure_ledger.append(
+            ledger,
+            sealer,
+            customer_id=report.plan.customer_id,
+            request_id=report.request_id,
+            erased_at=now,
+        )
+    except OSError as exc:
+        # The erasure stands; what is missing is the line that would re-apply it after
+        # a restore, so the operator is told exactly which erasure lacks one.
+        raise LedgerNotWritten(
+            f"customer {report.plan.customer_id} is erased (request {report.request_id}), "
+            f"but the erasure ledger {ledger} could not be written ({exc.strerror}): "
+            "fix it before the next backup is restored"
+        ) from exc
     return scrubbed(report, scrub_engine)
 
 

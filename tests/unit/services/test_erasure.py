@@ -181,3 +181,29 @@ def test_erasing_again_changes_nothing(session: Session, sealer: Sealer) -> None
     _erase(session, subject)
     again = erasure.reapply(session, subject.customer.id, actor=ACTOR, now=NOW)
     assert again.plan.total == 0
+
+
+def test_an_unwritable_ledger_is_reported_after_the_erasure_stands(
+    session: Session, sealer: Sealer, tmp_path: Any
+) -> None:
+    from licensing.services import erasure_run
+
+    subject = seed_customer(session, sealer, tag="j", licenses=1)
+    request = privacy_requests.open_request(
+        session, erasure_request(session, subject.customer).id, ERASURE
+    )
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(erasure_run.LedgerNotWritten, match="is erased"):
+        erasure_run.carry_out(
+            session,
+            request,
+            sealer=sealer,
+            ledger=blocked / "ledger.jsonl",
+            scrub_engine=None,
+            actor=ACTOR,
+            now=NOW,
+        )
+    session.expire_all()
+    customer = session.get(Customer, subject.customer.id)
+    assert customer is not None and customer.anonymised_at is not None

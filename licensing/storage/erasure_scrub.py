@@ -16,7 +16,8 @@ marks that space free. What removes them, run after the erasure has committed:
   wait (docs: the time it takes). ANALYZE replaces the sampled values in pg_statistic,
   whose old rows are then dead tuples of their own: ``VACUUM (FULL) pg_statistic``
   rewrites it too. A table counts as scrubbed only when its file node changed (a
-  VACUUM refused for lack of privilege only warns, it does not fail).
+  VACUUM refused for lack of privilege only warns, it does not fail) and VACUUM did not
+  have to copy deleted rows along because an older transaction could still see them.
 
 Not reached from here, and said so in docs/privacy.md: PostgreSQL's WAL segments and
 archives, file-system blocks of unlinked files, and backups (the erasure ledger is for
@@ -25,6 +26,7 @@ those).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +51,8 @@ SCRUBBABLE = frozenset(
     }
 )
 STATISTICS = "pg_statistic"
+# How long the scrub waits for transactions older than it to end before rewriting.
+WAIT_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +64,11 @@ class ScrubResult:
     problem: str | None = None
 
 
-def scrub(engine: Engine, tables: Iterable[str]) -> ScrubResult:
-    """Rewrite what ``tables`` (changed by a committed erasure) left in the files."""
+def scrub(
+    engine: Engine, tables: Iterable[str], *, wait_seconds: float = WAIT_SECONDS
+) -> ScrubResult:
+    """Rewrite what ``tables`` (changed by a committed erasure) left in the files; on
+    PostgreSQL first wait up to ``wait_seconds`` for older transactions to end."""
     wanted = sorted(set(tables))
     unknown = [t for t in wanted if t not in SCRUBBABLE]
     if unknown:
@@ -70,7 +77,7 @@ def scrub(engine: Engine, tables: Iterable[str]) -> ScrubResult:
     if engine.dialect.name == "sqlite":
         scrubbed, problem = _sqlite(engine)
     else:
-        scrubbed, problem = _postgresql(engine, wanted)
+        scrubbed, problem = _postgresql(engine, wanted, wait_seconds)
     return ScrubResult(
         backend=engine.dialect.name,
         scrubbed=scrubbed,
@@ -100,23 +107,67 @@ def _sqlite(engine: Engine) -> tuple[tuple[str, ...], str | None]:
     return ("database file", "write-ahead log"), None
 
 
-def _postgresql(engine: Engine, tables: list[str]) -> tuple[tuple[str, ...], str | None]:
+def _postgresql(
+    engine: Engine, tables: list[str], wait_seconds: float
+) -> tuple[tuple[str, ...], str | None]:
     scrubbed: list[str] = []
+    held_back: list[str] = []
     missed: list[str] = []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        notices: list[str] = []
+        driver = connection.connection.driver_connection
+        driver.add_notice_handler(  # type: ignore[union-attr]
+            lambda d: notices.append(f"{d.message_primary or ''}\n{d.message_detail or ''}")
+        )
+        _wait_for_older_transactions(connection, wait_seconds)
         for table in [*tables, STATISTICS]:
             before = _file_node(connection, table)
+            notices.clear()
             # A name from SCRUBBABLE (or the catalog's), never from input.
-            options = "FULL" if table == STATISTICS else "FULL, ANALYZE"
+            options = "FULL, VERBOSE" if table == STATISTICS else "FULL, VERBOSE, ANALYZE"
             connection.exec_driver_sql(f'VACUUM ({options}) "{table}"')
-            if _file_node(connection, table) != before:
-                scrubbed.append(table)
-            else:
+            if _file_node(connection, table) == before:
                 missed.append(table)
-    problem = None
+            elif any(int(n) for n in _KEPT_DEAD.findall("\n".join(notices))):
+                held_back.append(table)
+            else:
+                scrubbed.append(table)
+    problems = []
     if missed:
-        problem = f"not rewritten (privilege?): {', '.join(missed)}"
-    return tuple(scrubbed), problem
+        problems.append(f"not rewritten (privilege?): {', '.join(missed)}")
+    if held_back:
+        problems.append(
+            "deleted rows copied into the new files because a transaction older than the "
+            f"erasure was still running (in any database of the server): {', '.join(held_back)}"
+        )
+    return tuple(scrubbed), "; ".join(problems) or None
+
+
+# VACUUM VERBOSE's detail when a snapshot older than the deletion still needs the rows:
+# VACUUM FULL then copies them into the new file as well.
+_KEPT_DEAD = re.compile(r"(\d+) dead row versions cannot be removed yet")
+
+
+def _wait_for_older_transactions(connection: Connection, wait_seconds: float) -> None:
+    """Wait (a bounded time) until no transaction or snapshot older than now is left.
+
+    Transaction ids are the whole server's, so a long transaction in any database (a
+    dump, a bulk load) holds back the removal of rows deleted after it began; the
+    rewrite's own check above says whether the wait was enough.
+    """
+    horizon = connection.execute(
+        text("SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric % 4294967296)")
+    ).scalar_one()
+    older = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ("
+        "age(backend_xid) > age(CAST(CAST(:h AS text) AS xid)) OR "
+        "age(backend_xmin) > age(CAST(CAST(:h AS text) AS xid)))"
+    )
+    deadline = time.monotonic() + wait_seconds
+    while connection.execute(older, {"h": int(horizon)}).scalar_one():
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.2)
 
 
 def _file_node(connection: Connection, table: str) -> int | None:

@@ -16,6 +16,7 @@ from licensing.storage import erasure_scrub
 from licensing.storage.erasure_scrub import ScrubResult
 from tests.erasure_seed import Seeded, erasure_request, place_hold, seed_customer
 from tests.functional.console.conftest import MakeStaff, csrf_token, sign_in
+from tests.functional.console.test_page_structure import _outline
 
 
 @pytest.fixture
@@ -123,3 +124,19 @@ def test_only_admins_may_open_it_and_an_unknown_request_is_not_found(
     sign_in(client2, admin.email)
     unknown = "/staff/privacy/requests/00000000-0000-0000-0000-000000000000/erasure"
     assert client2.get(unknown).status_code == 404
+
+
+def test_the_page_is_structured_like_every_console_page(
+    client: FlaskClient,
+    make_staff: MakeStaff,
+    session: Session,
+    subject: Seeded,
+    request_: PrivacyRequest,
+) -> None:
+    place_hold(session, license=subject.licenses[0])
+    session.commit()
+    sign_in(client, make_staff("admin").email)
+    outline = _outline(client, _url(request_))
+    assert outline.unlabelled() == []
+    assert outline.tables_outside_scroll == 0
+    assert outline.first_link is not None and outline.first_link.get("href") == "#main"

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
 
 # Only the tables erasure may change are ever named in a statement built here.
 SCRUBBABLE = frozenset(
@@ -53,6 +54,8 @@ SCRUBBABLE = frozenset(
 STATISTICS = "pg_statistic"
 # How long the scrub waits for transactions older than it to end before rewriting.
 WAIT_SECONDS = 120.0
+# How long each table's rewrite waits for its exclusive lock before giving up.
+LOCK_WAIT_MS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +113,13 @@ def _sqlite(engine: Engine) -> tuple[tuple[str, ...], str | None]:
 def _postgresql(
     engine: Engine, tables: list[str], wait_seconds: float
 ) -> tuple[tuple[str, ...], str | None]:
+    # The driver is an extra: imported only when the database is PostgreSQL.
+    from psycopg.errors import LockNotAvailable
+
     scrubbed: list[str] = []
     held_back: list[str] = []
     missed: list[str] = []
+    locked: list[str] = []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         notices: list[str] = []
         driver = connection.connection.driver_connection
@@ -120,12 +127,25 @@ def _postgresql(
             lambda d: notices.append(f"{d.message_primary or ''}\n{d.message_detail or ''}")
         )
         _wait_for_older_transactions(connection, wait_seconds)
+        # A VACUUM FULL waiting for its lock would queue every check-in behind it: it
+        # gives up instead, and the report names the table to scrub again.
+        connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_WAIT_MS}ms'")
         for table in [*tables, STATISTICS]:
+            if table == STATISTICS:
+                # The ANALYZE just run replaced the old statistics: they are dead rows
+                # now, which any transaction begun meanwhile would still hold back.
+                _wait_for_older_transactions(connection, wait_seconds)
             before = _file_node(connection, table)
             notices.clear()
             # A name from SCRUBBABLE (or the catalog's), never from input.
             options = "FULL, VERBOSE" if table == STATISTICS else "FULL, VERBOSE, ANALYZE"
-            connection.exec_driver_sql(f'VACUUM ({options}) "{table}"')
+            try:
+                connection.exec_driver_sql(f'VACUUM ({options}) "{table}"')
+            except OperationalError as exc:
+                if not isinstance(exc.orig, LockNotAvailable):
+                    raise
+                locked.append(table)
+                continue
             if _file_node(connection, table) == before:
                 missed.append(table)
             elif any(int(n) for n in _KEPT_DEAD.findall("\n".join(notices))):
@@ -133,6 +153,8 @@ def _postgresql(
             else:
                 scrubbed.append(table)
     problems = []
+    if locked:
+        problems.append(f"not locked within {LOCK_WAIT_MS} ms (busy): {', '.join(locked)}")
     if missed:
         problems.append(f"not rewritten (privilege?): {', '.join(missed)}")
     if held_back:

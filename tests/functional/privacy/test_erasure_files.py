@@ -99,3 +99,24 @@ def test_a_transaction_older_than_the_erasure_is_reported_not_hidden(
             assert found_in(database_files(db.engine), [subject.email])[subject.email] == []
     finally:
         old.close()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(
+    not os.environ.get(TEST_DATABASE_ENV, "").strip(),
+    reason=f"{TEST_DATABASE_ENV} is not set: table locks are PostgreSQL's",
+)
+def test_a_table_another_session_holds_is_skipped_and_named(committed_app: Flask) -> None:
+    """The rewrite gives up on a table it cannot lock soon, instead of queueing
+    every check-in behind it, and the report names the table."""
+    with committed_app.app_context():
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        holder = psycopg.connect(url)
+        try:
+            holder.execute("LOCK TABLE customers IN ACCESS SHARE MODE")
+            result = erasure_scrub.scrub(db.engine, ["customers", "activations"], wait_seconds=0.1)
+        finally:
+            holder.close()
+    assert not result.complete and "customers" in (result.problem or "")
+    assert "not locked" in (result.problem or "")
+    assert "activations" in result.scrubbed and "customers" not in result.scrubbed

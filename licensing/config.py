@@ -83,6 +83,9 @@ class Settings:
     log_level: str
     log_json: bool
     audit_checkpoint_dir: Path
+    # The erasure ledger: one line per erasure, outside the database, so that erasures
+    # done since a backup are applied again after it is restored (replay-erasures).
+    erasure_ledger: Path
     # The old key-encryption key while a rotation re-seals under ``master_key``.
     master_key_previous: bytes | None
     # Where ``master_key`` came from: the environment variable's name or the key file.
@@ -149,6 +152,12 @@ SETTINGS_HELP: tuple[tuple[str, str, str], ...] = (
         "LICENSING_AUDIT_CHECKPOINT_DIR",
         "<instance>/checkpoints",
         "where the audit-checkpoint job writes signed heads of the audit chain",
+    ),
+    (
+        "LICENSING_ERASURE_LEDGER",
+        "<instance>/erasure-ledger.jsonl",
+        "the append-only erasure ledger (ids and a MAC per line; back it up apart from the "
+        "database: `licensing privacy replay-erasures` re-applies it after a restore)",
     ),
     (
         "LICENSING_MASTER_KEY_PREVIOUS",
@@ -302,6 +311,9 @@ def load_settings(values: Mapping[str, Any], instance_path: Path) -> Settings:
         log_json=_boolean(values, "LICENSING_LOG_JSON", True),
         audit_checkpoint_dir=_directory(
             values, "LICENSING_AUDIT_CHECKPOINT_DIR", instance_path / "checkpoints"
+        ),
+        erasure_ledger=_directory(
+            values, "LICENSING_ERASURE_LEDGER", instance_path / "erasure-ledger.jsonl"
         ),
         master_key_previous=previous_master_key(values, instance_path, master_key_source),
         master_key_source=master_key_source,

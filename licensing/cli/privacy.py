@@ -116,4 +116,5 @@ def privacy_enforce(dry_run: bool, as_of: datetime | None, as_json: bool) -> Non
         click.echo(f"kept {kept.table}.{kept.column}: {kept.reason}")
 
 
+from licensing.cli import privacy_erasure as _erasure  # noqa: E402, F401  erase, replay-erasures, scrub
 from licensing.cli import privacy_requests as _rights  # noqa: E402, F401  the rights' commands

@@ -287,3 +287,9 @@ def test_the_readme_lists_every_setting() -> None:
 
     missing = [name for name, _, _ in SETTINGS_HELP if f"| `{name}` |" not in readme]
     assert missing == []
+
+
+def test_the_erasure_ledger_is_in_the_instance_folder_unless_set(tmp_path: Path) -> None:
+    assert load(tmp_path).erasure_ledger == tmp_path / "erasure-ledger.jsonl"
+    elsewhere = tmp_path / "backed-up" / "ledger.jsonl"
+    assert load(tmp_path, LICENSING_ERASURE_LEDGER=f" {elsewhere} ").erasure_ledger == elsewhere

@@ -4,6 +4,7 @@ every month held, and destroyed with the month's data so that its hashes no long
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from licensing.services import staff as accounts
 from licensing.services.check_ins import record_check_in
 from licensing.services.instance_reports import CheckIn
 from licensing.services.retention import Step
+from tests.conftest import MASTER_KEY
 from tests.factories import make_license
 
 PERIODS = RetentionPeriods()
@@ -106,6 +108,25 @@ def test_a_check_in_hashes_under_its_months_keys_made_on_first_use(
     )
     assert november.ip_hash == ip_hash(sealer, IP, period="2031-11")
     assert december.server_name_hash == server_name_hash(sealer, SERVER, period="2031-12")
+
+
+def test_once_a_months_keys_are_held_a_check_in_reads_none(
+    session: Session, sealer: Sealer
+) -> None:
+    calls: list[str] = []
+
+    def store(purpose: str, period: str, candidate: bytes) -> tuple[bytes, bool]:
+        calls.append(purpose)
+        return hash_key_periods.store_period_key(session, purpose, period, candidate)
+
+    cached = Sealer(base64.b64decode(MASTER_KEY), period_keys=store, period_key_ttl=60)
+    license = make_license(session, sealer).license
+    at = datetime(2031, 8, 3, 9, tzinfo=UTC)
+    for minute in range(4):
+        _checked_in(session, cached, license, at=at + timedelta(minutes=minute))
+    # The first check-in wrote the month's three keys in its (uncommitted) transaction,
+    # so they were not cached; the second found them stored; later ones read none.
+    assert len(calls) == 2 * len(USAGE_HASH_PURPOSES)
 
 
 def test_a_months_key_is_stored_once_whoever_stores_it(session: Session, sealer: Sealer) -> None:

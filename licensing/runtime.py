@@ -105,6 +105,9 @@ def sealer_for(master_key: bytes, settings: Settings, previous: bytes | None = N
         previous=previous or settings.master_key_previous,
         stored_hash_keys=_stored_hash_keys,
         previous_key_sealed=_previous_key_sealed,
+        period_keys=_store_period_key,
+        # Like the signing key: a month's key changes only when destroyed.
+        period_key_ttl=max(settings.cache_ttl, 60.0) if settings.cache_ttl else 0.0,
     )
 
 
@@ -115,6 +118,13 @@ def _stored_hash_keys() -> Mapping[str, bytes]:
     from licensing.services.master_key import stored_hash_keys
 
     return stored_hash_keys(db.session())
+
+
+def _store_period_key(purpose: str, period: str, candidate: bytes) -> tuple[bytes, bool]:
+    from licensing.extensions import db
+    from licensing.services.hash_key_periods import store_period_key
+
+    return store_period_key(db.session(), purpose, period, candidate)
 
 
 def _previous_key_sealed(sealer: Sealer) -> bool:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.models import Activation, UsageObservation
 from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix, server_name_hash
 
@@ -42,12 +42,14 @@ def observe(
         activation_id=activation.id,
         license_id=activation.license_id,
         day=at.date(),
-        observation_key=sealer.keyed_hash("observation", f"{ip}|{server}".encode()),
+        observation_key=sealer.period_keyed_hash(
+            "observation", hash_period(at.date()), f"{ip}|{server}".encode()
+        ),
         ip=None if pseudonymised else ip,
-        ip_hash=ip_hash(sealer, ip),
+        ip_hash=ip_hash(sealer, ip, period=hash_period(at.date())),
         ip_prefix=ip_network_prefix(ip),
         server_name=None if pseudonymised else server,
-        server_name_hash=server_name_hash(sealer, server),
+        server_name_hash=server_name_hash(sealer, server, period=hash_period(at.date())),
         product_version="2.0.0",
         first_seen=at,
         last_seen=at,

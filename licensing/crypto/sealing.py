@@ -12,14 +12,22 @@ Keyed hashes (HMAC-SHA256) use purpose-bound keys that must outlive a rotation o
 master key (partner key digests and observation keys are compared with hashes made
 years ago). They are derived from the master key the first time and, once a rotation
 has run, kept sealed in the ``hash_keys`` table, which ``stored_hash_keys`` reads.
+
+The usage purposes (:data:`USAGE_HASH_PURPOSES`: addresses, server names, observation
+keys) hash under a key per UTC month instead: 32 random bytes, never derived (a key that
+can be derived again cannot be destroyed), sealed in ``hash_keys`` with the month as its
+period, created on first use and deleted when the data hashed under it has expired.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
+from datetime import date
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -38,7 +46,21 @@ HASH_KEYS_TABLE = "hash_keys"
 # Every purpose a keyed hash is made for: a rotation keeps each one's key.
 HASH_PURPOSES = ("ip", "lease-id", "observation", "partner-key", "server-name")
 
+# The purposes whose keys rotate monthly: personal usage data, whose hashes must become
+# unlinkable once the data has expired. The fixed keys of HASH_PURPOSES still hash what
+# was stored before monthly keys existed, and are searched for it.
+USAGE_HASH_PURPOSES = ("ip", "observation", "server-name")
+PERIOD_KEY_BYTES = 32
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+# A handful of months per purpose are in use at once (this one, the last while a scan or
+# a search runs): past this, the cache starts again rather than grow.
+_PERIOD_KEYS_CACHED = 64
+
 StoredHashKeys = Callable[[], Mapping[str, bytes]]
+# Stores a period key once: (purpose, period, candidate sealed key) -> the sealed key
+# stored (the candidate, or the one another worker stored first) and whether it is
+# committed already (only then is it cached: a rolled-back key must not be used again).
+PeriodKeyStore = Callable[[str, str, bytes], tuple[bytes, bool]]
 # Whether any stored value was sealed under the sealer's previous key.
 PreviousKeySealed = Callable[["Sealer"], bool]
 
@@ -49,6 +71,17 @@ class SealBroken(LicensingError):
     status = 500
     code = "SEAL_BROKEN"
     title = "Sealed secret cannot be opened"
+
+
+def hash_period(day: date) -> str:
+    """The key period of data about ``day``: its UTC calendar month, ``YYYY-MM``."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def hash_key_row_id(purpose: str, period: str) -> str:
+    """What a hash key's seal is bound to: a fixed key's purpose, or ``purpose/period``
+    (so a month's sealed key copied to another month does not open)."""
+    return f"{purpose}/{period}" if period else purpose
 
 
 def master_key_id(master_key: bytes) -> str:
@@ -63,6 +96,12 @@ class Sealer:
     the first time a keyed hash is made (again only if that failed). While some are not
     stored and a previous key is held, ``previous_key_sealed`` says whether that key
     sealed the data (without it, it is taken to have).
+
+    ``period_keys`` stores a month's key of a usage purpose the first time it is needed
+    (:data:`PeriodKeyStore`); opened keys are kept ``period_key_ttl`` seconds (0: not
+    kept), so a check-in reads no key once its month's is held and a destroyed key
+    leaves every worker's memory soon after. Without a store (a sealer with no
+    database) the keys live in memory only.
     """
 
     def __init__(
@@ -72,6 +111,8 @@ class Sealer:
         previous: bytes | None = None,
         stored_hash_keys: StoredHashKeys | None = None,
         previous_key_sealed: PreviousKeySealed | None = None,
+        period_keys: PeriodKeyStore | None = None,
+        period_key_ttl: float = 60.0,
     ) -> None:
         if len(master_key) != 32 or (previous is not None and len(previous) != 32):
             raise ValueError("the key-encryption key must be 32 bytes")
@@ -84,6 +125,9 @@ class Sealer:
         self._stored_hash_keys = stored_hash_keys
         self._previous_key_sealed = previous_key_sealed
         self._hash_keys: dict[str, bytes] | None = None
+        self._period_keys = period_keys
+        self._period_key_ttl = period_key_ttl
+        self._period_cache: dict[tuple[str, str], tuple[float, bytes]] = {}
 
     @property
     def key_id(self) -> str:
@@ -151,6 +195,43 @@ class Sealer:
         if key is None:  # a purpose not in HASH_PURPOSES: its key would not outlive a rotation
             key = keys[purpose] = _subkey(self._origin(), f"hash/{purpose}")
         return hmac.new(key, value, hashlib.sha256).digest()
+
+    def period_keyed_hash(self, purpose: str, period: str, value: bytes) -> bytes:
+        """HMAC-SHA256 under ``purpose``'s key for the month ``period`` (made on first use)."""
+        return hmac.new(self._period_key(purpose, period), value, hashlib.sha256).digest()
+
+    def keyed_hash_under(self, purpose: str, period: str, sealed_key: bytes, value: bytes) -> bytes:
+        """HMAC-SHA256 under a stored period key as read (a search over every month held)."""
+        row_id = hash_key_row_id(purpose, period)
+        key = self.open(sealed_key, table=HASH_KEYS_TABLE, row_id=row_id)
+        return hmac.new(key, value, hashlib.sha256).digest()
+
+    def forget_period_keys(self) -> None:
+        """Drop the cached period keys (after some were destroyed)."""
+        self._period_cache.clear()
+
+    def _period_key(self, purpose: str, period: str) -> bytes:
+        if purpose not in USAGE_HASH_PURPOSES or not _PERIOD.fullmatch(period):
+            raise ValueError(f"no monthly key for {purpose!r} in period {period!r}")
+        now = time.monotonic()
+        cached = self._period_cache.get((purpose, period))
+        if cached is not None and (self._period_keys is None or cached[0] > now):
+            return cached[1]
+        row_id = hash_key_row_id(purpose, period)
+        if self._period_keys is None:
+            key = secrets.token_bytes(PERIOD_KEY_BYTES)
+            self._period_cache[(purpose, period)] = (now, key)
+            return key
+        candidate = self.seal(
+            secrets.token_bytes(PERIOD_KEY_BYTES), table=HASH_KEYS_TABLE, row_id=row_id
+        )
+        sealed, committed = self._period_keys(purpose, period, candidate)
+        key = self.open(sealed, table=HASH_KEYS_TABLE, row_id=row_id)
+        if committed and self._period_key_ttl > 0:
+            if len(self._period_cache) >= _PERIOD_KEYS_CACHED:
+                self._period_cache.clear()
+            self._period_cache[(purpose, period)] = (now + self._period_key_ttl, key)
+        return key
 
     def hash_keys(self) -> Mapping[str, bytes]:
         """Every purpose's hash key: stored ones opened, the others derived (once)."""

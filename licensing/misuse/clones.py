@@ -13,7 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from licensing.misuse.findings import Finding, Rule, Severity, seen
-from licensing.misuse.history import LeasePresentation, LicenseHistory, Observation
+from licensing.misuse.history import (
+    LeasePresentation,
+    LicenseHistory,
+    Observation,
+    distinct_per_period,
+)
 from licensing.misuse.thresholds import Thresholds
 from licensing.timeutil import rfc3339
 
@@ -146,7 +151,7 @@ def cloned_instance(
                     for p in leases.get(activation_id, [])
                 ],
                 "networks": sorted({o.network for o in observed if o.network}),
-                "servers": len({o.server_key for o in observed if o.server_key}),
+                "servers": distinct_per_period(observed, lambda o: o.server_key),
             }
         )
     first, last = min(moments), max(moments)

@@ -2,13 +2,18 @@
 
 Identifying values (``ip_key``, ``server_key``, ``fingerprint``) may be raw or keyed
 hashes: the rules only compare them for equality within a license and count them.
+``ip_key`` and ``server_key`` are hashed under the key of the observation's month, so
+the same value has another hash in another month: they compare within one key period
+(``key_period``, :func:`distinct_per_period`), never across two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+
+from licensing.crypto.sealing import hash_period
 
 ACTIVE = "active"
 REVOKED = "revoked"
@@ -41,6 +46,31 @@ class Observation:
     network: str | None = None  # the /24 (IPv4) or /48 (IPv6) prefix, or its keyed hash
     server_key: str | None = None
     product_version: str | None = None
+
+    @property
+    def key_period(self) -> str:
+        """The month whose keys hashed ``ip_key`` and ``server_key`` (the day's month)."""
+        return hash_period(self.day)
+
+
+def distinct_per_period(
+    observations: Iterable[Observation], key: Callable[[Observation], str | None]
+) -> int:
+    """How many distinct values of ``key`` (a hash) the busiest key period saw.
+
+    One value has one hash per month. Counted across months, a server seen on both
+    sides of a month boundary would count twice and a license with one server could be
+    taken for one with two; counted within each month, with the largest count taken, no
+    value is ever counted twice. A window straddling two months may count fewer than it
+    saw (values seen in one month each are not added up): a rule then errs towards not
+    accusing a customer, never towards a false finding.
+    """
+    by_period: dict[str, set[str]] = {}
+    for observation in observations:
+        value = key(observation)
+        if value is not None:
+            by_period.setdefault(observation.key_period, set()).add(value)
+    return max((len(values) for values in by_period.values()), default=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,9 @@
-"""Rules over how widely one license is used: distinct servers and distinct networks."""
+"""Rules over how widely one license is used: distinct servers and distinct networks.
+
+Networks are the stored prefixes, the same in every month. Servers and addresses are
+keyed hashes made under each month's key: they are counted within one key period
+(``history.distinct_per_period``) and listed with the period they were hashed in.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,34 @@ from datetime import datetime
 from typing import Any
 
 from licensing.misuse.findings import Finding, Rule, Severity, seen
-from licensing.misuse.history import LicenseHistory, Observation
+from licensing.misuse.history import LicenseHistory, Observation, distinct_per_period
 from licensing.misuse.thresholds import Thresholds
 
 
 def distinct_values(
-    observations: list[Observation], key: Callable[[Observation], str | None], label: str
+    observations: list[Observation],
+    key: Callable[[Observation], str | None],
+    label: str,
+    *,
+    hashed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Each distinct value with its check-ins, activations and first and last seen."""
-    found: dict[str, list[Observation]] = {}
+    """Each distinct value with its check-ins, activations and first and last seen;
+    ``hashed``: a keyed hash, told apart per key period and listed with it."""
+    found: dict[tuple[str, str], list[Observation]] = {}
     for observation in observations:
         value = key(observation)
         if value is not None:
-            found.setdefault(value, []).append(observation)
+            period = observation.key_period if hashed else ""
+            found.setdefault((period, value), []).append(observation)
     summary = [
         {
             label: value,
+            **({"period": period} if hashed else {}),
             "check_ins": sum(o.count for o in group),
             "activations": sorted({o.activation_id for o in group}),
             **seen(min(o.first_seen for o in group), max(o.last_seen for o in group)),
         }
-        for value, group in found.items()
+        for (period, value), group in found.items()
     ]
     return sorted(summary, key=lambda entry: (entry["first_seen"], entry[label]))
 
@@ -41,9 +53,11 @@ def server_spread(history: LicenseHistory, thresholds: Thresholds, now: datetime
     recent = [o for o in history.observations_since(now - thresholds.lookback) if o.server_key]
     limit = thresholds.server_spread_factor * history.allowed_activations
     # Counted before the evidence is built: most licenses stay quiet, and a scan asks all.
-    if len({o.server_key for o in recent}) <= limit:
+    # Within one key period: a server's hash changes with the month.
+    distinct = distinct_per_period(recent, lambda o: o.server_key)
+    if distinct <= limit:
         return []
-    servers = distinct_values(recent, lambda o: o.server_key, "server")
+    servers = distinct_values(recent, lambda o: o.server_key, "server", hashed=True)
     first, last = _span(recent)
     return [
         Finding(
@@ -53,11 +67,11 @@ def server_spread(history: LicenseHistory, thresholds: Thresholds, now: datetime
             first_seen=first,
             last_seen=last,
             summary=(
-                f"{len(servers)} distinct servers in {thresholds.lookback_days} days "
+                f"{distinct} distinct servers in {thresholds.lookback_days} days "
                 f"for {history.allowed_activations} allowed activation(s)"
             ),
             evidence={
-                "distinct_servers": len(servers),
+                "distinct_servers": distinct,  # in the key period that saw the most
                 "limit": limit,
                 "allowed_activations": history.allowed_activations,
                 "window_days": thresholds.lookback_days,
@@ -94,8 +108,8 @@ def network_spread(history: LicenseHistory, thresholds: Thresholds, now: datetim
                 "threshold": thresholds.network_spread_networks,
                 "window_days": thresholds.lookback_days,
                 "networks": networks,
-                "servers": len({o.server_key for o in recent if o.server_key}),
-                "addresses": len({o.ip_key for o in recent if o.ip_key}),
+                "servers": distinct_per_period(recent, lambda o: o.server_key),
+                "addresses": distinct_per_period(recent, lambda o: o.ip_key),
                 **seen(first, last),
                 "ruled_out": (
                     "many servers behind one address translation (one network) and address "

@@ -8,7 +8,7 @@ from datetime import datetime
 from packaging.version import InvalidVersion, Version
 
 from licensing.misuse.findings import Finding, Rule, Severity, seen
-from licensing.misuse.history import REVOKED, SUSPENDED, LicenseHistory
+from licensing.misuse.history import REVOKED, SUSPENDED, LicenseHistory, distinct_per_period
 from licensing.misuse.spread import distinct_values
 from licensing.misuse.thresholds import Thresholds
 from licensing.timeutil import rfc3339
@@ -42,7 +42,7 @@ def revoked_calling_home(
                 "threshold": thresholds.revoked_calls,
                 "activations": sorted({o.activation_id for o in calls}),
                 "networks": distinct_values(calls, lambda o: o.network, "network"),
-                "servers": len({o.server_key for o in calls if o.server_key}),
+                "servers": distinct_per_period(calls, lambda o: o.server_key),
                 **seen(first, last),
                 "ruled_out": (
                     f"clients that had not yet heard the answer: calls in the first "

@@ -1,4 +1,4 @@
-"""Keyed-hash keys that have outlived the master key they were derived from."""
+"""Keyed-hash keys: the fixed ones that outlived a master key, and the monthly ones."""
 
 from __future__ import annotations
 
@@ -7,15 +7,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from licensing.models.base import Base, created_at
 
+# The period of a key that does not rotate (lease ids, partner keys).
+FIXED_PERIOD = ""
+
 
 class HashKey(Base):
-    """A keyed-hash key, sealed, once a master-key rotation has made it outlive the key.
+    """A keyed-hash key, sealed under the master key.
 
-    Until then each purpose's key is derived from the master key (crypto/sealing.py).
+    A fixed purpose's key (``period`` empty) is derived from the master key until a
+    rotation stores it here. A usage purpose's key has one row per UTC month
+    (``period`` "YYYY-MM"): 32 random bytes, created on first use and deleted once the
+    data hashed under it has expired, which makes those hashes unlinkable.
     """
 
     __tablename__ = "hash_keys"
 
     purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(
+        String(7), primary_key=True, default=FIXED_PERIOD, server_default=FIXED_PERIOD
+    )
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[created_at]

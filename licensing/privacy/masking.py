@@ -4,11 +4,18 @@ An address shows as its network (the /24 or /48 that pseudonymised usage keeps a
 a server name as a short label made from its keyed hash: two servers of one license get
 different labels and the same server the same label on every page, but the label says
 nothing about the name (it is cut from an HMAC, not from the name).
+
+The hashes are made under each month's key, so a server keeps its label within a month
+and shows a new one the next: telling months apart is what lets them be unlinked later.
 """
 
 from __future__ import annotations
 
-from licensing.privacy.pseudonymise import ip_network_prefix
+from collections.abc import Mapping
+from datetime import datetime
+
+from licensing.crypto.sealing import Sealer, hash_period
+from licensing.privacy.pseudonymise import SERVER_NAME_HASH_PURPOSE, ip_network_prefix
 
 SERVER_LABEL_PREFIX = "srv-"
 # 24 bits: a collision between two servers of one license (a handful, at most a few
@@ -29,6 +36,21 @@ def server_label(server_name_hash: bytes | None) -> str:
     if not server_name_hash:
         return UNKNOWN
     return SERVER_LABEL_PREFIX + server_name_hash.hex()[:SERVER_LABEL_HEX_DIGITS]
+
+
+def activation_server_label(
+    sealer: Sealer, server_name: str | None, *, seen: datetime, held: Mapping[str, bytes]
+) -> str:
+    """The label of the name an activation reported, as the observations of the month
+    it was ``seen`` (its last check-in) show it; ``held``: the server-name keys stored,
+    sealed, by period (a page reads them once, and never creates one)."""
+    period = hash_period(seen.date())
+    if not server_name or period not in held:
+        return UNKNOWN  # no key for that month: no observation of it to match either
+    digest = sealer.keyed_hash_under(
+        SERVER_NAME_HASH_PURPOSE, period, held[period], server_name.encode()
+    )
+    return server_label(digest)
 
 
 def masked_email(email: str) -> str:

@@ -3,11 +3,17 @@
 The keyed hashes are made here and only here, so the check-in path that stores them and
 the staff search that looks them up cannot drift apart (a different purpose or encoding
 would silently find nothing).
+
+Each month has its own keys (crypto/sealing.py): a value is hashed under the key of the
+month it was observed in, and looked up under every month's key still held. Hashes of
+one value from two months differ, so whatever compares hashes compares them within one
+period; a month's hashes become unlinkable when its key is destroyed.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from licensing.crypto.sealing import Sealer
 
@@ -25,11 +31,29 @@ def ip_network_prefix(ip: str) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def ip_hash(sealer: Sealer, ip: str) -> bytes:
-    """The keyed hash an observation's IP address is stored and found by."""
-    return sealer.keyed_hash(IP_HASH_PURPOSE, ip.encode())
+def ip_hash(sealer: Sealer, ip: str, *, period: str) -> bytes:
+    """The keyed hash an observation's IP address is stored by, in key ``period``."""
+    return sealer.period_keyed_hash(IP_HASH_PURPOSE, period, ip.encode())
 
 
-def server_name_hash(sealer: Sealer, server_name: str) -> bytes:
-    """The keyed hash an observation's server name is stored and found by (as reported)."""
-    return sealer.keyed_hash(SERVER_NAME_HASH_PURPOSE, server_name.encode())
+def server_name_hash(sealer: Sealer, server_name: str, *, period: str) -> bytes:
+    """The keyed hash an observation's server name is stored by (as reported)."""
+    return sealer.period_keyed_hash(SERVER_NAME_HASH_PURPOSE, period, server_name.encode())
+
+
+def ip_hashes(sealer: Sealer, ip: str, held: Mapping[str, bytes]) -> list[bytes]:
+    """Every hash ``ip`` may be stored by: under each month's key ``held`` (sealed, by
+    period) and the fixed key that hashed usage before keys were kept per month."""
+    return _hashes(sealer, IP_HASH_PURPOSE, ip.encode(), held)
+
+
+def server_name_hashes(sealer: Sealer, server_name: str, held: Mapping[str, bytes]) -> list[bytes]:
+    """Every hash ``server_name`` may be stored by (see :func:`ip_hashes`)."""
+    return _hashes(sealer, SERVER_NAME_HASH_PURPOSE, server_name.encode(), held)
+
+
+def _hashes(sealer: Sealer, purpose: str, value: bytes, held: Mapping[str, bytes]) -> list[bytes]:
+    hashes = [
+        sealer.keyed_hash_under(purpose, period, sealed, value) for period, sealed in held.items()
+    ]
+    return [*hashes, sealer.keyed_hash(purpose, value)]

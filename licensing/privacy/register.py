@@ -144,7 +144,7 @@ COLUMNS: Mapping[str, Mapping[str, Classification]] = {
         "created_at",
     ),
     # The keyed-hash keys themselves: destroying them is what unlinks old hashes (item 3).
-    "hash_keys": _not_personal("purpose", "sealed_key", "created_at"),
+    "hash_keys": _not_personal("purpose", "period", "sealed_key", "created_at"),
     # A hold's matter and reason are typed by staff; who placed and released it is named.
     "legal_holds": {
         **_not_personal(

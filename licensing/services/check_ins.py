@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing.crypto.lease_ids import lease_id_verifies
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.errors import NonceReplayed
 from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix, server_name_hash
 from licensing.services.instance_reports import CheckIn, InstanceCall
@@ -161,17 +161,24 @@ def _observation(
 ) -> dict[str, Any]:
     """The observation's values: raw fields, their keyed hashes and the network prefix."""
     # The unique key is a keyed digest, so it survives pseudonymisation of the raw values.
-    key = sealer.keyed_hash(
-        "observation", "\x00".join((ip or "", server_name or "", report.product_version)).encode()
+    # Every hash is made under the keys of the observation's month: they are destroyed
+    # with that month's data. Once held (cached by the sealer) they cost no database read.
+    period = hash_period(now.date())
+    key = sealer.period_keyed_hash(
+        "observation",
+        period,
+        "\x00".join((ip or "", server_name or "", report.product_version)).encode(),
     )
     return {
         "p_day": now.date(),
         "p_observation_key": key,
         "p_ip": ip,
-        "p_ip_hash": ip_hash(sealer, ip) if ip else None,
+        "p_ip_hash": ip_hash(sealer, ip, period=period) if ip else None,
         "p_ip_prefix": ip_network_prefix(ip) if ip else None,
         "p_server_name": server_name,
-        "p_server_name_hash": server_name_hash(sealer, server_name) if server_name else None,
+        "p_server_name_hash": (
+            server_name_hash(sealer, server_name, period=period) if server_name else None
+        ),
         "p_product_version": report.product_version,
         "p_first_seen": now,
         "p_last_seen": now,

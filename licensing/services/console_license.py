@@ -27,9 +27,15 @@ from licensing.models import (
     UsageObservation,
 )
 from licensing.models.misuse import MisuseCase
-from licensing.privacy.masking import masked_email, masked_ip, server_label
-from licensing.privacy.pseudonymise import server_name_hash
+from licensing.privacy.masking import (
+    activation_server_label,
+    masked_email,
+    masked_ip,
+    server_label,
+)
+from licensing.privacy.pseudonymise import SERVER_NAME_HASH_PURPOSE
 from licensing.services import audit, disclosures, seats
+from licensing.services.hash_key_periods import stored_period_keys
 
 TIMELINE_DAYS = 90
 RECENT_DAYS = 30
@@ -193,12 +199,15 @@ def _activations(
         .where(Activation.license_id == license_id)
         .order_by(Activation.activated_at, Activation.id)
     )
+    held = stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
     return tuple(
         ActivationRow(
             id=a.id,
             # The name as reported, hashed as the check-in path hashes it: the same label
             # as the usage tables show for this server.
-            server=server_label(server_name_hash(sealer, a.server_name) if a.server_name else None),
+            server=activation_server_label(
+                sealer, a.server_name, seen=a.last_check_in_at, held=held
+            ),
             activated_at=a.activated_at,
             last_check_in_at=a.last_check_in_at,
             product_version=a.product_version,

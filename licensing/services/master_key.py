@@ -2,7 +2,8 @@
 what is still sealed under another key, and re-sealing everything under a new one.
 
 Sealed values live in three columns: license keys, server signing keys' private halves
-and (once a rotation has run) keyed-hash keys. A rotation re-seals them in batches the
+and keyed-hash keys (the fixed ones once a rotation has run, and every month's key of
+the usage purposes). A rotation re-seals them in batches the
 caller commits one by one, so a crash leaves some rows under the old key and some under
 the new, both of which the rotating sealer opens; running it again finishes the job.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     LargeBinary,
     bindparam,
+    case,
     exists,
     func,
     inspect,
@@ -37,6 +39,7 @@ from licensing.crypto.sealing import (
 )
 from licensing.errors import LicensingError
 from licensing.models import HashKey, License, ServerKey
+from licensing.models.hash_keys import FIXED_PERIOD
 from licensing.services import server_keys
 from licensing.services.licenses import TABLE as LICENSE_TABLE
 
@@ -56,14 +59,22 @@ class RotationRefused(LicensingError):
 @dataclass(frozen=True, slots=True)
 class SealedColumn:
     table: str
-    row_id: InstrumentedAttribute[Any]  # what the seal is bound to (its associated data)
+    model: type[Any]
+    row_id: Any  # what the seal is bound to (its associated data): a column or expression
     sealed: InstrumentedAttribute[bytes]
 
 
+# A hash key's seal is bound to its purpose, and a month's key to "purpose/period"
+# (crypto/sealing.hash_key_row_id): the same text, made in SQL.
+_HASH_KEY_ROW_ID = case(
+    (HashKey.period == FIXED_PERIOD, HashKey.purpose),
+    else_=HashKey.purpose + "/" + HashKey.period,
+)
+
 SEALED_COLUMNS = (
-    SealedColumn(HASH_KEYS_TABLE, HashKey.purpose, HashKey.sealed_key),
-    SealedColumn(server_keys.TABLE, ServerKey.kid, ServerKey.sealed_private_key),
-    SealedColumn(LICENSE_TABLE, License.id, License.sealed_key),
+    SealedColumn(HASH_KEYS_TABLE, HashKey, _HASH_KEY_ROW_ID, HashKey.sealed_key),
+    SealedColumn(server_keys.TABLE, ServerKey, ServerKey.kid, ServerKey.sealed_private_key),
+    SealedColumn(LICENSE_TABLE, License, License.id, License.sealed_key),
 )
 
 
@@ -76,10 +87,15 @@ class Batch:
 
 
 def stored_hash_keys(session: Session) -> dict[str, bytes]:
-    """The sealed keyed-hash keys by purpose (none before the first rotation)."""
-    if not inspect(session.connection()).has_table(HASH_KEYS_TABLE):  # an older schema
+    """The sealed fixed keyed-hash keys by purpose (none before the first rotation)."""
+    schema = inspect(session.connection())
+    if not schema.has_table(HASH_KEYS_TABLE):  # an older schema
         return {}
-    rows = session.execute(select(HashKey.purpose, HashKey.sealed_key)).all()
+    query = select(HashKey.purpose, HashKey.sealed_key)
+    # Before migration 0013 every stored key was a fixed one (and there was no period).
+    if any(c["name"] == "period" for c in schema.get_columns(HASH_KEYS_TABLE)):
+        query = query.where(HashKey.period == FIXED_PERIOD)
+    rows = session.execute(query).all()
     return {purpose: sealed for purpose, sealed in rows}
 
 
@@ -104,6 +120,14 @@ def verify(
         samples.append(("a license key", LICENSE_TABLE, license_row.id, license_row.sealed_key))
     for purpose, sealed in stored_hash_keys(session).items():
         samples.append(("a keyed-hash key", HASH_KEYS_TABLE, purpose, sealed))
+    period_key = session.execute(
+        select(_HASH_KEY_ROW_ID, HashKey.sealed_key)
+        .where(HashKey.period != FIXED_PERIOD)
+        .order_by(HashKey.period.desc())
+        .limit(1)
+    ).first()
+    if period_key is not None:
+        samples.append(("a monthly keyed-hash key", HASH_KEYS_TABLE, period_key[0], period_key[1]))
     refused: SealBroken | None = None
     opened = 0
     for what, table, row_id, sealed in samples:
@@ -246,7 +270,7 @@ def rotate(
                 resealed = sealer.reseal(sealed, table=column.table, row_id=row_id)
                 # Only if unchanged since read: another writer's value is never overwritten.
                 session.execute(
-                    update(column.row_id.class_)
+                    update(column.model)
                     .where(column.row_id == row_id, column.sealed == sealed)
                     .values({column.sealed.key: resealed})
                     .execution_options(synchronize_session=False)

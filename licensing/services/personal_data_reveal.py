@@ -21,9 +21,10 @@ from licensing.errors import Forbidden, InvalidRequest, NotFound
 from licensing.misuse.ladder import why_no_step
 from licensing.models import Activation, StaffRole, StaffUser, UsageObservation
 from licensing.models.misuse import CaseStatus, MisuseCase
-from licensing.privacy.masking import masked_ip, server_label
-from licensing.privacy.pseudonymise import server_name_hash
+from licensing.privacy.masking import activation_server_label, masked_ip, server_label
+from licensing.privacy.pseudonymise import SERVER_NAME_HASH_PURPOSE
 from licensing.services import audit
+from licensing.services.hash_key_periods import stored_period_keys
 
 REASON_MIN, REASON_MAX = 10, 500
 DAYS = 90
@@ -157,8 +158,8 @@ def _servers(
     ).all()
     # An activation keeps the name it last reported, also past the usage's raw period:
     # only those seen in the period are shown, as the page says.
-    named = session.scalars(
-        select(Activation.server_name)
+    named = session.execute(
+        select(Activation.server_name, Activation.last_check_in_at)
         .where(
             Activation.license_id == license_id,
             Activation.server_name.is_not(None),
@@ -167,8 +168,14 @@ def _servers(
         .distinct()
     ).all()
     found = {server_label(digest): name for digest, name in observed if name}
-    for name in filter(None, named):
-        found.setdefault(server_label(server_name_hash(sealer, name)), name)
+    # Each month hashes under its own key, so a name has a label per month: one the
+    # observations show already is not given a second from the activation.
+    shown = set(found.values())
+    held = stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
+    for name, seen in named:
+        if name and name not in shown:
+            label = activation_server_label(sealer, name, seen=seen, held=held)
+            found.setdefault(label, name)
     return tuple(RevealedServer(label, name) for label, name in sorted(found.items()))
 
 

@@ -28,7 +28,7 @@ from licensing.errors import InvalidRequest
 from licensing.models import Activation, Disclosure, UsageObservation
 from licensing.privacy.categories import CategoryCode, RetentionPeriods
 from licensing.privacy.register import columns_of
-from licensing.services import audit
+from licensing.services import audit, hash_key_periods
 from licensing.timeutil import add_months
 
 BATCH_ROWS = 5000
@@ -43,6 +43,7 @@ class Step(StrEnum):
     ACTIVATION_SERVER_NAMES_CLEARED = "activation_server_names_cleared"
     USAGE_DELETED = "usage_deleted"
     DISCLOSURES_DELETED = "disclosures_deleted"
+    HASH_KEYS_DESTROYED = "hash_keys_destroyed"
 
 
 # Raw-usage columns the job leaves in place, and why. A fingerprint is how a check-in is
@@ -225,11 +226,18 @@ def enforce(
     kept = tuple(Conflict(t, c, why) for (t, c), why in sorted(KEPT_FOR_VERIFICATION.items()))
     if dry_run:
         counted = {w.step: _count(session, w) for w in work}
+        counted[Step.HASH_KEYS_DESTROYED] = hash_key_periods.count_expired(
+            session, periods=periods, as_of=as_of
+        )
         return RetentionReport(as_of=as_of, dry_run=True, counts=counted, kept=kept)
     if progress is not None:  # only a progress bar needs the totals up front
         progress.started({w.step: _count(session, w) for w in work})
     session.commit()  # each batch is its own transaction from here
     counts = {w.step: _run_in_batches(session, w, batch_size, progress) for w in work}
+    # Last, once the usage hashed under them is deleted: the expired months' keys.
+    counts[Step.HASH_KEYS_DESTROYED] = hash_key_periods.destroy_expired(
+        session, periods=periods, as_of=as_of, actor=actor
+    )
     report = RetentionReport(as_of=as_of, dry_run=False, counts=counts, kept=kept)
     audit.record(
         session,

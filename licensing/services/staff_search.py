@@ -2,8 +2,10 @@
 
 Server names and IP addresses are matched on their keyed hashes (and networks on the
 prefix), never on the raw values alone, so usage data that has been pseudonymised is
-still found. A hit names the license and what it matched on; it echoes no raw value
-beyond the query itself (the console shows the rest masked, or revealed for a reason).
+still found. Each month hashes under its own key: the value is hashed under every
+month's key still held and any matches (a month whose key was destroyed is not found).
+A hit names the license and what it matched on; it echoes no raw value beyond the query
+itself (the console shows the rest masked, or revealed for a reason).
 
 Reading a query as an IP address or a server name answers whether that exact value was
 seen on a license: a viewer, shown a license's network, could try its 254 addresses and
@@ -23,8 +25,14 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import Activation, Customer, License, StaffRole, StaffUser, UsageObservation
-from licensing.privacy.pseudonymise import ip_hash, server_name_hash
+from licensing.privacy.pseudonymise import (
+    IP_HASH_PURPOSE,
+    SERVER_NAME_HASH_PURPOSE,
+    ip_hashes,
+    server_name_hashes,
+)
 from licensing.services import audit
+from licensing.services.hash_key_periods import stored_period_keys
 from licensing.services.staff_search_terms import Matched, Term, recognise
 
 __all__ = ["USAGE_READINGS", "Matched", "SearchHit", "SearchResult", "search"]
@@ -135,7 +143,9 @@ def _find(session: Session, sealer: Sealer, term: Term, limit: int) -> Sequence[
     if term.matched is Matched.SERVER_NAME:
         return _server_name(session, sealer, term.value, limit)
     if term.matched is Matched.IP:
-        return _observed(session, UsageObservation.ip_hash == ip_hash(sealer, term.value), limit)
+        held = stored_period_keys(session, IP_HASH_PURPOSE)
+        hashes = ip_hashes(sealer, term.value, held)
+        return _observed(session, UsageObservation.ip_hash.in_(hashes), limit)
     return _observed(session, UsageObservation.ip_prefix == term.value, limit)
 
 
@@ -172,7 +182,8 @@ def _server_name(session: Session, sealer: Sealer, name: str, limit: int) -> Seq
     the lower-case spelling is tried too.
     """
     spellings = sorted({name, name.lower()})
-    hashes = [server_name_hash(sealer, spelling) for spelling in spellings]
+    held = stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
+    hashes = [h for spelling in spellings for h in server_name_hashes(sealer, spelling, held)]
     newest: dict[uuid.UUID, datetime] = {}
     observed = _observed(session, UsageObservation.server_name_hash.in_(hashes), limit)
     activations = session.execute(

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, create_engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from licensing.crypto.lease_ids import new_lease_id
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.models import Activation, LeasePresentation, ReplayNonce, UsageObservation
-from licensing.privacy.pseudonymise import ip_network_prefix
+from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix
 from licensing.services.check_ins import check_in_row
 from licensing.services.instance_reports import CheckIn
 from licensing.storage.check_in_batches import HeldConnection, write_check_ins_postgresql
@@ -463,7 +463,10 @@ def test_a_presentation_carries_the_observations_network_unless_restricted(
         .order_by(LeasePresentation.presented_jti)
     ).all()
     assert [(r.ip_prefix, r.ip_hash) for r in rows] == [
-        (ip_network_prefix("198.51.100.9"), sealer.keyed_hash("ip", b"198.51.100.9")),
+        (
+            ip_network_prefix("198.51.100.9"),
+            ip_hash(sealer, "198.51.100.9", period=hash_period(rows[0].at.date())),
+        ),
         (None, None),
     ]
 

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from licensing.crypto.sealing import hash_period
 from licensing.models import Activation, LeasePresentation
-from licensing.privacy.pseudonymise import ip_network_prefix
+from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix
 from licensing.services import licenses
 from tests.functional.instance_client import Answer, Instance, Licensed
 
@@ -110,7 +111,7 @@ def test_a_superseded_lease_is_recorded_with_the_newest_and_the_network(
     ).one()
     assert {one.activation_id, two.activation_id} == {activation_id}
     assert one.ip_prefix == ip_network_prefix(ADDRESS)
-    assert one.ip_hash == sealer.keyed_hash("ip", ADDRESS.encode())
+    assert one.ip_hash == ip_hash(sealer, ADDRESS, period=hash_period(one.at.date()))
     assert one.at is not None
     assert stored_jti(session, placed) == jti(again)
 

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from licensing import create_app
 from licensing.cli import keys as keys_cli
-from licensing.crypto.sealing import HASH_KEYS_TABLE, SealBroken, Sealer, master_key_id
+from licensing.crypto.sealing import (
+    HASH_KEYS_TABLE,
+    USAGE_HASH_PURPOSES,
+    SealBroken,
+    Sealer,
+    hash_key_row_id,
+    master_key_id,
+)
 from licensing.extensions import db
 from licensing.models import HashKey, License, ServerKey
 from licensing.runtime import EXTENSION_KEY
@@ -94,8 +101,10 @@ def sealed_rows(session: Session) -> Iterator[tuple[str, object, bytes]]:
         yield server_keys.TABLE, kid, sealed
     for license_id, sealed in session.execute(select(License.id, License.sealed_key)):
         yield LICENSE_TABLE, license_id, sealed
-    for purpose, sealed in session.execute(select(HashKey.purpose, HashKey.sealed_key)):
-        yield HASH_KEYS_TABLE, purpose, sealed
+    for purpose, period, sealed in session.execute(
+        select(HashKey.purpose, HashKey.period, HashKey.sealed_key)
+    ):
+        yield HASH_KEYS_TABLE, hash_key_row_id(purpose, period), sealed
 
 
 def readiness(app: Flask) -> Any:
@@ -148,6 +157,33 @@ def test_a_rotation_reseals_everything_and_the_old_key_opens_nothing(
     # And the old key alone is no longer ready.
     old_only = make_app(MASTER_KEY).test_client().get("/readyz")
     assert old_only.status_code == 503
+
+
+def test_a_rotation_reseals_the_monthly_keys_and_their_hashes_still_match(
+    make_app: MakeApp, session: Session, sealer: Sealer, sealed_data: dict[str, Any]
+) -> None:
+    months = ("2026-10", "2026-11")
+    before = {m: sealer.period_keyed_hash("ip", m, IP) for m in months}
+    for purpose in USAGE_HASH_PURPOSES:
+        sealer.period_keyed_hash(purpose, months[1], b"a value")
+    session.commit()
+    stored = {(k.purpose, k.period): k.sealed_key for k in session.scalars(select(HashKey))}
+    assert {("ip", "2026-10"), ("ip", "2026-11"), ("server-name", "2026-11")} <= set(stored)
+
+    done = rotated(make_app(NEW_TEXT, previous=MASTER_KEY))
+
+    assert done["resealed"] == {"hash_keys": 5 + 4, "server_keys": 1, "licenses": 3}
+    assert done["remaining"] == 0
+    session.expire_all()
+    for key in session.scalars(select(HashKey).where(HashKey.period != "")):
+        assert key.sealed_key != stored[(key.purpose, key.period)]
+        row_id = hash_key_row_id(key.purpose, key.period)
+        with pytest.raises(SealBroken, match="sealed under master key"):
+            Sealer(OLD).open(key.sealed_key, table=HASH_KEYS_TABLE, row_id=row_id)
+    after = make_app(NEW_TEXT)
+    with after.app_context():
+        assert {m: sealer_of(after).period_keyed_hash("ip", m, IP) for m in months} == before
+    assert readiness(after)["master_key"] == {"id": master_key_id(NEW)}
 
 
 def test_an_interrupted_rotation_leaves_both_keys_working_and_a_rerun_finishes(

@@ -73,6 +73,7 @@ def test_enforce_json_counts_per_category_and_pseudonymises_the_usage(
         "activation_server_names_cleared": 1,
         "usage_deleted": 0,
         "disclosures_deleted": 0,
+        "hash_keys_destroyed": 0,
     }
     assert {(k["table"], k["column"]) for k in report["kept"]} >= {("activations", "fingerprint")}
     after = _observations(session, licensed)
@@ -88,6 +89,7 @@ def test_enforce_json_counts_per_category_and_pseudonymises_the_usage(
         "activation_server_names_cleared": 0,
         "usage_deleted": 0,
         "disclosures_deleted": 0,
+        "hash_keys_destroyed": 0,
     }
 
 

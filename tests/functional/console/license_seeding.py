@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.models import Activation, License, UsageObservation
 from licensing.models.misuse import MisuseCase
 from licensing.privacy.pseudonymise import ip_hash, server_name_hash
@@ -98,12 +98,14 @@ def seed(session: Session, sealer: Sealer, *, name: str = "Ada Console") -> Seed
             activation_id=released.id,
             license_id=license.id,
             day=then.date(),
-            observation_key=sealer.keyed_hash("observation", uuid.uuid4().bytes),
+            observation_key=sealer.period_keyed_hash(
+                "observation", hash_period(then.date()), uuid.uuid4().bytes
+            ),
             ip=None,
-            ip_hash=ip_hash(sealer, OLD_IP),
+            ip_hash=ip_hash(sealer, OLD_IP, period=hash_period(then.date())),
             ip_prefix=OLD_NETWORK,
             server_name=None,
-            server_name_hash=server_name_hash(sealer, OLD_SERVER),
+            server_name_hash=server_name_hash(sealer, OLD_SERVER, period=hash_period(then.date())),
             product_version="2.0.0",
             count=5,
             first_seen=then,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.errors import Forbidden, InvalidRequest, NotFound
 from licensing.models import AuditEvent, License, StaffRole, StaffUser
 from licensing.models.misuse import CaseStatus, EscalationStep, MisuseCase
@@ -114,8 +114,12 @@ def test_an_analyst_with_an_open_case_sees_the_raw_values_of_that_license_only(
     assert sorted(s.name for s in revealed.servers) == [SERVER, SERVER_2]
     # The label beside each name is the one the masked page shows for its stored hash.
     assert revealed.server_names() == {
-        server_label(server_name_hash(sealer, SERVER)): SERVER,
-        server_label(server_name_hash(sealer, SERVER_2)): SERVER_2,
+        server_label(
+            server_name_hash(sealer, SERVER, period=hash_period((NOW - DAY).date()))
+        ): SERVER,
+        server_label(
+            server_name_hash(sealer, SERVER_2, period=hash_period((NOW - DAY).date()))
+        ): SERVER_2,
     }
     shown = repr(revealed)
     for elsewhere in (OTHER_SERVER, OTHER_IP, OLD_SERVER, OLD_IP):
@@ -127,7 +131,12 @@ def test_pseudonymised_rows_are_counted_not_revealed(
 ) -> None:
     revealed = _reveal(session, sealer, usage.license, _staff(session, "admin"), None)
     assert revealed.pseudonymised == 1
-    assert server_label(server_name_hash(sealer, OLD_SERVER)) not in revealed.server_names()
+    assert (
+        server_label(
+            server_name_hash(sealer, OLD_SERVER, period=hash_period((NOW - 30 * DAY).date()))
+        )
+        not in revealed.server_names()
+    )
     assert OLD_IP not in {a.ip for a in revealed.addresses}
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.errors import InvalidRequest, MalformedKey
 from licensing.models import Activation, AuditEvent, License, StaffUser, UsageObservation
 from licensing.privacy.pseudonymise import ip_hash, server_name_hash
@@ -68,17 +68,18 @@ def _pseudonymised(session: Session, sealer: Sealer, license: License) -> None:
     """A day's row as the retention job leaves it: hashes and prefix, no raw values; the
     activation now reports a new name, so only the hash can find the old one."""
     activation = _seat(session, license, "new-box.example.org")
+    OLD_PERIOD = hash_period((NOW - 40 * DAY).date())  # noqa: N806
     session.add(
         UsageObservation(
             activation_id=activation.id,
             license_id=license.id,
             day=(NOW - 40 * DAY).date(),
-            observation_key=sealer.keyed_hash("observation", b"old"),
+            observation_key=sealer.period_keyed_hash("observation", OLD_PERIOD, b"old"),
             ip=None,
-            ip_hash=ip_hash(sealer, OLD_IP),
+            ip_hash=ip_hash(sealer, OLD_IP, period=OLD_PERIOD),
             ip_prefix="198.51.100.0/24",
             server_name=None,
-            server_name_hash=server_name_hash(sealer, OLD_SERVER),
+            server_name_hash=server_name_hash(sealer, OLD_SERVER, period=OLD_PERIOD),
             product_version="2.0.0",
             first_seen=NOW - 40 * DAY,
             last_seen=NOW - 40 * DAY,
@@ -303,7 +304,12 @@ def test_a_usage_search_is_audited_by_kind_and_count_never_by_value(
     assert by_ip.data == {"readings": ["ip"], "hits": 1, "usage_hits": 1, "truncated": False}
     assert "server_name" in by_name.data["readings"] and by_name.data["usage_hits"] == 1
     stored = repr([(e.data, e.subject_id) for e in (by_ip, by_name)])
-    for value in (RAW_IP, RAW_SERVER, ip_hash(sealer, RAW_IP).hex(), "mail-7"):
+    for value in (
+        RAW_IP,
+        RAW_SERVER,
+        ip_hash(sealer, RAW_IP, period=hash_period(NOW.date())).hex(),
+        "mail-7",
+    ):
         assert value not in stored
     staff_search.search(session, sealer, "203.0.113.0/24", staff=analyst, now=NOW)
     assert len(_usage_searches(session)) == 2  # a network search is not a usage search

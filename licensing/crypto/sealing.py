@@ -44,7 +44,7 @@ _NONCE_BYTES = 12
 
 HASH_KEYS_TABLE = "hash_keys"
 # Every purpose a keyed hash is made for: a rotation keeps each one's key.
-HASH_PURPOSES = ("ip", "lease-id", "observation", "partner-key", "server-name")
+HASH_PURPOSES = ("erasure-ledger", "ip", "lease-id", "observation", "partner-key", "server-name")
 
 # The purposes whose keys rotate monthly: personal usage data, whose hashes must become
 # unlinkable once the data has expired. The fixed keys of HASH_PURPOSES still hash what

@@ -62,6 +62,10 @@ def carry_out(
             f"but the erasure ledger {ledger} could not be written ({exc.strerror}): "
             "fix it before the next backup is restored"
         ) from exc
+    # The ledger's MAC key may have been read through the session (the first fixed keyed
+    # hash of this process): end that transaction, or on SQLite its lock would hold off
+    # the scrub's VACUUM.
+    session.commit()
     return scrubbed(report, scrub_engine)
 
 

@@ -27,8 +27,14 @@ from licensing.models import (
     License,
     UsageObservation,
 )
-from licensing.privacy.pseudonymise import ip_hash, server_name_hash
+from licensing.privacy.pseudonymise import (
+    IP_HASH_PURPOSE,
+    SERVER_NAME_HASH_PURPOSE,
+    ip_hashes,
+    server_name_hashes,
+)
 from licensing.services import audit
+from licensing.services.hash_key_periods import stored_period_keys
 from licensing.services.staff_search_terms import Matched, Term, recognise
 
 SEARCHED_ACTION = "privacy.subject_searched"
@@ -86,7 +92,7 @@ def search(
     terms = tuple(t for t in recognise(query) if t.matched in SUBJECT_READINGS)
     per_customer: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     for term in terms:
-        for table, counted in _counts(sealer, term):
+        for table, counted in _counts(session, sealer, term):
             for customer_id, rows in session.execute(counted):
                 tables = per_customer[customer_id]
                 tables[table] = max(tables.get(table, 0), rows)
@@ -158,7 +164,7 @@ def _licenses(query: _Query) -> _Query:
     return query.select_from(License)
 
 
-def _counts(sealer: Sealer, term: Term) -> list[_Counted]:
+def _counts(session: Session, sealer: Sealer, term: Term) -> list[_Counted]:
     value = term.value
     if term.matched is Matched.CUSTOMER_EMAIL:
         return [_customer_rows(func.lower(Customer.email) == value)]
@@ -170,7 +176,9 @@ def _counts(sealer: Sealer, term: Term) -> list[_Counted]:
     if term.matched is Matched.SERVER_NAME:
         # Host names are case-insensitive: the lower-case spelling is tried too.
         spellings = sorted({value, value.lower()})
-        hashes = [server_name_hash(sealer, s) for s in spellings]
+        # Under every month's key still held: a destroyed month's hashes match nothing.
+        held = stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
+        hashes = [h for s in spellings for h in server_name_hashes(sealer, s, held)]
         return [
             _by_customer("activations", _activations, Activation.server_name.in_(spellings)),
             _by_customer(
@@ -182,14 +190,14 @@ def _counts(sealer: Sealer, term: Term) -> list[_Counted]:
                 ),
             ),
         ]
-    hashed = ip_hash(sealer, value)
+    hashed = ip_hashes(sealer, value, stored_period_keys(session, IP_HASH_PURPOSE))
     return [
         _by_customer(
             "usage_observations",
             _usage,
-            or_(UsageObservation.ip == value, UsageObservation.ip_hash == hashed),
+            or_(UsageObservation.ip == value, UsageObservation.ip_hash.in_(hashed)),
         ),
-        _by_customer("lease_presentations", _presentations, LeasePresentation.ip_hash == hashed),
+        _by_customer("lease_presentations", _presentations, LeasePresentation.ip_hash.in_(hashed)),
     ]
 
 

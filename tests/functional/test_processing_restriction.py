@@ -18,8 +18,15 @@ from licensing.models import (
     PrivacyRequestKind,
     UsageObservation,
 )
-from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix, server_name_hash
+from licensing.privacy.pseudonymise import (
+    IP_HASH_PURPOSE,
+    SERVER_NAME_HASH_PURPOSE,
+    ip_hashes,
+    ip_network_prefix,
+    server_name_hashes,
+)
 from licensing.services import privacy_requests, processing_restriction
+from licensing.services.hash_key_periods import stored_period_keys
 from licensing.timeutil import utcnow
 from tests.functional.instance_client import Answer, Instance, Licensed
 
@@ -54,22 +61,25 @@ def _served(session: Session, customer: Customer, kind: PrivacyRequestKind) -> N
 def _traces_of(session: Session, sealer: Sealer, address: str, server: str) -> list[object]:
     """Every stored row holding the address or the server name, raw, hashed or as a network."""
     session.expire_all()
-    hashed_ip, hashed_server = ip_hash(sealer, address), server_name_hash(sealer, server)
+    hashed_ips = ip_hashes(sealer, address, stored_period_keys(session, IP_HASH_PURPOSE))
+    hashed_servers = server_name_hashes(
+        sealer, server, stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
+    )
     network = ip_network_prefix(address)
     observations = session.scalars(
         select(UsageObservation).where(
             or_(
                 UsageObservation.ip == address,
-                UsageObservation.ip_hash == hashed_ip,
+                UsageObservation.ip_hash.in_(hashed_ips),
                 UsageObservation.ip_prefix == network,
                 UsageObservation.server_name == server,
-                UsageObservation.server_name_hash == hashed_server,
+                UsageObservation.server_name_hash.in_(hashed_servers),
             )
         )
     )
     presentations = session.scalars(
         select(LeasePresentation).where(
-            or_(LeasePresentation.ip_hash == hashed_ip, LeasePresentation.ip_prefix == network)
+            or_(LeasePresentation.ip_hash.in_(hashed_ips), LeasePresentation.ip_prefix == network)
         )
     )
     activations = session.scalars(select(Activation).where(Activation.server_name == server))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.models import (
     Activation,
     Customer,
@@ -68,26 +68,27 @@ def seed_subject(
         day=NOW.date(),
         observation_key=sealer.keyed_hash("observation", uuid.uuid4().bytes),
         ip=ip,
-        ip_hash=ip_hash(sealer, ip),
+        ip_hash=ip_hash(sealer, ip, period=hash_period(NOW.date())),
         ip_prefix=ip_network_prefix(ip),
         server_name=server_name,
-        server_name_hash=server_name_hash(sealer, server_name),
+        server_name_hash=server_name_hash(sealer, server_name, period=hash_period(NOW.date())),
         product_version="2.0.0",
         first_seen=NOW,
         last_seen=NOW,
         usage={"mailboxes": 3},
     )
     # Past its raw period: only the hashes and the network are left.
+    earlier = (NOW - timedelta(days=35)).date()
     pseudonymised = UsageObservation(
         activation_id=activation.id,
         license_id=license.id,
-        day=(NOW - timedelta(days=35)).date(),
+        day=earlier,
         observation_key=sealer.keyed_hash("observation", uuid.uuid4().bytes),
         ip=None,
-        ip_hash=ip_hash(sealer, ip),
+        ip_hash=ip_hash(sealer, ip, period=hash_period(earlier)),
         ip_prefix=ip_network_prefix(ip),
         server_name=None,
-        server_name_hash=server_name_hash(sealer, server_name),
+        server_name_hash=server_name_hash(sealer, server_name, period=hash_period(earlier)),
         product_version="2.0.0",
         first_seen=NOW - timedelta(days=35),
         last_seen=NOW - timedelta(days=35),
@@ -115,7 +116,7 @@ def seed_subject(
                 newest_jti=uuid.uuid4().hex,
                 at=NOW,
                 ip_prefix=ip_network_prefix(ip),
-                ip_hash=ip_hash(sealer, ip),
+                ip_hash=ip_hash(sealer, ip, period=hash_period(NOW.date())),
             ),
             MisuseCaseEvent(case_id=case.id, actor="staff:x", kind="note", detail={"text": "n"}),
             MisuseException(

@@ -8,16 +8,18 @@ import io
 import json
 import uuid
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing.crypto.sealing import Sealer
+from licensing.crypto.sealing import Sealer, hash_period
 from licensing.errors import Conflict
 from licensing.models import Base, PrivacyRequest, PrivacyRequestKind, PrivacyRequestStatus
 from licensing.privacy.categories import RetentionPeriods
+from licensing.privacy.pseudonymise import ip_hash
 from licensing.privacy.register import COLUMNS
 from licensing.services import subject_export
 from tests.factories import latest_event
@@ -141,7 +143,9 @@ def test_hashes_are_hex_and_the_register_names_purposes_recipients_and_retention
     _, archive = _export(session, ada)
 
     hashes = {row["ip_hash"] for row in _rows(archive, "usage_observations")}
-    assert hashes == {sealer.keyed_hash("ip", ada.ip.encode()).hex()}
+    # One hash per month the address was seen in, each under that month's key.
+    days = {NOW.date(), (NOW - timedelta(days=35)).date()}
+    assert hashes == {ip_hash(sealer, ada.ip, period=hash_period(day)).hex() for day in days}
     register = {entry["category"]: entry for entry in _rows(archive, "register.json"[:-5])}
     assert "raw_usage" in register and "license_and_customer" in register
     assert "usage_observations.ip" in register["raw_usage"]["columns"]

@@ -81,10 +81,17 @@ JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
     "prune-misuse-evidence": lambda session, now, c: misuse_evidence.prune_stale_evidence(
         session, now=now, lookback=c.settings.misuse_thresholds.lookback, checkpoint=c.checkpoint
     ),
-    # Raw usage pseudonymised, old usage and disclosures deleted (docs/privacy.md); it
+    # The register's retention, except what legal holds keep (docs/privacy.md); it
     # commits each batch itself, so check-ins wait for no long transaction.
     "privacy-enforce": lambda session, now, c: (
-        retention.enforce(session, periods=c.settings.retention, as_of=now, dry_run=False).total
+        retention.enforce(
+            session,
+            periods=c.settings.retention,
+            as_of=now,
+            dry_run=False,
+            sealer=c.sealer,
+            issuer=c.settings.issuer,
+        ).total
     ),
     "audit-checkpoint": lambda session, now, context: audit_checkpoints.write_to_directory(
         session,

@@ -61,14 +61,8 @@ def record(
     if session.get_bind().dialect.name == "postgresql":
         # Writers on SQLite already hold the database's write lock (BEGIN IMMEDIATE).
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    if last is None:
-        # Every event pruned by retention: the chain goes on from the prune anchor.
-        anchor = audit_anchors.newest(session)
-        last = (anchor.seq, anchor.hash) if anchor is not None else None
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    last_seq, prev_hash = _last_link(session)
+    seq = last_seq + 1
     event = AuditEvent(
         seq=seq,
         occurred_at=(now or utcnow()).replace(microsecond=0),
@@ -191,15 +185,22 @@ def count(session: Session) -> int:
 
 def head(session: Session) -> ChainHead:
     """The newest event's seq and hash, and how many events there are."""
+    seq, digest = _last_link(session)
+    return ChainHead(seq=seq, hash=digest, events=count(session) if seq else 0)
+
+
+def _last_link(session: Session) -> tuple[int, str]:
+    """What the next event links to: the newest event, or once retention pruned every
+    event, the prune anchor (seq 0 and the genesis hash for a chain never written)."""
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
-    if last is None:
-        anchor = audit_anchors.newest(session)
-        if anchor is not None:
-            return ChainHead(seq=anchor.seq, hash=anchor.hash, events=0)
-        return ChainHead(seq=0, hash=GENESIS_HASH, events=0)
-    return ChainHead(seq=last[0], hash=last[1], events=count(session))
+    if last is not None:
+        return int(last[0]), str(last[1])
+    anchor = audit_anchors.newest(session)
+    if anchor is not None:
+        return anchor.seq, anchor.hash
+    return 0, GENESIS_HASH
 
 
 def list_events(

@@ -86,7 +86,14 @@ def issue(
         )
     issued = int(now.timestamp())
     head_claim = {"seq": head.seq, "hash": head.hash, "events": head.events}
-    token, kid = _sign(session, sealer, issuer, issued, HEAD_CLAIM, head_claim, CHECKPOINT_TYPE)
+    token, kid = _sign(
+        session,
+        sealer,
+        issuer=issuer,
+        issued=issued,
+        claim=(HEAD_CLAIM, head_claim),
+        typ=CHECKPOINT_TYPE,
+    )
     return Checkpoint(head, datetime.fromtimestamp(issued, UTC), kid, token)
 
 
@@ -103,11 +110,10 @@ def sign_prune_anchor(
     token, kid = _sign(
         session,
         sealer,
-        issuer,
-        int(now.timestamp()),
-        audit_anchors.ANCHOR_CLAIM,
-        claim,
-        audit_anchors.ANCHOR_TYPE,
+        issuer=issuer,
+        issued=int(now.timestamp()),
+        claim=(audit_anchors.ANCHOR_CLAIM, claim),
+        typ=audit_anchors.ANCHOR_TYPE,
     )
     anchor = AuditPruneAnchor(
         seq=head.seq, hash=head.hash, events=head.events, pruned_at=pruned_at, kid=kid, token=token
@@ -120,16 +126,17 @@ def sign_prune_anchor(
 def _sign(
     session: Session,
     sealer: Sealer,
+    *,
     issuer: str,
     issued: int,
-    claim: str,
-    value: Mapping[str, Any],
+    claim: tuple[str, Mapping[str, Any]],
     typ: str,
 ) -> tuple[str, str]:
-    """An EdDSA JWT of ``claim`` by the server's signing key, and that key's kid."""
+    """An EdDSA JWT of ``claim`` (name, value) by the server's signing key, and its kid."""
     key = server_keys.signing_key(session, sealer)
+    name, value = claim
     token = jwt.encode(
-        {"iss": issuer, "iat": issued, claim: dict(value)},
+        {"iss": issuer, "iat": issued, name: dict(value)},
         key.private_key,
         algorithm="EdDSA",
         headers={"kid": key.kid, "typ": typ},

@@ -38,7 +38,7 @@ from licensing.services.legal_hold_scope import held_customer_ids, held_license_
 
 ANONYMISED_STAFF_NAME = "anonymised staff account"
 # Not a PHC string: argon2 rejects it, so no password ever matches an anonymised account.
-ANONYMISED_PASSWORD_HASH = "!anonymised"
+ANONYMISED_PASSWORD_HASH = "!anonymised"  # noqa: S105 (a placeholder, not a secret)
 
 
 # --- customers: anonymised once every license ended more than contract_days ago --------

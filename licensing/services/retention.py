@@ -271,7 +271,7 @@ def _record_work(cut: _Cutoffs) -> list[_Work]:
             Step.MISUSE_CASES_DELETED,
             MisuseCase.id,
             r.cases_due(cut.usage_instant),
-            held=r.cases_held(),
+            held=r.cases_held(cut.audit_instant),
             change=r.delete_cases,
         ),
         _Work(

@@ -123,9 +123,17 @@ def cases_due(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-def cases_held() -> ColumnElement[bool]:
-    # A hold placed by the case names it: the case stays while that hold's record does.
-    named_by_hold = select(LegalHold.id).where(LegalHold.case_id == MisuseCase.id).exists()
+def cases_held(holds_cutoff: datetime) -> ColumnElement[bool]:
+    """Cases of a held license, or named by a hold whose record this run keeps (in force,
+    or released after ``holds_cutoff``): the hold's record refers to the case."""
+    h = LegalHold
+    named_by_hold = (
+        select(h.id)
+        .where(
+            h.case_id == MisuseCase.id, or_(h.released_at.is_(None), h.released_at >= holds_cutoff)
+        )
+        .exists()
+    )
     return or_(MisuseCase.license_id.in_(held_license_ids()), named_by_hold)
 
 

@@ -40,7 +40,7 @@ AS_OF = datetime(2029, 1, 1, tzinfo=UTC)
 LONG_AGO = datetime(2026, 12, 1, tzinfo=UTC)  # past every period
 MISUSE_OLD = datetime(2027, 6, 1, tzinfo=UTC)  # past 13 months, inside the audit period
 RECENT = datetime(2028, 12, 1, tzinfo=UTC)  # inside every period
-PASSWORD = "correct horse battery staple"  # noqa: S105 (a test account's)
+PASSWORD = "correct horse battery staple"
 
 
 def _at(day: date) -> datetime:

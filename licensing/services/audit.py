@@ -190,17 +190,11 @@ def head(session: Session) -> ChainHead:
 
 
 def _last_link(session: Session) -> tuple[int, str]:
-    """What the next event links to: the newest event, or once retention pruned every
-    event, the prune anchor (seq 0 and the genesis hash for a chain never written)."""
+    """What the next event links to: the newest event (retention never prunes it)."""
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
-    if last is not None:
-        return int(last[0]), str(last[1])
-    anchor = audit_anchors.newest(session)
-    if anchor is not None:
-        return anchor.seq, anchor.hash
-    return 0, GENESIS_HASH
+    return (int(last[0]), str(last[1])) if last is not None else (0, GENESIS_HASH)
 
 
 def list_events(

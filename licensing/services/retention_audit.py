@@ -5,7 +5,7 @@ head of that prefix (seq N, its hash, the count) is recorded as an anchor signed
 server (services/audit_checkpoints.sign_prune_anchor), and verification starts there
 (services/audit.verify). The prefix ends before the first event still inside the period,
 or about a license or customer a legal hold keeps: nothing after it goes either, since a
-hole in the chain could not be told from a removal.
+hole in the chain could not be told from a removal. The newest event always stays.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def plan(session: Session, cutoff: datetime) -> PrunePlan:
         .limit(1)
     ).first()
     if first_kept is None:
-        return PrunePlan(anchored, max(newest, anchored), None, 0)
+        # The newest event always stays: the next one links to it, not to the anchor.
+        return PrunePlan(anchored, max(newest - 1, anchored), None, 0)
     stop, old = int(first_kept[0]), bool(first_kept[1])
     if not old:
         return PrunePlan(anchored, stop - 1, None, 0)

@@ -13,6 +13,8 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
+EMAIL_INDEX = 'uq_staff_users_email_lower'
+
 
 def upgrade():
     op.create_table('audit_prune_anchors',
@@ -24,11 +26,15 @@ def upgrade():
     sa.Column('token', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_prune_anchors'))
     )
-    with op.batch_alter_table('staff_users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('anonymised_at', sa.DateTime(timezone=True), nullable=True))
+    # A plain ADD COLUMN on both backends: SQLite's batch mode would copy the table and
+    # lose the expression index on lower(email).
+    op.add_column('staff_users', sa.Column('anonymised_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
+    # The copy batch mode makes on SQLite drops the expression index: made again after.
+    op.drop_index(EMAIL_INDEX, table_name='staff_users')
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_column('anonymised_at')
+    op.create_index(EMAIL_INDEX, 'staff_users', [sa.text('lower(email)')], unique=True)
     op.drop_table('audit_prune_anchors')

@@ -247,18 +247,16 @@ def test_a_prune_killed_half_way_verifies_and_the_next_run_finishes_it(
     assert audit.verify(session).intact
 
 
-def test_when_every_event_was_pruned_the_next_one_links_to_the_anchor(
-    session: Session, sealer: Sealer
-) -> None:
+def test_the_newest_event_stays_when_every_event_is_old(session: Session, sealer: Sealer) -> None:
     server_keys.ensure_active_key(session, sealer, actor="test:pytest")
     _events(session, 4, OLD)
     session.commit()
 
     report = _enforce(session, sealer)
 
-    assert report.counts[Step.AUDIT_EVENTS_PRUNED] == 5  # the key's creation, and four
-    # The run's own event (seq 6) follows the anchor, and the chain verifies.
-    assert _seqs(session) == [6]
+    assert report.counts[Step.AUDIT_EVENTS_PRUNED] == 4  # the key's creation, and three
+    # The newest old event stays, and the run's own event (seq 6) links to it.
+    assert _seqs(session) == [5, 6]
     assert audit.verify(session).intact
     assert audit.head(session).seq == 6
 

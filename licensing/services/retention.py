@@ -323,17 +323,26 @@ def _kept_by_hold(session: Session, work: _Work) -> int:
 def _run_in_batches(
     session: Session, work: _Work, batch_size: int, progress: Progress | None, as_of: datetime
 ) -> int:
-    changed = 0
+    changed = changed_in_pass = 0
+    after: Any = None  # the last key of the previous batch: each batch reads on from there
     while True:
-        # In key order: observation and disclosure ids grow with time, so the oldest go first.
-        keys = session.scalars(
-            select(work.key).where(work.to_do).order_by(work.key).limit(batch_size)
-        ).all()
+        # In key order: observation and disclosure ids grow with time, so the oldest go
+        # first; reading on from the last key keeps each batch from walking the rows the
+        # batches before it already did.
+        due = select(work.key).where(work.to_do).order_by(work.key).limit(batch_size)
+        if after is not None:
+            due = due.where(work.key > after)
+        keys = session.scalars(due).all()
         if not keys:
-            # Only a batch that finds nothing due ends the step: the re-check below may
-            # change fewer rows than a full batch while more are still due.
             session.commit()
-            return changed
+            # One more pass from the first key for rows a re-check left due; a step ends
+            # only when a pass finds nothing due, or changes nothing (rows < batch_size
+            # does not mean nothing is left).
+            if after is None or changed_in_pass == 0:
+                return changed
+            after, changed_in_pass = None, 0
+            continue
+        after = keys[-1]
         if work.change is not None:
             rows = work.change(session, keys, work.to_do, as_of)
         else:
@@ -346,6 +355,7 @@ def _run_in_batches(
             rows = int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
         session.commit()
         changed += rows
+        changed_in_pass += rows
         if rows and progress is not None:
             progress.batch_done(work.step, rows)
 

@@ -173,17 +173,17 @@ def measured_run(
     }
 
 
-def nothing_due(app: Any, url: str, as_of: datetime, runs: int) -> dict[str, Any]:
+def nothing_due(app: Any, libpq: str, as_of: datetime, runs: int) -> dict[str, Any]:
     """The job when nothing is due, without and with an index on the day (A/B, best of)."""
     figures: dict[str, Any] = {}
     for variant in ("without day index", "with day index"):
         if variant.startswith("with "):
-            with psycopg.connect(url, autocommit=True) as conn:
+            with psycopg.connect(libpq, autocommit=True) as conn:
                 conn.execute(f"CREATE INDEX {DAY_INDEX} ON usage_observations (day)")
                 conn.execute("ANALYZE usage_observations")
         times = [enforce(app, as_of)[0] for _ in range(runs)]
         figures[variant] = {"best_s": round(min(times), 2), "runs_s": [round(t, 2) for t in times]}
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(libpq, autocommit=True) as conn:
         conn.execute(f"DROP INDEX IF EXISTS {DAY_INDEX}")
     return figures
 
@@ -215,7 +215,7 @@ def main() -> int:
     idle = measure_idle(libpq, targets, args.idle)
     results["idle"] = {"check_ins": len(idle), "check_in_p99_ms": round(p99(idle), 1)}
     print(json.dumps({"idle": results["idle"]}), flush=True)
-    results["nothing_due"] = nothing_due(app, url, end, args.runs)
+    results["nothing_due"] = nothing_due(app, libpq, end, args.runs)
     print(json.dumps({"nothing_due": results["nothing_due"]}), flush=True)
     results["pseudonymise"] = measured_run(app, libpq, targets, end + timedelta(days=45))
     print(json.dumps({"pseudonymise": results["pseudonymise"]}), flush=True)

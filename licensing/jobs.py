@@ -1,7 +1,7 @@
 """The registry of periodic jobs, each a service function run by its name.
 
 The jobs release dead activations, forget expired nonces, prune misuse evidence past its
-lookback, carry out the register's retention for usage data and disclosures, checkpoint
+lookback, carry out the register's retention (except what legal holds keep), checkpoint
 the audit chain, roll up the fleet's usage per day for the dashboard and run the misuse
 scan.
 This module only names them and runs them; their bodies are in the services. Every

@@ -49,7 +49,7 @@ from licensing.privacy.categories import CategoryCode, RetentionPeriods
 from licensing.privacy.register import columns_of
 from licensing.services import audit, retention_audit, retention_records
 from licensing.services.legal_hold_scope import held_license_ids, in_force
-from licensing.timeutil import add_months
+from licensing.timeutil import add_months, utcnow
 
 BATCH_ROWS = 5000
 RETENTION_ACTOR = "system:privacy-enforce"
@@ -183,7 +183,7 @@ class _Work:
     step: Step
     key: InstrumentedAttribute[Any]
     due: ColumnElement[bool]
-    apply: Callable[[Any], Any] | None = None  # the statement for the rows whose key is in
+    apply: Callable[[Any], Any] | None = None  # the statement for a batch's keys
     held: ColumnElement[bool] | None = None  # rows due that a legal hold in force keeps
     change: _Change | None = None
 
@@ -398,6 +398,10 @@ def enforce(
         notes.append("audit events not pruned: no key to sign the prune anchor with")
         work.remove(pruning)
     if dry_run:
+        refused = retention_audit.cannot_anchor(session, plan) if pruning in work else None
+        if refused is not None:
+            notes.append(refused)
+            work.remove(pruning)
         counted = {w.step: _count(session, w) for w in work}
         counted.setdefault(Step.AUDIT_EVENTS_PRUNED, 0)
         return RetentionReport(as_of, True, counted, kept, kept_by_hold, tuple(notes))
@@ -410,7 +414,8 @@ def enforce(
         if w is not pruning
     }
     if sealer is not None:
-        refused = retention_audit.anchor(session, sealer, plan, issuer=issuer, now=as_of)
+        # Signed at the time it is written, whatever the as-of: it says when the prune was.
+        refused = retention_audit.anchor(session, sealer, plan, issuer=issuer, now=utcnow())
         if refused is None:
             counts[Step.AUDIT_EVENTS_PRUNED] = _run_in_batches(
                 session, pruning, batch_size, progress, as_of

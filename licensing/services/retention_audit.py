@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import AuditEvent, MisuseCase, MisuseException
-from licensing.services import audit, audit_anchors, audit_checkpoints
+from licensing.services import audit, audit_anchors, audit_checkpoints, server_keys
 from licensing.services.audit import ChainHead
 from licensing.services.legal_hold_scope import held_customer_ids, held_license_ids
 
@@ -84,28 +84,34 @@ def plan(session: Session, cutoff: datetime) -> PrunePlan:
     return PrunePlan(anchored, stop - 1, stop, int(kept or 0))
 
 
+def cannot_anchor(session: Session, plan: PrunePlan) -> str | None:
+    """Why the new prefix cannot be anchored (and so not pruned), or None when it can."""
+    if plan.through <= plan.anchored:
+        return None  # nothing beyond the newest anchor: its leftovers go behind it
+    if server_keys.active_key(session) is None:
+        return "audit events not pruned: no server signing key (run `licensing keys rotate`)"
+    report = audit.verify(session)
+    if not report.intact:
+        return f"audit events not pruned: the chain is broken ({report.problem})"
+    return None
+
+
 def anchor(
     session: Session, sealer: Sealer, plan: PrunePlan, *, issuer: str, now: datetime
 ) -> str | None:
     """Sign and commit the anchor of the new prefix; why not, when it cannot be done."""
-    if plan.through <= plan.anchored:
-        return None  # nothing beyond the newest anchor: its leftovers go behind it
-    report = audit.verify(session)
-    if not report.intact:
-        return f"audit events not pruned: the chain is broken ({report.problem})"
+    refused = cannot_anchor(session, plan)
+    if refused is not None or plan.through <= plan.anchored:
+        return refused
     digest = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == plan.through))
     if digest is None:
         return f"audit events not pruned: event {plan.through} is missing"
-    try:
-        audit_checkpoints.sign_prune_anchor(
-            session,
-            sealer,
-            ChainHead(seq=plan.through, hash=digest, events=plan.through),
-            issuer=issuer,
-            now=now,
-        )
-    except RuntimeError:  # no signing key yet: no server has started
-        session.rollback()
-        return "audit events not pruned: no server signing key (run `licensing keys rotate`)"
+    audit_checkpoints.sign_prune_anchor(
+        session,
+        sealer,
+        ChainHead(seq=plan.through, hash=digest, events=plan.through),
+        issuer=issuer,
+        now=now,
+    )
     session.commit()  # the anchor is durable before the first event it stands for goes
     return None

@@ -1,7 +1,7 @@
 """The registry of periodic jobs, each a service function run by its name.
 
 The jobs release dead activations, forget expired nonces, prune misuse evidence past its
-lookback, carry out the register's retention for usage data and disclosures, checkpoint
+lookback, carry out the register's retention (except what legal holds keep), checkpoint
 the audit chain, roll up the fleet's usage per day for the dashboard and run the misuse
 scan.
 This module only names them and runs them; their bodies are in the services. Every
@@ -81,10 +81,17 @@ JOBS: dict[str, Callable[[Session, datetime, JobContext], int]] = {
     "prune-misuse-evidence": lambda session, now, c: misuse_evidence.prune_stale_evidence(
         session, now=now, lookback=c.settings.misuse_thresholds.lookback, checkpoint=c.checkpoint
     ),
-    # Raw usage pseudonymised, old usage and disclosures deleted (docs/privacy.md); it
+    # The register's retention, except what legal holds keep (docs/privacy.md); it
     # commits each batch itself, so check-ins wait for no long transaction.
     "privacy-enforce": lambda session, now, c: (
-        retention.enforce(session, periods=c.settings.retention, as_of=now, dry_run=False).total
+        retention.enforce(
+            session,
+            periods=c.settings.retention,
+            as_of=now,
+            dry_run=False,
+            sealer=c.sealer,
+            issuer=c.settings.issuer,
+        ).total
     ),
     "audit-checkpoint": lambda session, now, context: audit_checkpoints.write_to_directory(
         session,

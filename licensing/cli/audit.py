@@ -62,6 +62,8 @@ def audit_verify(checkpoint_file: Path | None, jwks_file: Path | None, as_json: 
     }
     if head is not None:
         record["checkpoint_seq"] = report.checkpoint_seq
+    if report.pruned_through is not None and report.pruned_at is not None:
+        record["pruned"] = f"events 1 to {report.pruned_through} on {report.pruned_at:%Y-%m-%d}"
     emit_record(record, as_json=as_json)
     if not report.intact:
         raise click.exceptions.Exit(1)

@@ -85,9 +85,11 @@ def _start_of_day(value: datetime | None) -> datetime | None:
 @json_option
 @uses_database
 def privacy_enforce(dry_run: bool, as_of: datetime | None, as_json: bool) -> None:
-    """Carry out retention for usage data and partner disclosures: raw IP addresses and
-    server names past their raw period are cleared (their keyed hashes and networks
-    stay), usage past its period and disclosures past theirs are deleted.
+    """Carry out the register's retention: raw IP addresses and server names past their
+    raw period are cleared (their keyed hashes and networks stay), usage and disclosures
+    past theirs deleted, customers and staff accounts past theirs anonymised, decided
+    misuse cases and closed accountability records deleted, and the oldest audit events
+    pruned behind a signed anchor. What a legal hold in force keeps is left, and counted.
 
     Batched, one commit per batch; idempotent, so an interrupted run resumes on the
     next. Writes one audit event with the counts (not in a dry run)."""
@@ -100,6 +102,8 @@ def privacy_enforce(dry_run: bool, as_of: datetime | None, as_json: bool) -> Non
             dry_run=dry_run,
             progress=progress if progress.show else None,
             actor=actor(),
+            sealer=runtime().sealer,
+            issuer=runtime().settings.issuer,
         )
     finally:
         progress.close()
@@ -108,12 +112,17 @@ def privacy_enforce(dry_run: bool, as_of: datetime | None, as_json: bool) -> Non
         return
     verb = "would change" if dry_run else "changed"
     emit_records(
-        [{"step": step.value, verb: n} for step, n in report.counts.items()],
-        ["step", verb],
+        [
+            {"step": step.value, verb: n, "kept by hold": report.kept_by_hold.get(step, 0)}
+            for step, n in report.counts.items()
+        ],
+        ["step", verb, "kept by hold"],
         as_json=False,
     )
     for kept in report.kept:
         click.echo(f"kept {kept.table}.{kept.column}: {kept.reason}")
+    for note in report.notes:
+        click.echo(note)
 
 
 from licensing.cli import privacy_erasure as _erasure  # noqa: E402, F401  erase, replay-erasures, scrub

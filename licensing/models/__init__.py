@@ -8,6 +8,7 @@ from licensing.models.activations import (
 )
 from licensing.models.approvals import ApprovalAction, ApprovalRequest, ApprovalStatus
 from licensing.models.audit import AuditEvent
+from licensing.models.audit_anchors import AuditPruneAnchor
 from licensing.models.base import Base
 from licensing.models.catalog import Edition, Product, Release
 from licensing.models.customers import Customer
@@ -52,6 +53,7 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalStatus",
     "AuditEvent",
+    "AuditPruneAnchor",
     "Base",
     "CaseStatus",
     "Customer",

@@ -47,10 +47,17 @@ class StaffUser(Base):
     sessions_valid_after: Mapped[datetime | None]
     created_at: Mapped[created_at]
     last_login_at: Mapped[datetime | None]
+    # Set when retention replaced the e-mail, name and password hash of a long-disabled
+    # account; the row stays because the audit log names staff by id.
+    anonymised_at: Mapped[datetime | None]
 
     @property
     def is_disabled(self) -> bool:
         return self.disabled_at is not None
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

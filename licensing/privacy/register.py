@@ -112,6 +112,9 @@ COLUMNS: Mapping[str, Mapping[str, Classification]] = {
         # Reasons typed by staff (suspend, revoke, release a seat, reveal, four eyes).
         "data": _as(_AUDIT, Kind.FREE_TEXT),
     },
+    # Where the chain begins after retention pruned its oldest events: a seq, a hash, a
+    # count and the server's signature over them, nothing about anyone.
+    "audit_prune_anchors": _not_personal("seq", "hash", "events", "pruned_at", "kid", "token"),
     "customers": {
         **_not_personal("id", "created_at", "anonymised_at"),
         "name": _as(_CUSTOMER, Kind.NAME),
@@ -293,6 +296,7 @@ COLUMNS: Mapping[str, Mapping[str, Classification]] = {
             "sessions_valid_after",
             "created_at",
             "last_login_at",
+            "anonymised_at",
         ),
         "email": _as(_STAFF, Kind.CONTACT),
         "display_name": _as(_STAFF, Kind.NAME),

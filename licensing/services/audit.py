@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from licensing.models import AuditEvent
+from licensing.services import audit_anchors
 from licensing.timeutil import utcnow
 
 GENESIS_HASH = "0" * 64
@@ -37,6 +38,9 @@ class ChainReport:
     first_broken_seq: int | None
     problem: str | None
     checkpoint_seq: int | None = None
+    # Events 1..pruned_through were pruned by retention (on pruned_at), behind an anchor.
+    pruned_through: int | None = None
+    pruned_at: datetime | None = None
 
     @property
     def intact(self) -> bool:
@@ -57,10 +61,8 @@ def record(
     if session.get_bind().dialect.name == "postgresql":
         # Writers on SQLite already hold the database's write lock (BEGIN IMMEDIATE).
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    last_seq, prev_hash = _last_link(session)
+    seq = last_seq + 1
     event = AuditEvent(
         seq=seq,
         occurred_at=(now or utcnow()).replace(microsecond=0),
@@ -110,19 +112,36 @@ def verify(
     With ``since`` (a head verified earlier, such as the previous checkpoint), the walk
     starts there instead of at the first event: that head must still be in the chain,
     unchanged, and link to what follows.
+
+    Once retention pruned the oldest events, the walk starts at the newest prune anchor:
+    its signature must hold and the first event left must link to its hash.
     """
     expected_prev: str | None = GENESIS_HASH
     expected_seq, count = 1, 0
     covered = checkpoint.seq if checkpoint else None
     heads = [mark for mark in (since, checkpoint) if mark is not None]
     query = select(AuditEvent).order_by(AuditEvent.seq)
-    if since is not None and since.seq > 0:
+    anchor = audit_anchors.newest(session)
+    pruned = (anchor.seq, anchor.pruned_at) if anchor is not None else (None, None)
+
+    def broken(seq: int, problem: str) -> ChainReport:
+        return ChainReport(count, seq, problem, covered, *pruned)
+
+    if anchor is not None:
+        # The chain begins after the anchor; the anchor itself must be the server's.
+        forged = audit_anchors.problem(session, anchor)
+        if forged is not None:
+            return broken(anchor.seq, forged)
+        if any(mark.seq == anchor.seq and mark.hash != anchor.hash for mark in heads):
+            return broken(anchor.seq, f"event {anchor.seq} differs from the prune anchor")
+        expected_prev, expected_seq = anchor.hash, anchor.seq + 1
+        # A run interrupted while pruning leaves events up to the anchor: not walked.
+        query = query.where(AuditEvent.seq > anchor.seq)
+        heads = [mark for mark in heads if mark.seq > anchor.seq]
+    if since is not None and since.seq > 0 and since.seq >= expected_seq:
         # Its own link was verified with it; its hash stands for everything before it.
         expected_prev, expected_seq = None, since.seq
         query = query.where(AuditEvent.seq >= since.seq)
-
-    def broken(seq: int, problem: str) -> ChainReport:
-        return ChainReport(count, seq, problem, covered)
 
     query = query.execution_options(yield_per=batch)
     # yield_per streams from a server-side cursor on PostgreSQL: close it on an early return.
@@ -141,7 +160,7 @@ def verify(
             else f"events {expected_seq} to {reaches} are missing"
         )
         return broken(expected_seq, f"{missing}: the checkpoint covers {reaches}")
-    return ChainReport(count, None, None, covered)
+    return ChainReport(count, None, None, covered, *pruned)
 
 
 def _event_problem(
@@ -166,12 +185,16 @@ def count(session: Session) -> int:
 
 def head(session: Session) -> ChainHead:
     """The newest event's seq and hash, and how many events there are."""
+    seq, digest = _last_link(session)
+    return ChainHead(seq=seq, hash=digest, events=count(session) if seq else 0)
+
+
+def _last_link(session: Session) -> tuple[int, str]:
+    """What the next event links to: the newest event (retention never prunes it)."""
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
-    if last is None:
-        return ChainHead(seq=0, hash=GENESIS_HASH, events=0)
-    return ChainHead(seq=last[0], hash=last[1], events=count(session))
+    return (int(last[0]), str(last[1])) if last is not None else (0, GENESIS_HASH)
 
 
 def list_events(

@@ -27,8 +27,8 @@ from licensing.crypto import server_keys as keygen
 from licensing.crypto.encoding import b64url_decode
 from licensing.crypto.sealing import Sealer
 from licensing.errors import ConfigError, Conflict, InvalidRequest
-from licensing.models import ServerKey
-from licensing.services import audit, server_keys
+from licensing.models import AuditPruneAnchor, ServerKey
+from licensing.services import audit, audit_anchors, server_keys
 from licensing.services.audit import ChainHead
 
 CHECKPOINT_TYPE = "audit-checkpoint+jwt"
@@ -67,7 +67,8 @@ def issue(
     the chain unchanged. A chain cut short and grown again, or altered, is never signed.
     """
     head = audit.head(session)
-    if head.events != head.seq:
+    # Events up to the prune anchor may be gone (retention), never any after it.
+    if head.seq - head.events > audit_anchors.pruned_through(session):
         raise Conflict(
             f"the audit chain has {head.events} events up to event {head.seq}: "
             "it is broken, run `licensing audit verify`"
@@ -83,20 +84,64 @@ def issue(
             f"refusing to sign the audit chain: {report.problem}; "
             f"run `licensing audit verify{against}`"
         )
-    key = server_keys.signing_key(session, sealer)
     issued = int(now.timestamp())
-    claims = {
-        "iss": issuer,
-        "iat": issued,
-        HEAD_CLAIM: {"seq": head.seq, "hash": head.hash, "events": head.events},
-    }
+    head_claim = {"seq": head.seq, "hash": head.hash, "events": head.events}
+    token, kid = _sign(
+        session,
+        sealer,
+        issuer=issuer,
+        issued=issued,
+        claim=(HEAD_CLAIM, head_claim),
+        typ=CHECKPOINT_TYPE,
+    )
+    return Checkpoint(head, datetime.fromtimestamp(issued, UTC), kid, token)
+
+
+def sign_prune_anchor(
+    session: Session, sealer: Sealer, head: ChainHead, *, issuer: str, now: datetime
+) -> AuditPruneAnchor:
+    """Sign the head of the prefix retention is about to prune (added, not committed).
+
+    ``head.events`` counts every event pruned up to ``head.seq``, over every run. The
+    caller verifies the chain up to the head first: a broken chain is never anchored.
+    """
+    pruned_at = now.replace(microsecond=0)
+    claim = audit_anchors.claims_of(head.seq, head.hash, head.events, pruned_at)
+    token, kid = _sign(
+        session,
+        sealer,
+        issuer=issuer,
+        issued=int(now.timestamp()),
+        claim=(audit_anchors.ANCHOR_CLAIM, claim),
+        typ=audit_anchors.ANCHOR_TYPE,
+    )
+    anchor = AuditPruneAnchor(
+        seq=head.seq, hash=head.hash, events=head.events, pruned_at=pruned_at, kid=kid, token=token
+    )
+    session.add(anchor)
+    session.flush()
+    return anchor
+
+
+def _sign(
+    session: Session,
+    sealer: Sealer,
+    *,
+    issuer: str,
+    issued: int,
+    claim: tuple[str, Mapping[str, Any]],
+    typ: str,
+) -> tuple[str, str]:
+    """An EdDSA JWT of ``claim`` (name, value) by the server's signing key, and its kid."""
+    key = server_keys.signing_key(session, sealer)
+    name, value = claim
     token = jwt.encode(
-        claims,
+        {"iss": issuer, "iat": issued, name: dict(value)},
         key.private_key,
         algorithm="EdDSA",
-        headers={"kid": key.kid, "typ": CHECKPOINT_TYPE},
+        headers={"kid": key.kid, "typ": typ},
     )
-    return Checkpoint(head, datetime.fromtimestamp(issued, UTC), key.kid, token)
+    return token, key.kid
 
 
 def read(session: Session, token: str, *, trusted: Mapping[str, bytes] | None = None) -> Checkpoint:

@@ -64,7 +64,8 @@ def authenticate(
         verify_nothing(password)
         return SignIn(SignInOutcome.REFUSED)
     correct = verify_password(staff.password_hash, password)
-    if staff.is_disabled:
+    # An anonymised account is disabled too; it is refused even if re-enabled by hand.
+    if staff.is_disabled or staff.is_anonymised:
         return SignIn(SignInOutcome.DISABLED, staff)
     if staff.is_locked(moment):
         # Not even a right password opens a locked account before its time is up.

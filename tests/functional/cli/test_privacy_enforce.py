@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing.cli.privacy import _BatchCommits
-from licensing.models import Activation, AuditEvent, UsageObservation
+from licensing.models import Activation, AuditEvent, HoldScope, LegalHold, UsageObservation
 from licensing.services.retention import Step
 from licensing.timeutil import utcnow
 from tests.functional.cli.invoke import Licensing
@@ -58,6 +58,9 @@ def _observations(session: Session, licensed: Licensed) -> list[UsageObservation
     )
 
 
+NOTHING = {step.value: 0 for step in Step}
+
+
 def test_enforce_json_counts_per_category_and_pseudonymises_the_usage(
     proxied_app: Flask, licensed: Licensed, licensing: Licensing, session: Session
 ) -> None:
@@ -69,12 +72,11 @@ def test_enforce_json_counts_per_category_and_pseudonymises_the_usage(
 
     assert report["dry_run"] is False
     assert report["counts"] == {
+        **NOTHING,
         "usage_pseudonymised": len(SITES),
         "activation_server_names_cleared": 1,
-        "usage_deleted": 0,
-        "disclosures_deleted": 0,
-        "hash_keys_destroyed": 0,
     }
+    assert report["kept_by_hold"] == NOTHING
     assert {(k["table"], k["column"]) for k in report["kept"]} >= {("activations", "fingerprint")}
     after = _observations(session, licensed)
     assert all(o.ip is None and o.server_name is None for o in after)
@@ -84,13 +86,7 @@ def test_enforce_json_counts_per_category_and_pseudonymises_the_usage(
     assert event.actor.startswith("cli:")
     # Counts only: no address or server name of the rows it changed.
     assert not any(site in str(event.data) for site in SITES)
-    assert licensing.json("privacy", "enforce", "--as-of", _next_month())["counts"] == {
-        "usage_pseudonymised": 0,
-        "activation_server_names_cleared": 0,
-        "usage_deleted": 0,
-        "disclosures_deleted": 0,
-        "hash_keys_destroyed": 0,
-    }
+    assert licensing.json("privacy", "enforce", "--as-of", _next_month())["counts"] == NOTHING
 
 
 def test_dry_run_counts_and_changes_nothing(
@@ -169,3 +165,44 @@ def test_the_progress_bar_advances_by_the_rows_of_each_batch() -> None:
     nothing_due = _BatchCommits(show=True)
     nothing_due.started(dict.fromkeys(Step, 0))
     assert nothing_due.bar is None
+
+
+def test_a_held_license_is_counted_as_kept_by_hold_in_the_text_and_json(
+    proxied_app: Flask, licensed: Licensed, licensing: Licensing, session: Session
+) -> None:
+    _checked_in_from_many_networks(proxied_app, licensed, session)
+    session.add(
+        LegalHold(
+            scope=HoldScope.LICENSE.value,
+            license_id=licensed.license.id,
+            matter="matter",
+            reason="a claim",
+            review_on=utcnow().date() + timedelta(days=90),
+            placed_by="test:pytest",
+        )
+    )
+    session.commit()
+
+    report = licensing.json("privacy", "enforce", "--dry-run", "--as-of", _next_month())
+    text = licensing.ok("privacy", "enforce", "--dry-run", "--as-of", _next_month())
+
+    assert report["counts"]["usage_pseudonymised"] == 0
+    assert report["kept_by_hold"]["usage_pseudonymised"] == len(SITES)
+    assert "KEPT BY HOLD" in text
+    row = next(line for line in text.splitlines() if line.startswith("usage_pseudonymised"))
+    assert row.split()[1:] == ["0", str(len(SITES))]
+
+
+def test_audit_verify_says_what_retention_pruned(
+    proxied_app: Flask, licensed: Licensed, licensing: Licensing, session: Session
+) -> None:
+    _checked_in_from_many_networks(proxied_app, licensed, session)
+    far = (utcnow() + timedelta(days=3 * 365)).strftime("%Y-%m-%d")
+
+    report = licensing.json("privacy", "enforce", "--as-of", far)
+    verified = licensing.json("audit", "verify")
+
+    assert report["counts"]["audit_events_pruned"] > 0
+    assert verified["intact"] is True
+    last = report["counts"]["audit_events_pruned"]
+    assert verified["pruned"].startswith(f"events 1 to {last} on ")

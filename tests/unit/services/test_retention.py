@@ -103,14 +103,15 @@ def seeded(session: Session, sealer: Sealer) -> Seeded:
     return Seeded(groups, stale, fresh, old, recent)
 
 
+NOTHING = dict.fromkeys(Step, 0)
 EXPECTED = {
+    **NOTHING,
     Step.USAGE_PSEUDONYMISED: len(PSEUDONYMISED),
     Step.ACTIVATION_SERVER_NAMES_CLEARED: 1,
     Step.USAGE_DELETED: len(DELETED),
     Step.DISCLOSURES_DELETED: 1,
     Step.HASH_KEYS_DESTROYED: 0,  # no month's key is stored by these rows (tests/usage_rows)
 }
-NOTHING = dict.fromkeys(Step, 0)
 
 
 def _enforce(session: Session, **options: object) -> retention.RetentionReport:
@@ -272,6 +273,7 @@ def test_a_real_run_records_one_audit_event_with_the_counts_and_no_personal_data
     assert event.data == {
         "as_of": AS_OF.isoformat(),
         **{step.value: n for step, n in EXPECTED.items()},
+        "kept_by_hold": {},
     }
 
 

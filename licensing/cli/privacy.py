@@ -20,7 +20,7 @@ from licensing.timeutil import utcnow
 
 privacy = AppGroup(
     "privacy",
-    help="Data protection: the register of processing (GDPR Art. 30) and its retention.",
+    help=("Data protection: the register, retention, legal holds and the data subjects' rights."),
 )
 privacy.add_command(hold)
 

@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "privacy": (
         "licensing.cli.privacy",
         "privacy",
-        "Data protection: the register of processing (GDPR Art. 30) and its retention.",
+        "Data protection: register, retention, holds, rights.",
     ),
     "product": ("licensing.cli.catalog", "product", "Products that licenses are sold for."),
     "release": (

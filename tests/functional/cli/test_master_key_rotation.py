@@ -23,6 +23,7 @@ from licensing import create_app
 from licensing.cli import keys as keys_cli
 from licensing.crypto.sealing import (
     HASH_KEYS_TABLE,
+    HASH_PURPOSES,
     USAGE_HASH_PURPOSES,
     SealBroken,
     Sealer,
@@ -122,7 +123,7 @@ def test_a_rotation_reseals_everything_and_the_old_key_opens_nothing(
 
     assert done["master_key_id"] == master_key_id(NEW)
     assert done["previous_key_id"] == master_key_id(OLD)
-    assert done["resealed"] == {"hash_keys": 5, "server_keys": 1, "licenses": 3}
+    assert done["resealed"] == {"hash_keys": len(HASH_PURPOSES), "server_keys": 1, "licenses": 3}
     assert done["remaining"] == 0
     assert readiness(rotating)["master_key"] == {
         "id": master_key_id(NEW),
@@ -130,7 +131,7 @@ def test_a_rotation_reseals_everything_and_the_old_key_opens_nothing(
         "sealed_under_other_keys": 0,
     }
     rows = list(sealed_rows(session))
-    assert len(rows) == 9  # 5 hash keys (crypto/sealing.py HASH_PURPOSES), 1 + 3
+    assert len(rows) == len(HASH_PURPOSES) + 1 + 3  # the fixed hash keys, 1 + 3
     for table, row_id, sealed in rows:
         with pytest.raises(SealBroken, match="sealed under master key"):
             Sealer(OLD).open(sealed, table=table, row_id=row_id)
@@ -172,7 +173,11 @@ def test_a_rotation_reseals_the_monthly_keys_and_their_hashes_still_match(
 
     done = rotated(make_app(NEW_TEXT, previous=MASTER_KEY))
 
-    assert done["resealed"] == {"hash_keys": 5 + 4, "server_keys": 1, "licenses": 3}
+    assert done["resealed"] == {
+        "hash_keys": len(HASH_PURPOSES) + 4,
+        "server_keys": 1,
+        "licenses": 3,
+    }
     assert done["remaining"] == 0
     session.expire_all()
     for key in session.scalars(select(HashKey).where(HashKey.period != "")):
@@ -207,7 +212,7 @@ def test_an_interrupted_rotation_leaves_both_keys_working_and_a_rerun_finishes(
 
     new_sealer = sealer_of(rotating)
     headers = [new_sealer.is_current(sealed) for _, _, sealed in sealed_rows(session)]
-    assert headers.count(True) == 5 + 1 + 1  # hash keys, the signing key, one license
+    assert headers.count(True) == len(HASH_PURPOSES) + 1 + 1  # hash keys, signing key, license
     assert headers.count(False) == 2
     # Mid-rotation the servers still open everything and say how much is left.
     assert readiness(rotating)["master_key"]["sealed_under_other_keys"] == 2

@@ -121,7 +121,10 @@ def hold_release(hold_id: str, reason: str, as_json: bool) -> None:
     legal_holds.check_releasable(found)
     four_eyes = runtime().settings.four_eyes
     if four_eyes:
-        # Nobody releases alone under four eyes, not even from a shell on the server.
+        # The command follows the deployment's setting, as the console does. It is not a
+        # guard against the operator: a shell on the server with the database's
+        # credentials can change any row, so four eyes protects the console's staff
+        # workflow, and the audit log records who released what.
         raise InvalidTransition(
             "LICENSING_FOUR_EYES is on: releasing a legal hold needs a second admin's "
             f"approval; ask for it on the hold's page in the staff console "

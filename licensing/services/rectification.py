@@ -2,7 +2,7 @@
 name, and name the partners to notify of it (Art. 19).
 
 The customer's fields go through ``customers.update_customer`` (its rules on names and
-unique addresses); a server name is the one an instance reported, corrected on the
+unique addresses, and its refusal of an anonymised customer); a server name is the one an instance reported, corrected on the
 activation that holds it. Audited by field names and counts, never values.
 """
 
@@ -52,6 +52,9 @@ def rectify(
     customer = session.get(Customer, request.customer_id)
     if customer is None:
         raise NotFound("no such customer")
+    # Before any change, server names included: the activations of an anonymised
+    # customer's licenses are gone or held, and its record is not to be refilled.
+    customers.refuse_if_anonymised(customer)
     before = {f: getattr(customer, f) for f in ("name", "email", "company")}
     customers.update_customer(
         session, customer, actor=actor, name=name, email=email, company=company

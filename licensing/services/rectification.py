@@ -2,8 +2,10 @@
 name, and name the partners to notify of it (Art. 19).
 
 The customer's fields go through ``customers.update_customer`` (its rules on names and
-unique addresses, and its refusal of an anonymised customer); a server name is the one an instance reported, corrected on the
-activation that holds it. Audited by field names and counts, never values.
+unique addresses); a server name is the one an instance reported, corrected on the
+activation that holds it. An anonymised customer is refused: there is nothing left to
+correct, and a name written back would stay for good. Audited by field names and counts,
+never values.
 """
 
 from __future__ import annotations

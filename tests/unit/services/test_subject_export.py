@@ -117,15 +117,17 @@ def _rows_in_database(
         PrivacyRequest,
     )
 
-    licenses = set(session.scalars(select(License.id).where(License.customer_id == customer_id)))
+    license_ids = set(session.scalars(select(License.id).where(License.customer_id == customer_id)))
     keys = set(session.scalars(select(License.key_id).where(License.customer_id == customer_id)))
-    cases = set(session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(licenses))))
+    cases = set(
+        session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(license_ids)))
+    )
     exceptions = session.scalars(
-        select(MisuseException.id).where(MisuseException.license_id.in_(licenses))
+        select(MisuseException.id).where(MisuseException.license_id.in_(license_ids))
     )
     holds = session.scalars(
         select(LegalHold.id).where(
-            (LegalHold.customer_id == customer_id) | LegalHold.license_id.in_(licenses)
+            (LegalHold.customer_id == customer_id) | LegalHold.license_id.in_(license_ids)
         )
     )
     requests = session.scalars(
@@ -133,7 +135,7 @@ def _rows_in_database(
     )
     subjects = {
         ("customer", str(customer_id)),
-        *(("license", str(i)) for i in licenses),
+        *(("license", str(i)) for i in license_ids),
         *(("misuse_case", str(i)) for i in cases),
         *(("misuse_exception", str(i)) for i in exceptions),
         *(("legal_hold", str(i)) for i in holds),
@@ -156,13 +158,13 @@ def _rows_in_database(
             }
             continue
         if table == "approval_requests":
-            where = ApprovalRequest.subject_id.in_(licenses)
+            where = ApprovalRequest.subject_id.in_(license_ids)
         elif table == "customers":
             where = t.c.id == customer_id
         elif "customer_id" in t.c:
             where = t.c.customer_id == customer_id
         elif "license_id" in t.c:
-            where = t.c.license_id.in_(licenses)
+            where = t.c.license_id.in_(license_ids)
         elif "case_id" in t.c:
             where = t.c.case_id.in_(cases)
         else:

@@ -4,6 +4,7 @@ subjects' rights, each served on a privacy request recorded first (erasure is
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -215,10 +216,7 @@ def privacy_export(request_id: uuid.UUID, out: Path, as_json: bool) -> None:
     done = subject_export.export(
         session(), request_id, periods=runtime().settings.retention, actor=actor(), now=utcnow()
     )
-    # Exclusive creation: a file appearing meanwhile is not overwritten; a failure here
-    # leaves the request open (nothing is committed).
-    with out.open("xb") as handle:
-        handle.write(done.content)
+    _write_private(out, done.content)
     if as_json:
         emit_json({"request_id": done.request_id, "file": str(out), "rows": dict(done.counts)})
         return
@@ -226,6 +224,21 @@ def privacy_export(request_id: uuid.UUID, out: Path, as_json: bool) -> None:
     emit_records(
         [{"table": t, "rows": n} for t, n in done.counts.items()], ["table", "rows"], as_json=False
     )
+
+
+def _write_private(out: Path, content: bytes) -> None:
+    """Create ``out`` readable by its owner only (it holds a person's data) and write it.
+
+    Exclusive creation: a file appearing meanwhile is not overwritten; a failure here
+    leaves the request open (nothing is committed)."""
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists; choose a new file") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot create {out}: {error.strerror}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
 
 
 def _server_names(values: tuple[str, ...]) -> dict[uuid.UUID, str]:

@@ -45,6 +45,7 @@ def update_customer(
     company: str | None = None,
 ) -> Customer:
     """Change the given fields (an empty ``company`` clears it); audited by field name."""
+    refuse_if_anonymised(customer)
     changes: dict[str, str | None] = {}
     if name is not None:
         changes["name"] = _name(name)
@@ -68,6 +69,16 @@ def update_customer(
         data={"fields": changed},
     )
     return customer
+
+
+def refuse_if_anonymised(customer: Customer) -> None:
+    """Raise if the customer's data was anonymised (by retention or erasure).
+
+    Writing a name or address back would put personal data on a record that retention
+    and the erasure ledger treat as done with, so it would stay for good."""
+    if customer.anonymised_at is not None:
+        on = customer.anonymised_at.date().isoformat()
+        raise Conflict(f"the customer's data was anonymised on {on}: there is nothing to rectify")
 
 
 def customer_licenses(session: Session, customer: Customer) -> Sequence[License]:

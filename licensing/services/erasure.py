@@ -12,7 +12,10 @@ does. What erasure does to the customer:
   observations, lease presentations, replay nonces, signature-failure counts, misuse
   cases with their events, and misuse exceptions;
 - kept, each with its reason (``KEPT``): disclosures, privacy requests, audit events and
-  four-eyes approvals. They name only ids, which no longer lead to a person.
+  four-eyes approvals. Disclosures and requests name only ids, which no longer lead to a
+  person; audit events and approvals also hold the reasons staff typed, which may name
+  one, and are kept anyway: the audit chain cannot be rewritten, and a reason is the
+  accountability the audit gives. They go when the audit period ends.
 
 A legal hold in force wins over erasure (Art. 17(3)(e)): the licenses a hold keeps are
 left as they are, and so is the customer record while any hold names the customer or
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from licensing.errors import NotFound
@@ -56,7 +59,7 @@ from licensing.models import (
     UsageObservation,
 )
 from licensing.models.activations import Activation
-from licensing.services import anonymisation, audit, licenses, privacy_requests
+from licensing.services import anonymisation, audit, licenses, privacy_requests, subject_audit
 from licensing.services.erasure_results import (
     KEPT,
     ErasurePlan,
@@ -226,18 +229,29 @@ def _plan(session: Session, scope: _Scope) -> ErasurePlan:
 
 
 def _kept(session: Session, scope: _Scope) -> tuple[KeptTable, ...]:
-    subjects = [str(scope.customer.id), *(str(i) for i in scope.license_ids)]
+    customer_id = scope.customer.id
+    about = subject_audit.subjects_of(session, customer_id)
     rows = {
         "disclosures": _count(session, Disclosure, Disclosure.license_id.in_(scope.license_ids)),
         "privacy_requests": _count(
-            session, PrivacyRequest, PrivacyRequest.customer_id == scope.customer.id
+            session, PrivacyRequest, PrivacyRequest.customer_id == customer_id
         ),
-        "audit_events": _count(session, AuditEvent, AuditEvent.subject_id.in_(subjects)),
+        # The same events and requests the access export gives the customer.
+        "audit_events": _count(
+            session, AuditEvent, subject_audit.events_about(_table(AuditEvent), about)
+        ),
         "approval_requests": _count(
-            session, ApprovalRequest, ApprovalRequest.subject_id.in_(scope.license_ids)
+            session,
+            ApprovalRequest,
+            subject_audit.approvals_about(_table(ApprovalRequest), customer_id),
         ),
     }
     return tuple(KeptTable(table, rows[table], reason) for table, reason in KEPT.items())
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 def _hold_kept(session: Session, scope: _Scope, hold: LegalHold) -> HoldKept:

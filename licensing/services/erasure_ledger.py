@@ -6,8 +6,9 @@ when, which customer id, which request id, and an HMAC over those under a key fr
 sealer (purpose ``erasure-ledger``), so a line cannot be forged or altered without the
 master key. It holds no personal data: a customer id leads nowhere once the customer is
 anonymised. ``replay`` erases again every customer a valid line names who is in the
-database and not anonymised (the restore brought them back); a line whose MAC fails is
-reported and skipped.
+database and has anything left that erasure changes (the restore brought it back; an
+anonymised record is not enough, retention anonymises customers whose usage it keeps);
+a line whose MAC fails is reported and skipped.
 """
 
 from __future__ import annotations
@@ -149,11 +150,10 @@ def replay(
         if customer is None:
             report.not_in_database += 1
             continue
-        if customer.anonymised_at is not None:
-            report.already_erased += 1
-            continue
+        # The plan decides, not ``anonymised_at``: retention anonymises a customer whose
+        # contract ended while its usage is kept for months, which the erasure deleted.
         found = erasure.plan(session, line.customer_id, now=now)
-        if found.total == 0:  # a hold kept all of it, then and now: nothing to do again
+        if found.total == 0:  # erased, or a hold kept all of it, then and now
             report.already_erased += 1
             continue
         if dry_run:

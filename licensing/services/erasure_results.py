@@ -19,8 +19,18 @@ KEPT: dict[str, str] = {
     "privacy_requests": (
         "accountability (Art. 5(2)): the record of the request and how it was answered"
     ),
-    "audit_events": "security (Art. 32): the hash-chained log; its events hold ids only",
-    "approval_requests": "security: the four-eyes record of license state changes, by id",
+    "audit_events": (
+        "kept for security (Art. 32) and legal claims (Art. 17(3)(e)): hash-chained, they "
+        "cannot be changed without breaking the chain; they hold ids and the reasons staff "
+        "typed, which may name a person; deleted with the chain's prefix after "
+        "LICENSING_RETENTION_AUDIT_DAYS"
+    ),
+    "approval_requests": (
+        "kept for security (Art. 32) and legal claims (Art. 17(3)(e)): the four-eyes "
+        "record of revocations, whose reasons the hash-chained audit events repeat; they "
+        "hold ids and the reasons staff typed, which may name a person; deleted "
+        "LICENSING_RETENTION_AUDIT_DAYS after the decision"
+    ),
 }
 
 

@@ -3,7 +3,9 @@ name, and name the partners to notify of it (Art. 19).
 
 The customer's fields go through ``customers.update_customer`` (its rules on names and
 unique addresses); a server name is the one an instance reported, corrected on the
-activation that holds it. Audited by field names and counts, never values.
+activation that holds it. An anonymised customer is refused: there is nothing left to
+correct, and a name written back would stay for good. Audited by field names and counts,
+never values.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def rectify(
     customer = session.get(Customer, request.customer_id)
     if customer is None:
         raise NotFound("no such customer")
+    # Before any change, server names included: the activations of an anonymised
+    # customer's licenses are gone or held, and its record is not to be refilled.
+    customers.refuse_if_anonymised(customer)
     before = {f: getattr(customer, f) for f in ("name", "email", "company")}
     customers.update_customer(
         session, customer, actor=actor, name=name, email=email, company=company

@@ -26,45 +26,46 @@ from licensing.models import Base, License, MisuseCase, PrivacyRequest, PrivacyR
 from licensing.privacy import export_shape
 from licensing.privacy.categories import RetentionPeriods
 from licensing.privacy.register import COLUMNS, record_of_processing
-from licensing.services import audit, privacy_requests
+from licensing.services import audit, privacy_requests, subject_audit
 from licensing.services.disclosure_recipients import recipients
 
 EXPORTED_ACTION = "privacy.subject_exported"
 
-_Selector = Callable[[Table, uuid.UUID], ColumnElement[bool]]
+# (session, table, customer id) -> the table's rows about the customer
+_Selector = Callable[[Session, Table, uuid.UUID], ColumnElement[bool]]
 
 
 def _licenses_of(customer_id: uuid.UUID) -> Select[Any]:
     return select(License.id).where(License.customer_id == customer_id)
 
 
-def _of_licenses(table: Table, customer_id: uuid.UUID) -> ColumnElement[bool]:
+def _of_licenses(_: Session, table: Table, customer_id: uuid.UUID) -> ColumnElement[bool]:
     return table.c.license_id.in_(_licenses_of(customer_id))
 
 
 # table -> its rows about the customer
 EXPORTED: Mapping[str, _Selector] = {
-    "customers": lambda t, c: t.c.id == c,
-    "licenses": lambda t, c: t.c.customer_id == c,
+    "customers": lambda _, t, c: t.c.id == c,
+    "licenses": lambda _, t, c: t.c.customer_id == c,
     "activations": _of_licenses,
     "usage_observations": _of_licenses,
     "lease_presentations": _of_licenses,
     "misuse_cases": _of_licenses,
-    "misuse_case_events": lambda t, c: t.c.case_id.in_(
+    "misuse_case_events": lambda _, t, c: t.c.case_id.in_(
         select(MisuseCase.id).where(MisuseCase.license_id.in_(_licenses_of(c)))
     ),
     "misuse_exceptions": _of_licenses,
-    "signature_failures": lambda t, c: t.c.key_id.in_(
+    "signature_failures": lambda _, t, c: t.c.key_id.in_(
         select(License.key_id).where(License.customer_id == c)
     ),
     "disclosures": _of_licenses,
-    "privacy_requests": lambda t, c: t.c.customer_id == c,
+    "privacy_requests": lambda _, t, c: t.c.customer_id == c,
+    # The staff-typed reasons in these may name the person (subject_audit says which).
+    "audit_events": lambda s, t, c: subject_audit.events_about(t, subject_audit.subjects_of(s, c)),
+    "approval_requests": lambda _, t, c: subject_audit.approvals_about(t, c),
 }
 
 NOT_EXPORTED: Mapping[str, str] = {
-    "audit_events": "the security log of staff and system actions: it names the customer "
-    "by id only, and its reasons are staff's; kept for security, not about the customer",
-    "approval_requests": "staff's four-eyes decisions on revocations: staff records",
     "legal_holds": "a hold's matter may be confidential to legal claims (Art. 23(1)(j)); "
     "the erasure answer says what a hold keeps",
     "staff_users": "staff accounts, not customers",
@@ -77,6 +78,14 @@ NOT_EXPORTED: Mapping[str, str] = {
 WITHHELD: Mapping[tuple[str, str], str] = {
     ("licenses", "sealed_key"): "the license key itself, sealed: a credential the customer "
     "already holds; exporting it would put a working key in a file",
+    # Art. 15(4): the copy must not adversely affect others; which employee acted is not
+    # the customer's data (CJEU C-579/21), what was done and why is.
+    ("audit_events", "actor"): "which staff member or operator acted: their personal data, "
+    "not the customer's (GDPR Art. 15(4)); the event says what was done, when and why",
+    ("approval_requests", "requested_by"): "which staff member asked: their personal data, "
+    "not the customer's (GDPR Art. 15(4))",
+    ("approval_requests", "decided_by"): "which staff member decided: their personal data, "
+    "not the customer's (GDPR Art. 15(4))",
 }
 
 
@@ -133,7 +142,7 @@ def export(
             columns = [c for c in table.columns if (name, c.name) not in WITHHELD]
             query = (
                 select(*columns)
-                .where(EXPORTED[name](table, customer_id))
+                .where(EXPORTED[name](session, table, customer_id))
                 .order_by(*table.primary_key.columns)
             )
             rows = [dict(row._mapping) for row in session.execute(query)]

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict, NotFound
 from licensing.models import Customer
+from licensing.models.base import utcnow
+from licensing.services import anonymisation
 from tests.factories import latest_event, make_customer, make_license
 from tests.functional.cli.invoke import Licensing, fields, table
 
@@ -192,3 +194,18 @@ def test_customer_update_bad_input(
 
     assert result.exit_code != 0
     assert message in (result.output + str(getattr(result.exception, "detail", "")))
+
+
+def test_customer_update_refuses_an_anonymised_customer(
+    licensing: Licensing, session: Session
+) -> None:
+    ada = make_customer(session, email="ada@example.com")
+    anonymisation.anonymise_customer(session, ada, now=utcnow())
+    anonymised_email = ada.email
+
+    error = licensing.fails("customer", "update", str(ada.id), "--name", "Ada Lovelace")
+
+    assert isinstance(error, Conflict)
+    assert "anonymised on" in error.detail and "nothing to rectify" in error.detail
+    session.refresh(ada)
+    assert (ada.name, ada.email) == (anonymisation.ANONYMISED_NAME, anonymised_email)

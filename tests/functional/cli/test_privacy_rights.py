@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import uuid
 import zipfile
 from pathlib import Path
@@ -125,6 +127,20 @@ def test_export_never_overwrites_a_file(licensing: Licensing, ada: Subject, tmp_
     assert result.exit_code != 0 and "exists" in result.output
     assert out.read_bytes() == b"keep me"
     assert licensing.json("privacy", "request", "show", request_id)["status"] == "open"
+
+
+def test_the_export_is_readable_by_its_owner_only(
+    licensing: Licensing, ada: Subject, tmp_path: Path
+) -> None:
+    request_id = _record(licensing, "access", "--customer", str(ada.customer.id))
+    out = tmp_path / "ada.zip"
+    old = os.umask(0)  # the mode must not depend on the operator's umask
+    try:
+        licensing.ok("privacy", "export", "--request", request_id, "--out", str(out))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert zipfile.is_zipfile(out)
 
 
 def test_rectify_names_the_partners_to_notify(

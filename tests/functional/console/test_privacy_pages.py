@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import PrivacyRequest, PrivacyRequestKind, StaffUser
-from licensing.services import privacy_requests
+from licensing.services import anonymisation, privacy_requests
 from licensing.timeutil import utcnow
 from tests.functional.console.conftest import MakeStaff, csrf_token, sign_in
 from tests.unit.services.subject_seeding import VERIFIED, Subject, seed_subject
@@ -160,6 +160,21 @@ def test_rectify_then_the_partners_to_notify(
     assert ada.customer.name == "Ada Lovelace"
     assert ada.activation.server_name == "mail.ada.example"
     assert "rectified fields: name; server names: 1" in (request.outcome or "")
+
+
+def test_rectify_refuses_an_anonymised_customer(
+    client: FlaskClient, session: Session, admin: StaffUser, ada: Subject
+) -> None:
+    request = _request(session, PrivacyRequestKind.RECTIFICATION, ada)
+    anonymisation.anonymise_customer(session, ada.customer, now=utcnow())
+    session.commit()
+    body = _post(
+        client, _page(request), _page(request) + "/rectify", name="Ada Lovelace", company=""
+    )
+    assert "anonymised on" in body and "nothing to rectify" in body
+    session.expire_all()
+    assert ada.customer.name == anonymisation.ANONYMISED_NAME
+    assert request.status == "open"
 
 
 def test_restrict_then_lift(

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from licensing.errors import Conflict, InvalidRequest, NotFound
-from licensing.services import customers
+from licensing.models.base import utcnow
+from licensing.services import anonymisation, customers
 from tests.factories import latest_event, make_customer
 
 
@@ -60,3 +61,12 @@ def test_an_unknown_customer_is_not_found(session: Session) -> None:
         customers.get_customer(session, "nobody@example.com")
     with pytest.raises(NotFound):
         customers.get_customer(session, "00000000-0000-4000-8000-000000000000")
+
+
+def test_an_anonymised_customer_is_not_updated(session: Session, actor: str) -> None:
+    customer = make_customer(session, email="cy@example.com")
+    anonymisation.anonymise_customer(session, customer, now=utcnow())
+    with pytest.raises(Conflict, match="there is nothing to rectify"):
+        customers.update_customer(session, customer, actor=actor, company="Cy Ltd")
+    assert customer.company is None
+    assert customer.name == anonymisation.ANONYMISED_NAME

@@ -3,6 +3,7 @@ else is touched, and the request and the audit log say what was done."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from licensing.models import (
     SignatureFailure,
     UsageObservation,
 )
-from licensing.services import erasure, privacy_requests
+from licensing.services import erasure, licenses, privacy_requests
 from tests.erasure_seed import ACTOR, NOW, Seeded, erasure_request, place_hold, seed_customer
 
 ERASURE = {PrivacyRequestKind.ERASURE}
@@ -207,3 +208,53 @@ def test_an_unwritable_ledger_is_reported_after_the_erasure_stands(
     session.expire_all()
     customer = session.get(Customer, subject.customer.id)
     assert customer is not None and customer.anonymised_at is not None
+
+
+def test_the_report_says_the_audit_log_keeps_staff_reasons_and_counts_them(
+    session: Session, sealer: Sealer
+) -> None:
+    seeded = seed_customer(session, sealer, tag="reason")
+    other = seed_customer(session, sealer, tag="other", with_partner=False)
+    reason = f"{seeded.name} <{seeded.email}> asked us to pause"
+    licenses.suspend(session, seeded.licenses[0], reason=reason, actor="staff:x")
+    licenses.suspend(session, other.licenses[0], reason="another matter", actor="staff:x")
+    request = erasure_request(session, seeded.customer)
+    opened = privacy_requests.open_request(session, request.id, ERASURE)
+    # The customer's own subjects, walked here: its record, licenses, cases, exceptions
+    # and requests (the erasure deletes the cases and exceptions, so counted before).
+    ids = [lic.id for lic in seeded.licenses]
+    subjects = {
+        str(seeded.customer.id),
+        *(str(i) for i in ids),
+        *(
+            str(i)
+            for i in session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(ids)))
+        ),
+        *(
+            str(i)
+            for i in session.scalars(
+                select(MisuseException.id).where(MisuseException.license_id.in_(ids))
+            )
+        ),
+        str(request.id),
+    }
+    about = [e for e in session.scalars(select(AuditEvent)) if e.subject_id in subjects]
+    assert any(e.action == "license.suspended" for e in about)
+
+    done = erasure.erase(session, opened, actor=ACTOR, now=NOW)
+
+    kept = {k.table: k for k in done.plan.kept}
+    assert kept["audit_events"].rows == len(about)
+    text = kept["audit_events"].reason
+    assert text == (
+        "kept for security (Art. 32) and legal claims (Art. 17(3)(e)): hash-chained, they "
+        "cannot be changed without breaking the chain; they hold ids and the reasons staff "
+        "typed, which may name a person; deleted with the chain's prefix after "
+        "LICENSING_RETENTION_AUDIT_DAYS"
+    )
+    assert "which may name a person" in kept["approval_requests"].reason
+    assert "ids only" not in json.dumps(done.to_json())
+    # The reason is still in the chain, as the report now says; the license's copy is gone.
+    session.refresh(seeded.licenses[0])
+    assert seeded.licenses[0].status_reason != reason
+    assert any(seeded.email in str(e.data) for e in session.scalars(select(AuditEvent)))

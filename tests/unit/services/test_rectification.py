@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict, InvalidRequest, NotFound
 from licensing.models import PrivacyRequestKind, PrivacyRequestStatus
-from licensing.services import rectification
+from licensing.services import anonymisation, rectification
 from tests.factories import latest_event
 from tests.unit.services.subject_seeding import NOW, Subject, open_request, seed_subject
 
@@ -92,3 +92,25 @@ def test_nothing_to_correct_a_bad_name_and_the_wrong_kind_are_refused(
         rectification.rectify(session, access.id, name="X", actor="t:t", now=NOW)
     with pytest.raises(NotFound):
         rectification.rectify(session, uuid.uuid4(), name="X", actor="t:t", now=NOW)
+
+
+def test_an_anonymised_customer_is_refused_and_nothing_is_written_back(
+    session: Session, ada: Subject
+) -> None:
+    anonymisation.anonymise_customer(session, ada.customer, now=NOW)
+    request = open_request(session, PrivacyRequestKind.RECTIFICATION, ada.customer)
+    with pytest.raises(Conflict, match=f"anonymised on {NOW.date().isoformat()}"):
+        rectification.rectify(
+            session,
+            request.id,
+            name="Ada Lovelace",
+            email="ada@example.com",
+            server_names={ada.activation.id: "mail.ada.example"},
+            actor="t:t",
+            now=NOW,
+        )
+    session.refresh(ada.customer)
+    assert ada.customer.name == anonymisation.ANONYMISED_NAME
+    assert ada.customer.email == anonymisation.placeholder_email(ada.customer)
+    assert ada.activation.server_name == "mx.ada.example"
+    assert request.status == PrivacyRequestStatus.OPEN

@@ -21,7 +21,8 @@ from licensing.models import Base, PrivacyRequest, PrivacyRequestKind, PrivacyRe
 from licensing.privacy.categories import RetentionPeriods
 from licensing.privacy.pseudonymise import ip_hash
 from licensing.privacy.register import COLUMNS
-from licensing.services import subject_export
+from licensing.services import approvals, licenses, subject_export
+from licensing.services import staff as accounts
 from tests.factories import latest_event
 from tests.unit.services.subject_seeding import NOW, Subject, open_request, seed_subject
 
@@ -34,6 +35,29 @@ def subjects(session: Session, sealer: Sealer) -> tuple[Subject, Subject]:
     bob = seed_subject(
         session, sealer, name="Bob Untouched", ip="203.0.113.9", server_name="mx.bob.example"
     )
+    admin = accounts.add_staff(
+        session,
+        email=f"admin.{uuid.uuid4().hex[:6]}@example.org",
+        display_name="Admin Person",
+        role="admin",
+        password="a long enough passphrase",
+        actor="test:pytest",
+    )
+    for subject in (ada, bob):
+        # Staff-typed reasons that name the person, in the audit log and a four-eyes request.
+        licenses.suspend(
+            session,
+            subject.license,
+            reason=f"{subject.customer.name} <{subject.customer.email}> asked us to pause",
+            actor=f"staff:{admin.id}",
+        )
+        approvals.request_revocation(
+            session,
+            subject.license,
+            reason=f"{subject.customer.name} stopped paying",
+            requested_by=admin,
+            now=NOW,
+        )
     return ada, bob
 
 
@@ -58,8 +82,8 @@ def test_every_row_about_the_customer_and_none_about_another(
     session: Session, subjects: tuple[Subject, Subject]
 ) -> None:
     ada, bob = subjects
-    _, archive = _export(session, ada)
-    ada_in_db = _rows_in_database(session, ada.customer.id)
+    request, archive = _export(session, ada)
+    ada_in_db = _rows_in_database(session, ada.customer.id, written_after=request.id)
     bob_in_db = _rows_in_database(session, bob.customer.id)
 
     for table in subject_export.exported_tables():
@@ -77,30 +101,79 @@ def test_every_row_about_the_customer_and_none_about_another(
         assert value.encode() not in everything
 
 
-def _rows_in_database(session: Session, customer_id: uuid.UUID) -> dict[str, set[str]]:
+def _rows_in_database(
+    session: Session, customer_id: uuid.UUID, *, written_after: uuid.UUID | None = None
+) -> dict[str, set[str]]:
     """Each exported table's rows about the customer, found by walking the foreign keys
-    here rather than by the export's own selectors."""
-    from licensing.models import License, MisuseCase
+    here rather than by the export's own selectors; the audit events the export of the
+    request ``written_after`` wrote once the zip was made are left out."""
+    from licensing.models import (
+        ApprovalRequest,
+        AuditEvent,
+        LegalHold,
+        License,
+        MisuseCase,
+        MisuseException,
+        PrivacyRequest,
+    )
 
-    licenses = set(session.scalars(select(License.id).where(License.customer_id == customer_id)))
+    license_ids = set(session.scalars(select(License.id).where(License.customer_id == customer_id)))
     keys = set(session.scalars(select(License.key_id).where(License.customer_id == customer_id)))
-    cases = set(session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(licenses))))
+    cases = set(
+        session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(license_ids)))
+    )
+    exceptions = session.scalars(
+        select(MisuseException.id).where(MisuseException.license_id.in_(license_ids))
+    )
+    holds = session.scalars(
+        select(LegalHold.id).where(
+            (LegalHold.customer_id == customer_id) | LegalHold.license_id.in_(license_ids)
+        )
+    )
+    requests = session.scalars(
+        select(PrivacyRequest.id).where(PrivacyRequest.customer_id == customer_id)
+    )
+    subjects = {
+        ("customer", str(customer_id)),
+        *(("license", str(i)) for i in license_ids),
+        *(("misuse_case", str(i)) for i in cases),
+        *(("misuse_exception", str(i)) for i in exceptions),
+        *(("legal_hold", str(i)) for i in holds),
+        *(("privacy_request", str(i)) for i in requests),
+    }
     found: dict[str, set[str]] = {}
     for table in subject_export.exported_tables():
         t = Base.metadata.tables[table]
         key = t.c[_key(table)]
-        if table == "customers":
+        if table == "audit_events":
+            found[table] = {
+                str(e.seq)
+                for e in session.scalars(select(AuditEvent))
+                if (e.subject_type, e.subject_id) in subjects
+                and not (
+                    written_after is not None
+                    and e.subject_id == str(written_after)
+                    and e.action in _WRITTEN_AFTER_THE_ZIP
+                )
+            }
+            continue
+        if table == "approval_requests":
+            where = ApprovalRequest.subject_id.in_(license_ids)
+        elif table == "customers":
             where = t.c.id == customer_id
         elif "customer_id" in t.c:
             where = t.c.customer_id == customer_id
         elif "license_id" in t.c:
-            where = t.c.license_id.in_(licenses)
+            where = t.c.license_id.in_(license_ids)
         elif "case_id" in t.c:
             where = t.c.case_id.in_(cases)
         else:
             where = t.c.key_id.in_(keys)
         found[table] = {str(v) for v in session.scalars(select(key).where(where))}
     return found
+
+
+_WRITTEN_AFTER_THE_ZIP = {subject_export.EXPORTED_ACTION, "privacy.request_completed"}
 
 
 def test_every_personal_table_is_exported_or_says_why_not() -> None:
@@ -189,3 +262,27 @@ def test_only_an_open_access_request_with_a_subject_is_served(
     request, _ = _export(session, subjects[0])
     with pytest.raises(Conflict, match="already completed"):
         subject_export.export(session, request.id, periods=RetentionPeriods(), actor="t:t", now=NOW)
+
+
+def test_the_audit_events_and_approvals_about_the_customer_are_exported_without_staff(
+    session: Session, subjects: tuple[Subject, Subject]
+) -> None:
+    ada, bob = subjects
+    _, archive = _export(session, ada)
+
+    events = _rows(archive, "audit_events")
+    suspended = [e for e in events if e["action"] == "license.suspended"]
+    assert [e["subject_id"] for e in suspended] == [str(ada.license.id)]
+    assert ada.customer.email in json.dumps(suspended[0]["data"])
+    (approval,) = _rows(archive, "approval_requests")
+    assert approval["subject_id"] == str(ada.license.id)
+    assert approval["reason"] == f"{ada.customer.name} stopped paying"
+    # Who acted is the staff member's data, not the customer's.
+    assert all("actor" not in e for e in events)
+    assert "requested_by" not in approval and "decided_by" not in approval
+    everything = b"".join(archive.read(name) for name in archive.namelist())
+    assert bob.customer.email.encode() not in everything
+    assert f"{bob.customer.name} stopped paying".encode() not in everything
+    readme = archive.read("README.txt").decode()
+    assert "audit_events.actor" in readme and "approval_requests.requested_by" in readme
+    assert f"audit_events: {len(events)}" in readme

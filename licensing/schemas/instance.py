@@ -29,7 +29,14 @@ class _ServerNameField(fields.String):
     its own or by the group commit) stores and hashes one server under one name."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=validate.Length(min=1, max=253), **kwargs)
+        super().__init__(
+            validate=validate.Length(min=1, max=253),
+            metadata={
+                "description": "Stored lower-cased: host names are case-insensitive.",
+                "example": "mail01.example.com",
+            },
+            **kwargs,
+        )
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         return server_name_as_stored(super()._deserialize(value, attr, data, **kwargs))

@@ -16,11 +16,30 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from licensing.errors import InvalidRequest
 from licensing.schemas.common import ProblemSchema, UsageCounters, printable_ascii
+from licensing.services.check_ins import server_name_as_stored
 from licensing.services.instance_calls import Answer
 from licensing.timeutil import rfc3339
 from licensing.versions import parse_version
 
-_SERVER_NAME = validate.Length(min=1, max=253)
+
+class _ServerNameField(fields.String):
+    """1–253 characters, stored and answered in the one spelling of
+    :func:`~licensing.services.check_ins.server_name_as_stored` (host names are
+    case-insensitive), so every path a report takes (activation, a check-in written on
+    its own or by the group commit) stores and hashes one server under one name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=validate.Length(min=1, max=253),
+            metadata={
+                "description": "Stored lower-cased: host names are case-insensitive.",
+                "example": "mail01.example.com",
+            },
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        return server_name_as_stored(super()._deserialize(value, attr, data, **kwargs))
 
 
 class _VersionField(fields.String):
@@ -40,7 +59,7 @@ class _VersionField(fields.String):
 class ActivationRequest(Schema):
     product = fields.String(required=True, validate=validate.Length(min=1, max=64))
     fingerprint = fields.String(required=True, validate=printable_ascii(16, 128))
-    server_name = fields.String(required=True, validate=_SERVER_NAME)
+    server_name = _ServerNameField(required=True)
     product_version = _VersionField(required=True, metadata={"example": "2.1.0"})
     platform = fields.String(validate=validate.Length(max=64))
     usage = UsageCounters()
@@ -49,7 +68,7 @@ class ActivationRequest(Schema):
 class CheckInRequest(Schema):
     activation_id = fields.UUID()
     fingerprint = fields.String(validate=printable_ascii(16, 128))
-    server_name = fields.String(required=True, validate=_SERVER_NAME)
+    server_name = _ServerNameField(required=True)
     product_version = _VersionField(required=True, metadata={"example": "2.1.0"})
     usage = UsageCounters()
     lease_jti = fields.String(

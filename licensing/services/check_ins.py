@@ -2,7 +2,10 @@
 
 Usage is one row per (activation, day, IP, server name, version), upserted with a
 counter, not one row per check-in. A license whose processing is restricted is verified
-as usual but leaves no IP and no server name behind.
+as usual but leaves no IP, no server name and no usage counters behind.
+
+Server names are stored, hashed and searched in one spelling,
+:func:`server_name_as_stored`: host names are case-insensitive (RFC 4343).
 
 A check-in call's writes are chosen here: on PostgreSQL the process's group commit
 writes and commits them, its database nonce included (:func:`record_call`); a call's
@@ -12,6 +15,7 @@ nonce is used up once, by :func:`use_up_nonce` or by those writes.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +28,15 @@ from licensing.privacy.pseudonymise import ip_hash, ip_network_prefix, server_na
 from licensing.services.instance_reports import CheckIn, InstanceCall
 from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, write_check_in
 from licensing.storage.replay import NonceClaim, ReplayStore
+
+
+def server_name_as_stored(reported: str) -> str:
+    """The one spelling a server name is stored, hashed and searched in: lower case.
+
+    Host names are case-insensitive (RFC 4343): ``MX.Example`` and ``mx.example`` are one
+    server, so they must make one observation, one hash and one search hit.
+    """
+    return reported.lower()
 
 
 def check_in_row(
@@ -44,9 +57,15 @@ def check_in_row(
     made-up id, another activation's, a UUID from before ids were tagged) would let a
     client write evidence rows at will, so it is dropped here, before any write.
     """
+    # Restricted processing keeps only what verification needs: the check-in still counts
+    # (seats, the lease chain), but its address, server name and the product's usage
+    # counters are not stored.
     server_name = None if processing_restricted else report.server_name
     ip = None if processing_restricted else report.ip
-    observation = _observation(sealer, ip=ip, server_name=server_name, report=report, now=now)
+    usage: Mapping[str, int] = {} if processing_restricted else report.usage
+    observation = _observation(
+        sealer, ip=ip, server_name=server_name, usage=usage, report=report, now=now
+    )
     return CheckInRow(
         license_id,
         report.activation_id,
@@ -157,7 +176,13 @@ def record_call(
 
 
 def _observation(
-    sealer: Sealer, *, ip: str | None, server_name: str | None, report: CheckIn, now: datetime
+    sealer: Sealer,
+    *,
+    ip: str | None,
+    server_name: str | None,
+    usage: Mapping[str, int],
+    report: CheckIn,
+    now: datetime,
 ) -> dict[str, Any]:
     """The observation's values: raw fields, their keyed hashes and the network prefix."""
     # The unique key is a keyed digest, so it survives pseudonymisation of the raw values.
@@ -182,5 +207,5 @@ def _observation(
         "p_product_version": report.product_version,
         "p_first_seen": now,
         "p_last_seen": now,
-        "p_usage": dict(report.usage),
+        "p_usage": dict(usage),
     }

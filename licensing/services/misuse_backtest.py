@@ -101,13 +101,20 @@ def backtest(
     now: datetime,
     chunk_size: int = CHUNK_SIZE,
 ) -> BacktestReport:
-    """Replay ``rule`` over every license's retained history under both thresholds."""
+    """Replay ``rule`` over the retained history of every license whose processing is not
+    restricted, under both thresholds."""
     lookback = max(current.lookback, proposed.lookback)
     # Sums over the days are read for one lookback: two different ones read day by day.
     source = HistorySource(
         session, now=now, lookback=lookback, summed=current.lookback == proposed.lookback
     )
-    ids = list(session.scalars(select(License.id).order_by(License.id)))
+    # As the scan does: a license whose processing is restricted (a restriction, or an
+    # objection to processing on legitimate interests) is not replayed either.
+    ids = list(
+        session.scalars(
+            select(License.id).where(License.processing_restricted.is_(False)).order_by(License.id)
+        )
+    )
     flagged: dict[uuid.UUID, Finding] = {}
     flagged_now: set[uuid.UUID] = set()
     evaluated = 0

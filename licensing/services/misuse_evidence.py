@@ -6,7 +6,9 @@ older than twice the lookback can no longer change a finding, so a job prunes th
 lengthened for a backtest, from finding its window already emptied.
 
 Deleted in batches, each committed by the job's checkpoint, so pruning a large backlog
-never holds one long transaction over the tables the check-ins write.
+never holds one long transaction over the tables the check-ins write. Evidence of a
+license under a legal hold in force is kept, however old, until the hold is released
+(services/legal_hold_scope.py): a hold keeps the license's misuse evidence for a claim.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Delete, delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from licensing.models import LeasePresentation, SignatureFailure
+from licensing.models import LeasePresentation, License, SignatureFailure
+from licensing.services.legal_hold_scope import held_license_ids
 
 RETENTION_LOOKBACKS = 2  # evidence is kept for this many lookbacks
 BATCH_ROWS = 5000
@@ -36,7 +39,8 @@ def prune_stale_evidence(
     checkpoint: Callable[[], None] = lambda: None,
     batch: int = BATCH_ROWS,
 ) -> int:
-    """Delete lease presentations and signature-failure tallies older than the cutoff.
+    """Delete lease presentations and signature-failure tallies older than the cutoff,
+    but those of licenses under a legal hold in force.
 
     Returns how many rows went; ``checkpoint`` is called after each batch (the job's
     commit). A second runner at once finds nothing left, or deletes a batch twice over
@@ -53,7 +57,12 @@ def _prune_presentations(
 ) -> int:
     p = LeasePresentation
     # In id order: ids grow with time, so the old rows are the first ones the key reads.
-    stale = select(p.id).where(p.at < cutoff).order_by(p.id).limit(batch)
+    stale = (
+        select(p.id)
+        .where(p.at < cutoff, p.license_id.not_in(held_license_ids()))
+        .order_by(p.id)
+        .limit(batch)
+    )
     return _in_batches(session, delete(p).where(p.id.in_(stale)), checkpoint, batch)
 
 
@@ -62,7 +71,13 @@ def _prune_failures(
 ) -> int:
     f = SignatureFailure
     key = tuple_(f.key_id, f.bucket_start)
-    stale = select(f.key_id, f.bucket_start).where(f.bucket_start < cutoff).limit(batch)
+    # Tallies are kept by key id (an unknown key's too): a held license's are its key's.
+    held_keys = select(License.key_id).where(License.id.in_(held_license_ids()))
+    stale = (
+        select(f.key_id, f.bucket_start)
+        .where(f.bucket_start < cutoff, f.key_id.not_in(held_keys))
+        .limit(batch)
+    )
     return _in_batches(session, delete(f).where(key.in_(stale)), checkpoint, batch)
 
 

@@ -32,6 +32,7 @@ from licensing.privacy.pseudonymise import (
     server_name_hashes,
 )
 from licensing.services import audit
+from licensing.services.check_ins import server_name_as_stored
 from licensing.services.hash_key_periods import stored_period_keys
 from licensing.services.staff_search_terms import Matched, Term, recognise
 
@@ -178,17 +179,20 @@ def _licenses_where(session: Session, where: ColumnElement[bool], limit: int) ->
 def _server_name(session: Session, sealer: Sealer, name: str, limit: int) -> Sequence[_Found]:
     """By the observations' keyed hash, and by a live or released activation's name.
 
-    The check-in path hashes the name as reported; host names are case-insensitive, so
-    the lower-case spelling is tried too.
+    Check-ins store and hash the name lower-cased (host names are case-insensitive), so
+    the query is too; the spelling as typed is hashed as well, for usage pseudonymised
+    before that, whose hash is of the name as the instance reported it.
     """
-    spellings = sorted({name, name.lower()})
+    stored = server_name_as_stored(name)
+    spellings = sorted({name, stored})
     held = stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
     hashes = [h for spelling in spellings for h in server_name_hashes(sealer, spelling, held)]
     newest: dict[uuid.UUID, datetime] = {}
     observed = _observed(session, UsageObservation.server_name_hash.in_(hashes), limit)
     activations = session.execute(
         select(Activation.license_id, func.max(Activation.last_check_in_at).label("seen"))
-        .where(Activation.server_name.in_(spellings))
+        # lower(): activations stored before then keep the instance's spelling.
+        .where(func.lower(Activation.server_name) == stored)
         .group_by(Activation.license_id)
         .order_by(func.max(Activation.last_check_in_at).desc())
         .limit(limit)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing.crypto.sealing import Sealer
 from licensing.models import (
@@ -34,6 +34,7 @@ from licensing.privacy.pseudonymise import (
     server_name_hashes,
 )
 from licensing.services import audit
+from licensing.services.check_ins import server_name_as_stored
 from licensing.services.hash_key_periods import stored_period_keys
 from licensing.services.staff_search_terms import Matched, Term, recognise
 
@@ -174,18 +175,20 @@ def _counts(session: Session, sealer: Sealer, term: Term) -> list[_Counted]:
     if term.matched is Matched.KEY_ID:
         return [_by_customer("licenses", _licenses, License.key_id == value)]
     if term.matched is Matched.SERVER_NAME:
-        # Host names are case-insensitive: the lower-case spelling is tried too.
-        spellings = sorted({value, value.lower()})
+        stored = server_name_as_stored(value)
         # Under every month's key still held: a destroyed month's hashes match nothing.
+        # The spelling as typed is hashed too: usage pseudonymised before check-ins
+        # stored one spelling kept the hash of the name as the instance reported it.
         held = stored_period_keys(session, SERVER_NAME_HASH_PURPOSE)
+        spellings = sorted({value, stored})
         hashes = [h for s in spellings for h in server_name_hashes(sealer, s, held)]
         return [
-            _by_customer("activations", _activations, Activation.server_name.in_(spellings)),
+            _by_customer("activations", _activations, _raw_name_is(Activation.server_name, stored)),
             _by_customer(
                 "usage_observations",
                 _usage,
                 or_(
-                    UsageObservation.server_name.in_(spellings),
+                    _raw_name_is(UsageObservation.server_name, stored),
                     UsageObservation.server_name_hash.in_(hashes),
                 ),
             ),
@@ -199,6 +202,12 @@ def _counts(session: Session, sealer: Sealer, term: Term) -> list[_Counted]:
         ),
         _by_customer("lease_presentations", _presentations, LeasePresentation.ip_hash.in_(hashed)),
     ]
+
+
+def _raw_name_is(column: InstrumentedAttribute[str | None], stored: str) -> ColumnElement[bool]:
+    """A raw server name equal to ``stored`` whatever its case (rows stored before
+    check-ins lower-cased the name keep the instance's spelling)."""
+    return func.lower(column) == stored
 
 
 def _customer_rows(where: ColumnElement[bool]) -> _Counted:

@@ -225,14 +225,22 @@ def test_another_licenses_activation_is_not_matched(
     assert observations(session, activation.id) == []
 
 
-def test_restricted_processing_stores_no_address_or_server_name(
+def test_restricted_processing_stores_no_address_server_name_or_counters(
     session: Session, sealer: Sealer, license_id: uuid.UUID
 ) -> None:
     activation = live_activation(session, license_id, "fingerprint-batch-0008")
 
     write_check_ins_postgresql(
         session,
-        [row(sealer, license_id, fingerprint=activation.fingerprint, restricted=True)],
+        [
+            row(
+                sealer,
+                license_id,
+                fingerprint=activation.fingerprint,
+                restricted=True,
+                usage={"mailboxes": 7},
+            )
+        ],
     )
 
     [observed] = observations(session, activation.id)
@@ -241,6 +249,7 @@ def test_restricted_processing_stores_no_address_or_server_name(
         for name in ("ip", "ip_hash", "ip_prefix", "server_name", "server_name_hash")
     }
     assert values == dict.fromkeys(values)
+    assert observed.usage == {}  # verification needs no usage counters either
     session.refresh(activation)
     assert activation.server_name is None
 

@@ -265,7 +265,8 @@ def test_a_restricted_license_leaves_no_address_and_no_server_name(
     for row in rows:
         assert (row.ip, row.ip_hash, row.ip_prefix) == (None, None, None)
         assert (row.server_name, row.server_name_hash) == (None, None)
-    assert rows[-1].usage == {"mailboxes": 3}
+    # The product's usage counters are not needed for verification either.
+    assert [row.usage for row in rows] == [{}] * len(rows)
     activation = session.scalars(
         select(Activation).where(Activation.license_id == licensed.license.id)
     ).one()

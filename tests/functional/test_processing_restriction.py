@@ -1,6 +1,7 @@
 """Restriction through the instance API: restricted instances keep being verified, and
-their check-ins and activations store no IP address, no server name and no hash or
-network of either; once the restriction is lifted, check-ins store them again."""
+their check-ins and activations store no IP address, no server name, no hash or network
+of either and no usage counters; once the restriction is lifted, check-ins store them
+again."""
 
 from __future__ import annotations
 
@@ -98,7 +99,10 @@ def test_restricted_check_ins_are_verified_and_store_no_address_or_server_name(
     instance.environ["REMOTE_ADDR"] = AFTER
     moved = instance.other(fingerprint=instance.fingerprint, server_name=SECRET_SERVER)
     # A check-in presenting a superseded lease would record a lease presentation.
-    answers = [moved.check_in(), moved.check_in(lease_jti=jti(first))]
+    answers = [
+        moved.check_in(usage={"mailboxes": 9}),
+        moved.check_in(lease_jti=jti(first), usage={"mailboxes": 10}),
+    ]
     second = instance.other(server_name=SECRET_SERVER)
     second.environ["REMOTE_ADDR"] = AFTER
     activated = second.activate()
@@ -119,6 +123,8 @@ def test_restricted_check_ins_are_verified_and_store_no_address_or_server_name(
             None,
             None,
         )
+        # Verification needs no usage counters: the activation's and check-ins' are dropped.
+        assert row.usage == {}
     presented = session.scalars(
         select(LeasePresentation).where(LeasePresentation.license_id == licensed.license.id)
     ).all()
@@ -136,14 +142,21 @@ def test_after_lifting_check_ins_store_again(
     _served(session, customer, PrivacyRequestKind.OBJECTION)
     instance.environ["REMOTE_ADDR"] = AFTER
     moved = instance.other(fingerprint=instance.fingerprint, server_name=SECRET_SERVER)
-    assert moved.check_in().code == "VALID"
+    assert moved.check_in(usage={"mailboxes": 9}).code == "VALID"
     assert _traces_of(session, sealer, AFTER, SECRET_SERVER) == []
+    [restricted] = session.scalars(
+        select(UsageObservation).where(
+            UsageObservation.license_id == licensed.license.id, UsageObservation.ip.is_(None)
+        )
+    ).all()
+    assert restricted.usage == {}
 
     _served(session, customer, PrivacyRequestKind.LIFT_RESTRICTION)
-    assert moved.check_in().code == "VALID"
+    assert moved.check_in(usage={"mailboxes": 11}).code == "VALID"
 
     traces = _traces_of(session, sealer, AFTER, SECRET_SERVER)
-    assert any(isinstance(t, UsageObservation) and t.ip == AFTER for t in traces)
+    [stored] = [t for t in traces if isinstance(t, UsageObservation) and t.ip == AFTER]
+    assert stored.usage == {"mailboxes": 11}  # the counters are stored again
     assert any(isinstance(t, Activation) for t in traces)
     lifted = privacy_requests.list_requests(session, customer_id=customer.id)
     assert {r.kind for r in lifted} == {"objection", "lift_restriction"}

@@ -111,6 +111,23 @@ def test_a_looser_threshold_flags_fewer(session: Session, sealer: Sealer) -> Non
     assert (report["flagged"], report["flagged_now"], report["no_longer_flagged"]) == (1, 2, 1)
 
 
+def test_licenses_whose_processing_is_restricted_are_not_replayed(
+    session: Session, sealer: Sealer
+) -> None:
+    # An objection to processing on legitimate interests: the scan leaves the license
+    # out, so the backtest must too, or it would replay history the scan may not read.
+    kept = _sites(session, sealer, 6)
+    objected = _sites(session, sealer, 6)
+    objected.processing_restricted = True
+    session.flush()
+
+    report = _run(session, {"network_spread_networks": "3"})
+
+    assert report["licenses_evaluated"] == 1
+    assert (report["flagged"], report["flagged_now"]) == (1, 1)
+    assert [e["license_id"] for e in report["examples"]] == [str(kept.id)]
+
+
 def test_since_replays_a_longer_history(session: Session, sealer: Sealer) -> None:
     # Six networks, but the last one was seen 40 days ago: outside the 30-day lookback.
     license = make_license(session, sealer).license

@@ -6,13 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import jobs
 from licensing.crypto.sealing import Sealer
+from licensing.models import HoldScope, LegalHold, License
 from licensing.models.misuse import LeasePresentation, SignatureFailure
 from licensing.runtime import EXTENSION_KEY
+from licensing.services import legal_holds
 from licensing.services.misuse_evidence import prune_stale_evidence
 from tests.factories import make_activation, make_license
 from tests.unit.services.misuse_rows import lease_presented, signature_failures
@@ -23,17 +25,45 @@ LOOKBACK = 30 * DAY
 CUTOFF = NOW - 2 * LOOKBACK
 
 
-@pytest.fixture
-def evidence(session: Session, sealer: Sealer) -> str:
-    """Presentations and tallies on both sides of the cutoff; returns the key id."""
+def _seeded(session: Session, sealer: Sealer) -> License:
+    """A license with presentations and tallies on both sides of the cutoff."""
     issued = make_license(session, sealer)
     activation = make_activation(session, issued.license.id, silent_for=DAY, now=NOW)
     for n, at in enumerate((CUTOFF - DAY, CUTOFF - timedelta(seconds=1), CUTOFF, NOW - DAY)):
         lease_presented(session, activation, f"old-{n}", f"new-{n}", at, issued=f"next-{n}")
-    key_id = issued.license.key_id
     for at in (CUTOFF - 2 * DAY, CUTOFF - DAY, CUTOFF, NOW - DAY):
-        signature_failures(session, key_id, at, 3)
-    return key_id
+        signature_failures(session, issued.license.key_id, at, 3)
+    return issued.license
+
+
+@pytest.fixture
+def evidence(session: Session, sealer: Sealer) -> str:
+    """Presentations and tallies on both sides of the cutoff; returns the key id."""
+    return _seeded(session, sealer).key_id
+
+
+def _rows_of(session: Session, license: License) -> tuple[int, int]:
+    """How many presentations and signature-failure tallies of ``license`` are left."""
+    session.expire_all()
+    presentations = session.scalar(
+        select(func.count()).where(LeasePresentation.license_id == license.id)
+    )
+    failures = session.scalar(select(func.count()).where(SignatureFailure.key_id == license.key_id))
+    return int(presentations or 0), int(failures or 0)
+
+
+def _hold(session: Session, scope: HoldScope, license: License) -> LegalHold:
+    return legal_holds.place(
+        session,
+        scope=scope,
+        license=license if scope is HoldScope.LICENSE else None,
+        customer=license.customer if scope is HoldScope.CUSTOMER else None,
+        matter="Vendor v. Example Ltd",
+        reason="evidence of key sharing for the claim",
+        review_on=(NOW + 90 * DAY).date(),
+        actor="test:pytest",
+        now=NOW,
+    )
 
 
 def kept(session: Session) -> tuple[list[datetime], list[datetime]]:
@@ -84,3 +114,28 @@ def test_the_job_prunes_with_the_configured_lookback(
 
     assert [(r.job, r.affected) for r in results] == [("prune-misuse-evidence", 4)]
     assert kept(session) == ([CUTOFF, NOW - DAY], [CUTOFF, NOW - DAY])
+
+
+@pytest.mark.parametrize("scope", [HoldScope.LICENSE, HoldScope.CUSTOMER])
+def test_a_held_licenses_evidence_is_kept_however_old(
+    session: Session, sealer: Sealer, scope: HoldScope
+) -> None:
+    held, unheld = _seeded(session, sealer), _seeded(session, sealer)
+    _hold(session, scope, held)
+
+    assert prune_stale_evidence(session, now=NOW, lookback=LOOKBACK, batch=1) == 4
+
+    assert _rows_of(session, held) == (4, 4)
+    assert _rows_of(session, unheld) == (2, 2)
+
+
+def test_once_the_hold_is_released_its_evidence_is_pruned(session: Session, sealer: Sealer) -> None:
+    held = _seeded(session, sealer)
+    hold = _hold(session, HoldScope.LICENSE, held)
+    assert prune_stale_evidence(session, now=NOW, lookback=LOOKBACK) == 0
+    legal_holds.release(
+        session, hold, reason="the claim was settled", actor="test:pytest", now=NOW, four_eyes=False
+    )
+
+    assert prune_stale_evidence(session, now=NOW, lookback=LOOKBACK) == 4
+    assert _rows_of(session, held) == (2, 2)

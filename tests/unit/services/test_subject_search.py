@@ -80,6 +80,21 @@ def test_by_server_name_in_activations_and_usage_whatever_its_case(
     assert _tables(_search(session, sealer, ada.server_name)) == {"usage_observations": 2}
 
 
+def test_a_server_name_stored_before_lower_casing_is_found_in_any_case(
+    session: Session, sealer: Sealer, bob: Subject
+) -> None:
+    # Rows written before check-ins lower-cased the name keep the instance's spelling.
+    seed_subject(session, sealer, name="Bea Case", ip="198.51.100.10", server_name="MX.Bea.Example")
+
+    for query in ("mx.bea.example", "MX.BEA.EXAMPLE"):
+        # The raw rows in any case; the old hash only by the spelling it was made of.
+        assert _tables(_search(session, sealer, query)) == {
+            "activations": 1,
+            "usage_observations": 1,
+        }
+    assert _tables(_search(session, sealer, "MX.Bea.Example"))["usage_observations"] == 2
+
+
 def test_nobody_found_and_a_network_is_not_a_subject(
     session: Session, sealer: Sealer, ada: Subject
 ) -> None:

@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "privacy": (
         "licensing.cli.privacy",
         "privacy",
-        "Data protection: register, retention, holds, rights.",
+        "Data protection: the register, retention, legal holds and the data subjects' rights.",
     ),
     "product": ("licensing.cli.catalog", "product", "Products that licenses are sold for."),
     "release": (

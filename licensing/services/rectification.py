@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from licensing.errors import InvalidRequest, NotFound
 from licensing.models import Activation, Customer, License, PrivacyRequestKind
 from licensing.services import audit, customers, privacy_requests
+from licensing.services.check_ins import server_name_as_stored
 from licensing.services.disclosure_recipients import Recipient, recipients
 
 RECTIFIED_ACTION = "privacy.rectified"
@@ -103,7 +104,7 @@ def _server_names(session: Session, customer_id: uuid.UUID, names: Mapping[uuid.
         raise NotFound(f"no activation of this customer's licenses: {', '.join(strange)}")
     changed = 0
     for activation_id, raw in names.items():
-        value = raw.strip()
+        value = server_name_as_stored(raw.strip())  # as a check-in would store it
         if not value or len(value) > SERVER_NAME_MAX:
             raise InvalidRequest(f"a server name has 1 to {SERVER_NAME_MAX} characters")
         activation = found[activation_id]

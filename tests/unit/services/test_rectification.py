@@ -114,3 +114,18 @@ def test_an_anonymised_customer_is_refused_and_nothing_is_written_back(
     assert ada.customer.email == anonymisation.placeholder_email(ada.customer)
     assert ada.activation.server_name == "mx.ada.example"
     assert request.status == PrivacyRequestStatus.OPEN
+
+
+def test_a_corrected_server_name_is_stored_as_a_check_in_stores_it(
+    session: Session, ada: Subject
+) -> None:
+    request = open_request(session, PrivacyRequestKind.RECTIFICATION, ada.customer)
+    rectification.rectify(
+        session,
+        request.id,
+        server_names={ada.activation.id: "  Mail.Ada.Example "},
+        actor="test:pytest",
+        now=NOW,
+    )
+
+    assert ada.activation.server_name == "mail.ada.example"

@@ -388,7 +388,7 @@ def enforce(
     if batch_size < 1:
         raise InvalidRequest("batch_size must be at least 1")
     cut = _cutoffs(periods, as_of)
-    plan = retention_audit.plan(session, cut.audit_instant)
+    plan = retention_audit.plan(session, cut.audit_instant, audit_days=periods.audit_days)
     pruning = _audit_work(plan)
     work = [*_work(cut, as_of), pruning]
     kept = tuple(Conflict(t, c, why) for (t, c), why in sorted(KEPT_FOR_VERIFICATION.items()))

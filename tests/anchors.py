@@ -3,6 +3,7 @@ written by someone who can write the database but holds no master key."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 import jwt
@@ -25,7 +26,15 @@ OLD_EVENTS = 5
 def old_then_new(session: Session, sealer: Sealer, *, recent: int = 3) -> int:
     """Five events past the audit period, then the signing key's creation and ``recent``
     events of today; the seq of the last old event."""
-    for number in range(OLD_EVENTS):
+    old_events(session, OLD_EVENTS)
+    server_keys.ensure_active_key(session, sealer, actor="test:pytest")
+    recent_events(session, recent)
+    return OLD_EVENTS
+
+
+def old_events(session: Session, count: int) -> None:
+    """Events written (by their time) three years ago, past the audit period."""
+    for number in range(count):
         audit.record(
             session,
             actor="test:audit",
@@ -34,9 +43,7 @@ def old_then_new(session: Session, sealer: Sealer, *, recent: int = 3) -> int:
             subject_id=str(number),
             now=OLD + timedelta(minutes=number),
         )
-    server_keys.ensure_active_key(session, sealer, actor="test:pytest")
-    recent_events(session, recent)
-    return OLD_EVENTS
+    session.commit()
 
 
 def recent_events(session: Session, count: int) -> None:
@@ -115,15 +122,16 @@ def forge_anchor(
     return anchor
 
 
-def add_unsealed_key(session: Session) -> tuple[Ed25519PrivateKey, str]:
-    """A key row written without the master key: its 'sealed' private key is anything."""
+def add_unsealed_key(session: Session, sealer: Sealer) -> tuple[Ed25519PrivateKey, str]:
+    """A key row written without the master key: its "sealed" private key carries the
+    master key's id, which is no secret, over bytes that the master key does not open."""
     private = Ed25519PrivateKey.generate()
     kid = "forged-key"
     session.add(
         ServerKey(
             kid=kid,
             public_key=public_raw(private),
-            sealed_private_key=b"\x02" + b"x" * 40,
+            sealed_private_key=sealer.header + os.urandom(60),
             created_at=OLD,
             retired_at=utcnow(),
         )

@@ -71,7 +71,7 @@ def test_an_anchor_signed_by_a_key_row_not_sealed_under_the_master_key_is_refuse
     old_then_new(session, sealer)
     checkpoint = audit_checkpoints.issue(session, sealer, issuer="licensing", now=utcnow())
     recent_events(session, 10)
-    private, kid = add_unsealed_key(session)
+    private, kid = add_unsealed_key(session, sealer)
     target = checkpoint.head.seq + 8  # recent events, after the checkpoint
     # The forger also lies about when the head was written, so that the dates hold.
     forge_anchor(session, target, private, kid, head_at=OLD)

@@ -292,3 +292,25 @@ def test_a_checkpoint_can_still_be_signed_after_pruning(
 
     assert checkpoint.head == audit.head(session)
     assert audit.verify(session, checkpoint=checkpoint.head).intact
+
+
+def test_an_as_of_ahead_of_the_clock_prunes_only_what_is_past_the_period_now(
+    session: Session, sealer: Sealer, clock: Clock
+) -> None:
+    """Ten days after OLD, only the events of 800 days before it are past the period; the
+    as-of (2029) alone would take the key's creation (at OLD) too, and that anchor would
+    not verify."""
+    _events(session, 3, OLD - timedelta(days=800))
+    server_keys.ensure_active_key(session, sealer, actor="test:pytest")  # at OLD
+    _events(session, 2, RECENT)
+    session.commit()
+    clock.set(OLD + timedelta(days=10))
+
+    dry = _enforce(session, sealer, dry_run=True)
+    report = _enforce(session, sealer)
+
+    assert dry.counts[Step.AUDIT_EVENTS_PRUNED] == report.counts[Step.AUDIT_EVENTS_PRUNED] == 3
+    assert _seqs(session)[0] == 4  # the key's creation, not yet 730 days old
+    verified = audit.verify(session, sealer=sealer)
+    assert verified.intact, verified.problem
+    assert verified.pruned_through == 3

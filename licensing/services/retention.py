@@ -401,7 +401,7 @@ def enforce(
         notes.append("audit events not pruned: no key to sign the prune anchor with")
         work.remove(pruning)
     if dry_run:
-        refused = retention_audit.cannot_anchor(session, plan) if pruning in work else None
+        refused = retention_audit.cannot_anchor(session, plan, sealer) if pruning in work else None
         if refused is not None:
             notes.append(refused)
             work.remove(pruning)

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from licensing.crypto.sealing import Sealer
 from licensing.errors import Conflict
 from licensing.models import ServerKey
-from licensing.services import audit, audit_checkpoints
+from licensing.privacy.categories import RetentionPeriods
+from licensing.services import audit, audit_anchors, audit_checkpoints, retention
 from licensing.services.audit import ChainHead
+from licensing.services.retention import Step
 from licensing.timeutil import utcnow
 from tests.anchors import (
     OLD,
@@ -234,3 +236,21 @@ def test_the_server_never_signs_an_anchor_of_events_inside_the_period(
             issuer="licensing",
             now=utcnow(),
         )
+
+
+def test_retention_never_prunes_on_from_a_forged_anchor(session: Session, sealer: Sealer) -> None:
+    old_then_new(session, sealer)
+    private, kid = add_unsealed_key(session, sealer)
+    forge_anchor(session, 3, private, kid)  # events 1 to 3 were old: only the key is wrong
+
+    runs = [
+        retention.enforce(
+            session, periods=RetentionPeriods(), as_of=utcnow(), dry_run=dry, sealer=sealer
+        )
+        for dry in (True, False)
+    ]
+
+    for run in runs:
+        assert run.counts[Step.AUDIT_EVENTS_PRUNED] == 0
+        assert any("chain is broken" in n and "did not create" in n for n in run.notes)
+    assert audit_anchors.pruned_through(session) == 3  # no anchor was signed over it

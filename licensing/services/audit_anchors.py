@@ -159,10 +159,6 @@ def _public_key(
 ) -> tuple[bytes | None, str | None, str | None]:
     """The public key to check the anchor with, why none is acceptable, and a note."""
     where = f"the prune anchor at event {anchor.seq}"
-    own_keys = (
-        f"{where} was checked against the database's own keys{{}}; `licensing audit verify "
-        "--jwks` checks it against a saved JWK Set, kept apart from the database"
-    )
     if trusted is not None:
         public_raw = trusted.get(anchor.kid)
         if public_raw is None:
@@ -171,7 +167,7 @@ def _public_key(
     if key is None:
         return None, None, None
     if sealer is None:
-        return key.public_key, None, own_keys.format(" only")
+        return key.public_key, None, _own_keys(where, " only")
     public_raw = _sealed_public_key(key, sealer)
     if public_raw is None:
         not_ours = (
@@ -179,13 +175,22 @@ def _public_key(
             "its private key does not open under the master key"
         )
         return None, not_ours, None
-    return public_raw, None, own_keys.format(" (its private key opens under the master key)")
+    return public_raw, None, _own_keys(where, " (its private key opens under the master key)")
+
+
+def _own_keys(where: str, how: str) -> str:
+    return (
+        f"{where} was checked against the database's own keys{how}; `licensing audit verify "
+        "--jwks` checks it against a saved JWK Set, kept apart from the database"
+    )
 
 
 def _sealed_public_key(key: ServerKey, sealer: Sealer) -> bytes | None:
     """The public half of the key's sealed private key, if that opens under the master key
     and matches the row: only the server, holding the master key, can seal a key."""
     try:
+        # Sealed as services/server_keys seals it (its TABLE is the table's name); that
+        # module is not imported here, since it records audit events itself.
         private_raw = sealer.open(
             key.sealed_private_key, table=ServerKey.__tablename__, row_id=key.kid
         )

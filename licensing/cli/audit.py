@@ -27,33 +27,28 @@ audit = AppGroup("audit", help="The append-only, hash-chained audit log.")
 )
 @click.option(
     "--jwks",
-    "jwks_file",
+    "jwks_files",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Trust only the keys of this saved JWK Set for the checkpoint, not the database's.",
+    help="Trust only the keys of this saved JWK Set, not the database's, for the checkpoint "
+    "and the prune anchor. Repeat it for sets saved before a key rotation.",
 )
 @json_option
 @uses_database
-def audit_verify(checkpoint_file: Path | None, jwks_file: Path | None, as_json: bool) -> None:
+def audit_verify(checkpoint_file: Path | None, jwks_files: tuple[Path, ...], as_json: bool) -> None:
     """Check that no audit event was altered, removed or inserted; exit 1 if one was."""
     from licensing.services import audit as audit_log
     from licensing.services import audit_checkpoints
 
-    if jwks_file is not None and checkpoint_file is None:
-        raise click.UsageError("--jwks needs --checkpoint")
+    trusted = _trusted_keys(jwks_files) if jwks_files else None
     head = None
     if checkpoint_file is not None:
         token = checkpoint_file.read_text(encoding="ascii", errors="replace")
-        trusted = None
-        if jwks_file is not None:
-            try:
-                trusted = audit_checkpoints.trusted_keys(_json_file(jwks_file))
-            except audit_checkpoints.CheckpointInvalid as exc:
-                raise click.ClickException(f"{jwks_file}: {exc.detail}") from None
         try:
             head = audit_checkpoints.read(session(), token, trusted=trusted).head
         except audit_checkpoints.CheckpointInvalid as exc:
             raise click.ClickException(f"{checkpoint_file}: {exc.detail}") from None
-    report = audit_log.verify(session(), checkpoint=head)
+    report = audit_log.verify(session(), checkpoint=head, trusted=trusted, sealer=runtime().sealer)
     record: dict[str, Any] = {
         "intact": report.intact,
         "events": report.events,
@@ -64,9 +59,27 @@ def audit_verify(checkpoint_file: Path | None, jwks_file: Path | None, as_json: 
         record["checkpoint_seq"] = report.checkpoint_seq
     if report.pruned_through is not None and report.pruned_at is not None:
         record["pruned"] = f"events 1 to {report.pruned_through} on {report.pruned_at:%Y-%m-%d}"
+    if as_json and report.notes:
+        record["notes"] = list(report.notes)
     emit_record(record, as_json=as_json)
+    if not as_json:
+        for note in report.notes:
+            click.echo(f"note: {note}")
     if not report.intact:
         raise click.exceptions.Exit(1)
+
+
+def _trusted_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
+    """The keys of every saved JWK Set given: a kid names one key, so sets merge."""
+    from licensing.services import audit_checkpoints
+
+    keys: dict[str, bytes] = {}
+    for path in paths:
+        try:
+            keys |= audit_checkpoints.trusted_keys(_json_file(path))
+        except audit_checkpoints.CheckpointInvalid as exc:
+            raise click.ClickException(f"{path}: {exc.detail}") from None
+    return keys
 
 
 @audit.command("checkpoint")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from licensing.crypto.sealing import Sealer
 from licensing.models import AuditEvent
 from licensing.services import audit_anchors
 from licensing.timeutil import utcnow
@@ -41,6 +42,8 @@ class ChainReport:
     # Events 1..pruned_through were pruned by retention (on pruned_at), behind an anchor.
     pruned_through: int | None = None
     pruned_at: datetime | None = None
+    # What the verification could not check, or checked only so far: never a break.
+    notes: tuple[str, ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -104,6 +107,9 @@ def verify(
     batch: int = 1000,
     checkpoint: ChainHead | None = None,
     since: ChainHead | None = None,
+    trusted: Mapping[str, bytes] | None = None,
+    sealer: Sealer | None = None,
+    now: datetime | None = None,
 ) -> ChainReport:
     """Walk the chain in order; report the first event whose links or hash do not hold.
 
@@ -114,7 +120,10 @@ def verify(
     unchanged, and link to what follows.
 
     Once retention pruned the oldest events, the walk starts at the newest prune anchor:
-    its signature must hold and the first event left must link to its hash.
+    its signature must hold, by one of the ``trusted`` keys (kid -> raw public key, from
+    a saved JWK Set) when given, else by a server key whose private key opens under
+    ``sealer``; what it pruned must have been past the audit period (services/
+    audit_anchors.py); and the first event left must link to its hash.
     """
     expected_prev: str | None = GENESIS_HASH
     expected_seq, count = 1, 0
@@ -122,18 +131,31 @@ def verify(
     heads = [mark for mark in (since, checkpoint) if mark is not None]
     query = select(AuditEvent).order_by(AuditEvent.seq)
     anchor = audit_anchors.newest(session)
-    pruned = (anchor.seq, anchor.pruned_at) if anchor is not None else (None, None)
+    pruned_through = anchor.seq if anchor is not None else None
+    pruned_at = anchor.pruned_at if anchor is not None else None
+    notes: list[str] = []
+
+    def report(seq: int | None = None, problem: str | None = None) -> ChainReport:
+        return ChainReport(count, seq, problem, covered, pruned_through, pruned_at, tuple(notes))
 
     def broken(seq: int, problem: str) -> ChainReport:
-        return ChainReport(count, seq, problem, covered, *pruned)
+        return report(seq, problem)
 
     if anchor is not None:
         # The chain begins after the anchor; the anchor itself must be the server's.
-        forged = audit_anchors.problem(session, anchor)
-        if forged is not None:
-            return broken(anchor.seq, forged)
+        checked = audit_anchors.check(session, anchor, trusted=trusted, sealer=sealer, now=now)
+        if checked.problem is not None:
+            return broken(anchor.seq, checked.problem)
+        if checked.note is not None:
+            notes.append(checked.note)
         if any(mark.seq == anchor.seq and mark.hash != anchor.hash for mark in heads):
             return broken(anchor.seq, f"event {anchor.seq} differs from the prune anchor")
+        if checkpoint is not None and checkpoint.seq < anchor.seq:
+            # Its event is gone: the anchor, not the checkpoint, vouches for that prefix.
+            notes.append(
+                f"checkpoint {checkpoint.seq} is behind the prune anchor {anchor.seq}: "
+                "it cannot be checked"
+            )
         expected_prev, expected_seq = anchor.hash, anchor.seq + 1
         # A run interrupted while pruning leaves events up to the anchor: not walked.
         query = query.where(AuditEvent.seq > anchor.seq)
@@ -160,7 +182,7 @@ def verify(
             else f"events {expected_seq} to {reaches} are missing"
         )
         return broken(expected_seq, f"{missing}: the checkpoint covers {reaches}")
-    return ChainReport(count, None, None, covered, *pruned)
+    return report()
 
 
 def _event_problem(

@@ -77,6 +77,7 @@ def issue(
         session,
         checkpoint=previous.head if previous else None,
         since=previous.head if previous and incremental else None,
+        sealer=sealer,
     )
     if not report.intact:
         against = f" --checkpoint {previous.source}" if previous and previous.source else ""
@@ -98,15 +99,28 @@ def issue(
 
 
 def sign_prune_anchor(
-    session: Session, sealer: Sealer, head: ChainHead, *, issuer: str, now: datetime
+    session: Session,
+    sealer: Sealer,
+    head: ChainHead,
+    *,
+    head_at: datetime,
+    audit_days: int,
+    issuer: str,
+    now: datetime,
 ) -> AuditPruneAnchor:
     """Sign the head of the prefix retention is about to prune (added, not committed).
 
-    ``head.events`` counts every event pruned up to ``head.seq``, over every run. The
-    caller verifies the chain up to the head first: a broken chain is never anchored.
+    ``head.events`` counts every event pruned up to ``head.seq``, over every run;
+    ``head_at`` is when event ``head.seq`` was written and ``audit_days`` the period it is
+    pruned under, so that verification can refuse an anchor of events still inside it.
+    The caller verifies the chain up to the head first: a broken chain is never anchored.
     """
     pruned_at = now.replace(microsecond=0)
-    claim = audit_anchors.claims_of(head.seq, head.hash, head.events, pruned_at)
+    if not audit_anchors.within_period(head_at, audit_days, pruned_at):
+        raise Conflict(f"event {head.seq} is not past the audit period: it cannot be pruned")
+    claim = audit_anchors.claims_of(
+        head.seq, head.hash, head.events, pruned_at, head_at=head_at, audit_days=audit_days
+    )
     token, kid = _sign(
         session,
         sealer,

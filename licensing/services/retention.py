@@ -388,7 +388,7 @@ def enforce(
     if batch_size < 1:
         raise InvalidRequest("batch_size must be at least 1")
     cut = _cutoffs(periods, as_of)
-    plan = retention_audit.plan(session, cut.audit_instant)
+    plan = retention_audit.plan(session, cut.audit_instant, audit_days=periods.audit_days)
     pruning = _audit_work(plan)
     work = [*_work(cut, as_of), pruning]
     kept = tuple(Conflict(t, c, why) for (t, c), why in sorted(KEPT_FOR_VERIFICATION.items()))
@@ -401,7 +401,7 @@ def enforce(
         notes.append("audit events not pruned: no key to sign the prune anchor with")
         work.remove(pruning)
     if dry_run:
-        refused = retention_audit.cannot_anchor(session, plan) if pruning in work else None
+        refused = retention_audit.cannot_anchor(session, plan, sealer) if pruning in work else None
         if refused is not None:
             notes.append(refused)
             work.remove(pruning)

@@ -2,6 +2,8 @@
 which verification starts; events about held data stop the prefix.
 
 As of 1 January 2029 the audit period (730 days) keeps events from 2 January 2027 on.
+The clock stands at OLD while the events are written, and at RUN (ten days after AS_OF)
+from the run on: an event goes only once it is past the period when it is pruned.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from licensing.privacy.categories import RetentionPeriods
 from licensing.services import audit, audit_checkpoints, retention, server_keys
 from licensing.services.retention import Step
 from licensing.timeutil import utcnow
+from tests.clock import Clock
 from tests.factories import make_license
 
 AS_OF = datetime(2029, 1, 1, tzinfo=UTC)
 OLD = datetime(2026, 1, 1, tzinfo=UTC)
 RECENT = datetime(2028, 6, 1, tzinfo=UTC)
+RUN = AS_OF + timedelta(days=10)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch, OLD)
 
 
 def _events(session: Session, count: int, at: datetime, **subject: str) -> list[int]:
@@ -59,13 +68,14 @@ def _seqs(session: Session) -> list[int]:
 
 
 @pytest.fixture
-def chain(session: Session, sealer: Sealer) -> list[int]:
-    """Six old events (the signing key's creation, today, is old by AS_OF, and five
-    more), then three recent ones."""
+def chain(session: Session, sealer: Sealer, clock: Clock) -> list[int]:
+    """Six old events (the signing key's creation, at OLD, and five more), then three
+    recent ones; then the clock moves on to the run."""
     server_keys.ensure_active_key(session, sealer, actor="test:pytest")
     _events(session, 5, OLD)
     _events(session, 3, RECENT)
     session.commit()
+    clock.set(RUN)
     return _seqs(session)
 
 
@@ -92,6 +102,7 @@ def test_the_old_prefix_is_pruned_behind_an_anchor_and_the_chain_still_verifies(
     # When it was pruned, not the as-of the run was given.
     assert verified.pruned_at is not None
     assert abs(verified.pruned_at - utcnow()) < timedelta(minutes=5)
+    assert verified.pruned_at.date() == RUN.date() != AS_OF.date()
     assert verified.events == len(remaining)
 
 
@@ -164,9 +175,11 @@ def test_a_deleted_anchor_shows_the_missing_events(
     assert report.problem == "event 1 is missing"
 
 
-def test_events_about_a_held_license_stop_the_prefix(session: Session, sealer: Sealer) -> None:
+def test_events_about_a_held_license_stop_the_prefix(
+    session: Session, sealer: Sealer, clock: Clock
+) -> None:
     server_keys.ensure_active_key(session, sealer, actor="test:pytest")
-    held = make_license(session, sealer).license  # its events (today) are old by AS_OF
+    held = make_license(session, sealer).license  # its events (at OLD) are old by AS_OF
     before = _seqs(session)
     about = _events(session, 2, OLD, subject_type="license", subject_id=str(held.id))
     _events(session, 3, OLD)
@@ -186,6 +199,7 @@ def test_events_about_a_held_license_stop_the_prefix(session: Session, sealer: S
         select(func.min(AuditEvent.seq)).where(AuditEvent.subject_id == str(held.id))
     )
     assert first_held is not None and first_held <= about[0]
+    clock.set(RUN)
 
     report = _enforce(session, sealer)
 
@@ -252,10 +266,13 @@ def test_a_prune_killed_half_way_verifies_and_the_next_run_finishes_it(
     assert audit.verify(session).intact
 
 
-def test_the_newest_event_stays_when_every_event_is_old(session: Session, sealer: Sealer) -> None:
+def test_the_newest_event_stays_when_every_event_is_old(
+    session: Session, sealer: Sealer, clock: Clock
+) -> None:
     server_keys.ensure_active_key(session, sealer, actor="test:pytest")
     _events(session, 4, OLD)
     session.commit()
+    clock.set(RUN)
 
     report = _enforce(session, sealer)
 
@@ -275,3 +292,25 @@ def test_a_checkpoint_can_still_be_signed_after_pruning(
 
     assert checkpoint.head == audit.head(session)
     assert audit.verify(session, checkpoint=checkpoint.head).intact
+
+
+def test_an_as_of_ahead_of_the_clock_prunes_only_what_is_past_the_period_now(
+    session: Session, sealer: Sealer, clock: Clock
+) -> None:
+    """Ten days after OLD, only the events of 800 days before it are past the period; the
+    as-of (2029) alone would take the key's creation (at OLD) too, and that anchor would
+    not verify."""
+    _events(session, 3, OLD - timedelta(days=800))
+    server_keys.ensure_active_key(session, sealer, actor="test:pytest")  # at OLD
+    _events(session, 2, RECENT)
+    session.commit()
+    clock.set(OLD + timedelta(days=10))
+
+    dry = _enforce(session, sealer, dry_run=True)
+    report = _enforce(session, sealer)
+
+    assert dry.counts[Step.AUDIT_EVENTS_PRUNED] == report.counts[Step.AUDIT_EVENTS_PRUNED] == 3
+    assert _seqs(session)[0] == 4  # the key's creation, not yet 730 days old
+    verified = audit.verify(session, sealer=sealer)
+    assert verified.intact, verified.problem
+    assert verified.pruned_through == 3

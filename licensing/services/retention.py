@@ -34,10 +34,12 @@ from licensing.crypto.sealing import Sealer
 from licensing.errors import InvalidRequest
 from licensing.models import (
     Activation,
+    ActivationStatus,
     ApprovalRequest,
     AuditEvent,
     Customer,
     Disclosure,
+    LeasePresentation,
     LegalHold,
     MisuseCase,
     MisuseException,
@@ -62,6 +64,8 @@ class Step(StrEnum):
     USAGE_PSEUDONYMISED = "usage_pseudonymised"
     ACTIVATION_SERVER_NAMES_CLEARED = "activation_server_names_cleared"
     USAGE_DELETED = "usage_deleted"
+    # After the usage: a released seat goes once nothing refers to it any more.
+    ACTIVATIONS_DELETED = "activations_deleted"
     DISCLOSURES_DELETED = "disclosures_deleted"
     CUSTOMERS_ANONYMISED = "customers_anonymised"
     STAFF_ANONYMISED = "staff_anonymised"
@@ -82,8 +86,9 @@ class Step(StrEnum):
 # (one seat per server), which is the very purpose the register names for raw usage.
 KEPT_FOR_VERIFICATION: Mapping[tuple[str, str], str] = {
     ("activations", "fingerprint"): (
-        "the register classifies it as raw usage, but verification matches each check-in "
-        "to its activation by it; left in place until the register settles its retention"
+        "verification matches each check-in to its activation by it: it stays while the "
+        "seat is live, and goes with the activation once it is released and its usage "
+        "period has passed (step activations_deleted)"
     ),
     ("replay_nonces", "key_id"): (
         "nonces expire within minutes and are pruned by the prune-nonces job"
@@ -235,6 +240,21 @@ def _usage_work(cut: _Cutoffs, as_of: datetime) -> list[_Work]:
             o.day < cut.usage_day,
             lambda due: delete(o).where(o.id.in_(due)),
             held=o.license_id.in_(held_license_ids()),
+        ),
+        # A released seat's fingerprint singles a server out and verification no longer
+        # needs it: the row goes with the last usage that refers to it (the period of
+        # pseudonymised usage, counted from the release).
+        _Work(
+            Step.ACTIVATIONS_DELETED,
+            a.id,
+            and_(
+                a.status == ActivationStatus.RELEASED.value,
+                a.released_at < cut.usage_instant,
+                not_(exists().where(o.activation_id == a.id)),
+                not_(exists().where(LeasePresentation.activation_id == a.id)),
+            ),
+            lambda due: delete(a).where(a.id.in_(due)),
+            held=a.license_id.in_(held_license_ids()),
         ),
         _Work(
             Step.DISCLOSURES_DELETED,

@@ -179,6 +179,15 @@ def holds_on_license(session: Session, license: License) -> Sequence[LegalHold]:
     return session.scalars(query.order_by(LegalHold.placed_at, LegalHold.id)).all()
 
 
+def holds_keeping(session: Session, license_id: uuid.UUID) -> Sequence[LegalHold]:
+    """The holds in force that keep the license ``license_id`` (on it or its customer)."""
+    customer = select(License.customer_id).where(License.id == license_id).scalar_subquery()
+    query = in_force().where(
+        (LegalHold.license_id == license_id) | (LegalHold.customer_id == customer)
+    )
+    return session.scalars(query.order_by(LegalHold.placed_at, LegalHold.id)).all()
+
+
 def check_review_date(review_on: date, now: datetime) -> date:
     """A review date is after today and at most five years away."""
     today = now.date()

@@ -24,7 +24,7 @@ from licensing.errors import Conflict, NotFound
 from licensing.extensions import db
 from licensing.models import ApprovalAction, License, StaffRole
 from licensing.runtime import current
-from licensing.services import activations, approvals, licenses
+from licensing.services import activations, approvals, legal_holds, licenses
 from licensing.services import console_license as read_model
 from licensing.services import misuse_case_queries as misuse_cases
 from licensing.services import personal_data_reveal as reveal
@@ -79,6 +79,7 @@ def render_license(license_id: uuid.UUID, revealed: Revealed | None = None) -> s
         pending_revocation=approvals.pending_for(
             session, ApprovalAction.REVOKE_LICENSE, license_id
         ),
+        holds=legal_holds.holds_keeping(session, license_id),
         reason_form=LicenseReasonForm(formdata=None),
         seat_form=SeatReleaseForm(formdata=None),
         renew_form=RenewForm(formdata=None),

@@ -244,3 +244,32 @@ def test_confirming_a_case_flashes_the_hold_it_placed(
     text = done.get_data(as_text=True)
     assert f"A legal hold ({hold.id}) now keeps the case" in text
     assert "Case confirmed" in text
+
+
+def test_the_license_page_names_the_holds_that_keep_it(
+    client: FlaskClient, session: Session, sealer: Sealer, make_staff: MakeStaff, license: License
+) -> None:
+    _admin(client, make_staff)
+    assert 'id="legal-holds"' not in client.get(f"/staff/licenses/{license.id}").get_data(
+        as_text=True
+    )
+    on_license = _hold(session, license)
+    on_customer = legal_holds.place(
+        session,
+        scope=HoldScope.CUSTOMER,
+        customer=license.customer,
+        matter=MATTER,
+        reason=REASON,
+        review_on=utcnow().date() + timedelta(days=30),
+        actor="test:pytest",
+        now=utcnow(),
+    )
+    other = make_license(session, sealer).license
+    _hold(session, other)
+
+    page = client.get(f"/staff/licenses/{license.id}").get_data(as_text=True)
+
+    assert "kept under 2 legal holds" in page
+    for hold in (on_license, on_customer):
+        assert f'href="/staff/holds/{hold.id}"' in page
+    assert MATTER not in page  # the matter stays on the hold's own page

@@ -47,7 +47,13 @@ from licensing.models import (
 )
 from licensing.privacy.categories import CategoryCode, RetentionPeriods
 from licensing.privacy.register import columns_of
-from licensing.services import audit, hash_key_periods, retention_audit, retention_records
+from licensing.services import (
+    audit,
+    fixed_usage_keys,
+    hash_key_periods,
+    retention_audit,
+    retention_records,
+)
 from licensing.services.legal_hold_scope import held_license_ids, in_force
 from licensing.timeutil import add_months, utcnow
 
@@ -409,7 +415,7 @@ def enforce(
         counted.setdefault(Step.AUDIT_EVENTS_PRUNED, 0)
         counted[Step.HASH_KEYS_DESTROYED] = hash_key_periods.count_expired(
             session, periods=periods, as_of=as_of
-        )
+        ) + _fixed_keys_due(session, cut.usage_day, notes)
         return RetentionReport(as_of, True, counted, kept, kept_by_hold, tuple(notes))
     if progress is not None:  # only a progress bar needs the totals up front
         progress.started({w.step: _count(session, w) for w in work})
@@ -431,9 +437,11 @@ def enforce(
     counts.setdefault(Step.AUDIT_EVENTS_PRUNED, 0)
     # Last, once the usage hashed under them is deleted: the expired months' keys. A
     # hold keeps rows, not the keys: held rows outlive their month's key unlinkable.
+    # The fixed usage keys go once no row hashed under them is left (held rows too).
     counts[Step.HASH_KEYS_DESTROYED] = hash_key_periods.destroy_expired(
         session, periods=periods, as_of=as_of, actor=actor
-    )
+    ) + fixed_usage_keys.destroy_unused(session, actor=actor)
+    notes.extend(_fixed_key_notes(session))
     report = RetentionReport(as_of, False, counts, kept, kept_by_hold, tuple(notes))
     audit.record(
         session,
@@ -449,6 +457,29 @@ def enforce(
     )
     session.commit()
     return report
+
+
+_FIXED_KEYS_DERIVED = (
+    "hash keys: the fixed usage keys (from before monthly keys) hash no row left, but they "
+    "were never stored, only derived from the master key, so deleting a row cannot destroy "
+    "them; they become unlinkable with the next master-key rotation, which does not store "
+    "them"
+)
+
+
+def _fixed_keys_due(session: Session, deleted_before: date, notes: list[str]) -> int:
+    """How many stored fixed usage keys a real run would destroy (a dry run)."""
+    if fixed_usage_keys.in_use(session, deleted_before=deleted_before):
+        return 0
+    if fixed_usage_keys.derived_only(session):
+        notes.append(_FIXED_KEYS_DERIVED)
+    return fixed_usage_keys.count_stored(session)
+
+
+def _fixed_key_notes(session: Session) -> list[str]:
+    if fixed_usage_keys.derived_only(session) and not fixed_usage_keys.in_use(session):
+        return [_FIXED_KEYS_DERIVED]
+    return []
 
 
 def _audit_notes(plan: retention_audit.PrunePlan) -> list[str]:

@@ -1,0 +1,189 @@
+"""The fixed usage keys: what hashed addresses, server names and observation keys before
+monthly keys existed (migration 0013), until the last row they hashed is gone.
+
+Which rows they hashed is told by the monthly keys' creation times, with no column of
+its own: a month's first key is made by the first check-in after the upgrade, so a row
+of that month first seen before its month's first key was made could only have been
+hashed under a fixed key. A month without any key held is either one from before the
+upgrade or one whose keys were destroyed with its data: its rows count as the fixed
+keys' (keeping the keys longer, never shorter, than their rows).
+
+Once no such row is left, the retention job deletes the stored fixed usage keys
+(:func:`destroy_unused`), a master-key rotation stops storing them and search stops
+hashing under them (:func:`in_use`). A fixed key that was never stored is derived from
+the master key and cannot be destroyed by deleting a row: it becomes unlinkable with the
+next master-key rotation, which then does not store it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from licensing.crypto.sealing import USAGE_HASH_PURPOSES, hash_period
+from licensing.models import HashKey, LeasePresentation, UsageObservation
+from licensing.models.hash_keys import FIXED_PERIOD
+from licensing.services import audit
+from licensing.services.legal_hold_scope import held_license_ids
+from licensing.timeutil import add_months
+
+DESTROYED_ACTION = "privacy.hash_keys_destroyed"
+# A check-in takes its time before it makes its month's first key (the key's month is
+# that time's), so the first rows under a new month's key are a moment older than the
+# key. Only a row older than its month's first key by more than this is counted with
+# the fixed keys' by the misuse rules; the fixed keys themselves are kept for any row
+# older than the key at all.
+CHECK_IN_BEFORE_ITS_KEY = timedelta(seconds=1)
+
+_k = HashKey
+
+
+def month_start(period: str) -> datetime:
+    """The first instant (UTC) of the key period ``period`` ("YYYY-MM")."""
+    year, month = (int(part) for part in period.split("-"))
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def first_key_made(session: Session) -> dict[str, datetime]:
+    """When each month's first usage key still held was made, by period, for the months
+    whose first key was made within the month itself.
+
+    A month's key made after the month ended was not made by a check-in of that month
+    (data written with a clock set back): nothing then tells its rows apart, and they
+    are taken as hashed under it.
+    """
+    made = session.execute(
+        select(_k.period, func.min(_k.created_at))
+        .where(_k.purpose.in_(USAGE_HASH_PURPOSES), _k.period != FIXED_PERIOD)
+        .group_by(_k.period)
+    ).all()
+    found: dict[str, datetime] = {}
+    for period, created in made:
+        at = created if created.tzinfo else created.replace(tzinfo=UTC)
+        if at < add_months(month_start(period), 1):
+            found[str(period)] = at
+    return found
+
+
+def _keyed_periods(session: Session) -> set[str]:
+    """The months that hold a usage key."""
+    return set(
+        session.scalars(
+            select(_k.period)
+            .where(_k.purpose.in_(USAGE_HASH_PURPOSES), _k.period != FIXED_PERIOD)
+            .distinct()
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """Where the misuse rules take rows as hashed under the fixed keys: rows of a month
+    before every month that holds a key, and rows of a month first seen before its
+    first key was made (less :data:`CHECK_IN_BEFORE_ITS_KEY`). With no key held at
+    all, no row is (nothing tells them apart, and months counted apart never count one
+    value twice)."""
+
+    first_keyed: str | None = None
+    before: Mapping[str, datetime] = field(default_factory=dict)
+
+    def hashed_under_fixed_keys(self, day: date, first_seen: datetime) -> bool:
+        if self.first_keyed is None:
+            return False
+        period = hash_period(day)
+        if period < self.first_keyed:
+            return True
+        cutoff = self.before.get(period)
+        return cutoff is not None and first_seen < cutoff
+
+
+def boundary(session: Session) -> Boundary:
+    """The :class:`Boundary` as the keys held now place it."""
+    keyed = _keyed_periods(session)
+    made = first_key_made(session)
+    return Boundary(
+        min(keyed) if keyed else None,
+        {period: at - CHECK_IN_BEFORE_ITS_KEY for period, at in made.items()},
+    )
+
+
+def _older_than_keys(
+    when: InstrumentedAttribute[date] | InstrumentedAttribute[datetime],
+    seen: InstrumentedAttribute[datetime],
+    keyed: set[str],
+    made: Mapping[str, datetime],
+    *,
+    by_day: bool,
+) -> ColumnElement[bool]:
+    """Rows of a month without keys, or seen before their month's first key was made;
+    ``when`` is the row's day (``by_day``) or its instant."""
+
+    def in_month(period: str) -> ColumnElement[bool]:
+        start, end = month_start(period), add_months(month_start(period), 1)
+        if by_day:
+            return and_(when >= start.date(), when < end.date())
+        return and_(when >= start, when < end)
+
+    months = [in_month(period) for period in sorted(keyed)]
+    unkeyed = not_(or_(*months)) if months else true()
+    before_key = [and_(in_month(p), seen < made[p]) for p in sorted(made)]
+    return or_(unkeyed, *before_key)
+
+
+def in_use(session: Session, *, deleted_before: date | None = None) -> bool:
+    """Whether any usage row hashed under the fixed keys is left: an observation, or a
+    lease presentation's address hash. ``deleted_before``: leave out observations the
+    retention job deletes (observed before that day, not kept by a hold), for a dry run.
+    """
+    keyed = _keyed_periods(session)
+    made = first_key_made(session)
+    o, p = UsageObservation, LeasePresentation
+    observed = _older_than_keys(o.day, o.first_seen, keyed, made, by_day=True)
+    if deleted_before is not None:
+        observed = and_(
+            observed, or_(o.day >= deleted_before, o.license_id.in_(held_license_ids()))
+        )
+    presented = and_(
+        p.ip_hash.is_not(None), _older_than_keys(p.at, p.at, keyed, made, by_day=False)
+    )
+    return bool(session.scalar(select(or_(exists().where(observed), exists().where(presented)))))
+
+
+def _stored(session: Session) -> ColumnElement[bool]:
+    return and_(_k.purpose.in_(USAGE_HASH_PURPOSES), _k.period == FIXED_PERIOD)
+
+
+def count_stored(session: Session) -> int:
+    """How many fixed usage keys are stored (a master-key rotation stored them)."""
+    return int(session.scalar(select(func.count()).select_from(_k).where(_stored(session))) or 0)
+
+
+def derived_only(session: Session) -> bool:
+    """Whether no fixed key of any purpose is stored: no rotation has run, and the fixed
+    usage keys can still be derived from the current master key."""
+    fixed = select(_k.purpose).where(_k.period == FIXED_PERIOD)
+    return not session.scalar(select(exists(fixed.subquery())))
+
+
+def destroy_unused(session: Session, *, actor: str) -> int:
+    """Delete the stored fixed usage keys once no row hashed under them is left, audited
+    with the purposes destroyed (nothing else); the number destroyed."""
+    if in_use(session):
+        return 0
+    destroyed = sorted(session.scalars(select(_k.purpose).where(_stored(session))))
+    if not destroyed:
+        return 0
+    session.execute(delete(_k).where(_stored(session)))
+    audit.record(
+        session,
+        actor=actor,
+        action=DESTROYED_ACTION,
+        subject_type="privacy",
+        subject_id="hash-keys",
+        data={"purposes": destroyed, "periods": [], "fixed": True},
+    )
+    return len(destroyed)

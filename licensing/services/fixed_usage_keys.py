@@ -150,7 +150,8 @@ def in_use(session: Session, *, deleted_before: date | None = None) -> bool:
     presented = and_(
         p.ip_hash.is_not(None), _older_than_keys(p.at, p.at, keyed, made, by_day=False)
     )
-    return bool(session.scalar(select(or_(exists().where(observed), exists().where(presented)))))
+    left = or_(exists(select(o.id).where(observed)), exists(select(p.id).where(presented)))
+    return bool(session.scalar(select(left)))
 
 
 def _stored(session: Session) -> ColumnElement[bool]:

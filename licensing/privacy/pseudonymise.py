@@ -13,7 +13,7 @@ period; a month's hashes become unlinkable when its key is destroyed.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from licensing.crypto.sealing import Sealer
 
@@ -43,11 +43,22 @@ def server_name_hash(sealer: Sealer, server_name: str, *, period: str) -> bytes:
 
 class HeldKeys(dict[str, bytes]):
     """A usage purpose's sealed keys held, by month, and whether its fixed key (what
-    hashed usage before keys were kept per month) still hashes a row that is left."""
+    hashed usage before keys were kept per month) still hashes a row that is left:
+    asked of ``fixed_key_in_use`` the first time it is needed (a page that only labels
+    this month's values never asks)."""
 
-    def __init__(self, by_period: Mapping[str, bytes], *, fixed_key_in_use: bool) -> None:
+    def __init__(
+        self, by_period: Mapping[str, bytes], *, fixed_key_in_use: Callable[[], bool]
+    ) -> None:
         super().__init__(by_period)
-        self.fixed_key_in_use = fixed_key_in_use
+        self._in_use = fixed_key_in_use
+        self._answer: bool | None = None
+
+    @property
+    def fixed_key_in_use(self) -> bool:
+        if self._answer is None:
+            self._answer = self._in_use()
+        return self._answer
 
 
 def ip_hashes(sealer: Sealer, ip: str, held: Mapping[str, bytes]) -> list[bytes]:

@@ -48,36 +48,26 @@ def month_start(period: str) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-def first_key_made(session: Session) -> dict[str, datetime]:
-    """When each month's first usage key still held was made, by period, for the months
-    whose first key was made within the month itself.
-
-    A month's key made after the month ended was not made by a check-in of that month
-    (data written with a clock set back): nothing then tells its rows apart, and they
-    are taken as hashed under it.
-    """
+def _first_keys(session: Session) -> dict[str, datetime]:
+    """When each month's first usage key still held was made, by period."""
     made = session.execute(
         select(_k.period, func.min(_k.created_at))
         .where(_k.purpose.in_(USAGE_HASH_PURPOSES), _k.period != FIXED_PERIOD)
         .group_by(_k.period)
     ).all()
-    found: dict[str, datetime] = {}
-    for period, created in made:
-        at = created if created.tzinfo else created.replace(tzinfo=UTC)
-        if at < add_months(month_start(period), 1):
-            found[str(period)] = at
-    return found
+    return {str(period): at if at.tzinfo else at.replace(tzinfo=UTC) for period, at in made}
 
 
-def _keyed_periods(session: Session) -> set[str]:
-    """The months that hold a usage key."""
-    return set(
-        session.scalars(
-            select(_k.period)
-            .where(_k.purpose.in_(USAGE_HASH_PURPOSES), _k.period != FIXED_PERIOD)
-            .distinct()
-        )
-    )
+def _made_within(first_keys: Mapping[str, datetime]) -> dict[str, datetime]:
+    """The months whose first key was made within the month itself.
+
+    A month's key made after the month ended was not made by a check-in of that month
+    (data written with a clock set back): nothing then tells its rows apart, and they
+    are taken as hashed under it.
+    """
+    return {
+        period: at for period, at in first_keys.items() if at < add_months(month_start(period), 1)
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +93,10 @@ class Boundary:
 
 def boundary(session: Session) -> Boundary:
     """The :class:`Boundary` as the keys held now place it."""
-    keyed = _keyed_periods(session)
-    made = first_key_made(session)
+    first_keys = _first_keys(session)
+    made = _made_within(first_keys)
     return Boundary(
-        min(keyed) if keyed else None,
+        min(first_keys) if first_keys else None,
         {period: at - CHECK_IN_BEFORE_ITS_KEY for period, at in made.items()},
     )
 
@@ -139,8 +129,8 @@ def in_use(session: Session, *, deleted_before: date | None = None) -> bool:
     lease presentation's address hash. ``deleted_before``: leave out observations the
     retention job deletes (observed before that day, not kept by a hold), for a dry run.
     """
-    keyed = _keyed_periods(session)
-    made = first_key_made(session)
+    first_keys = _first_keys(session)
+    keyed, made = set(first_keys), _made_within(first_keys)
     o, p = UsageObservation, LeasePresentation
     observed = _older_than_keys(o.day, o.first_seen, keyed, made, by_day=True)
     if deleted_before is not None:

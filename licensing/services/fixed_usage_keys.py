@@ -4,9 +4,9 @@ monthly keys existed (migration 0013), until the last row they hashed is gone.
 Which rows they hashed is told by the monthly keys' creation times, with no column of
 its own: a month's first key is made by the first check-in after the upgrade, so a row
 of that month first seen before its month's first key was made could only have been
-hashed under a fixed key. A month without any key held is either one from before the
-upgrade or one whose keys were destroyed with its data: its rows count as the fixed
-keys' (keeping the keys longer, never shorter, than their rows).
+hashed under a fixed key. Rows of months before the first month that holds a key are
+from before the upgrade, or of months whose keys were destroyed with their data: they
+count as the fixed keys' (keeping the keys longer, never shorter, than their rows).
 
 Once no such row is left, the retention job deletes the stored fixed usage keys
 (:func:`destroy_unused`), a master-key rotation stops storing them and search stops
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing.crypto.sealing import USAGE_HASH_PURPOSES, hash_period
@@ -101,27 +101,32 @@ def boundary(session: Session) -> Boundary:
     )
 
 
-def _older_than_keys(
-    when: InstrumentedAttribute[date] | InstrumentedAttribute[datetime],
+def _before_keys(
+    day: InstrumentedAttribute[date] | InstrumentedAttribute[datetime],
     seen: InstrumentedAttribute[datetime],
-    keyed: set[str],
-    made: Mapping[str, datetime],
+    first_keys: Mapping[str, datetime],
     *,
     by_day: bool,
 ) -> ColumnElement[bool]:
-    """Rows of a month without keys, or seen before their month's first key was made;
-    ``when`` is the row's day (``by_day``) or its instant."""
+    """Rows from before the first month that holds a key, or of that month and first
+    seen before its first key was made; ``day`` is the row's day (``by_day``) or its
+    instant. Each a range on the time it is read by, so that the answer is an index
+    range and not a pass over every row.
 
-    def in_month(period: str) -> ColumnElement[bool]:
-        start, end = month_start(period), add_months(month_start(period), 1)
-        if by_day:
-            return and_(when >= start.date(), when < end.date())
-        return and_(when >= start, when < end)
-
-    months = [in_month(period) for period in sorted(keyed)]
-    unkeyed = not_(or_(*months)) if months else true()
-    before_key = [and_(in_month(p), seen < made[p]) for p in sorted(made)]
-    return or_(unkeyed, *before_key)
+    Every later month's first key is made by that month's first check-in, so only the
+    first month held can have rows from before its key (once the upgrade's month has
+    gone, a moment at the start of the next: kept for, the keys stay a month longer).
+    """
+    if not first_keys:
+        return true()  # no key held: every row left was hashed under the fixed keys
+    period = min(first_keys)
+    start = month_start(period)
+    earlier = day < (start.date() if by_day else start)
+    made = _made_within(first_keys).get(period)
+    if made is None:
+        return earlier
+    until = day <= made.date() if by_day else day < made
+    return or_(earlier, and_(day >= (start.date() if by_day else start), until, seen < made))
 
 
 def in_use(session: Session, *, deleted_before: date | None = None) -> bool:
@@ -130,18 +135,28 @@ def in_use(session: Session, *, deleted_before: date | None = None) -> bool:
     retention job deletes (observed before that day, not kept by a hold), for a dry run.
     """
     first_keys = _first_keys(session)
-    keyed, made = set(first_keys), _made_within(first_keys)
     o, p = UsageObservation, LeasePresentation
-    observed = _older_than_keys(o.day, o.first_seen, keyed, made, by_day=True)
+    observed = _before_keys(o.day, o.first_seen, first_keys, by_day=True)
     if deleted_before is not None:
         observed = and_(
             observed, or_(o.day >= deleted_before, o.license_id.in_(held_license_ids()))
         )
-    presented = and_(
-        p.ip_hash.is_not(None), _older_than_keys(p.at, p.at, keyed, made, by_day=False)
-    )
+    presented = and_(p.ip_hash.is_not(None), _before_keys(p.at, p.at, first_keys, by_day=False))
     left = or_(exists(select(o.id).where(observed)), exists(select(p.id).where(presented)))
     return bool(session.scalar(select(left)))
+
+
+def searched(session: Session) -> bool:
+    """Whether a search should hash under the fixed usage keys too, answered by the keys
+    stored before any row is read: stored, they are in use (retention deletes them when
+    they are not); missing while other fixed keys are stored, a rotation ran and did not
+    store them (or they were destroyed), so they are gone; none stored at all, they are
+    still derived from the master key and only the rows can say (:func:`in_use`).
+    """
+    fixed = set(session.scalars(select(_k.purpose).where(_k.period == FIXED_PERIOD)))
+    if fixed & set(USAGE_HASH_PURPOSES):
+        return True
+    return not fixed and in_use(session)
 
 
 def _stored(session: Session) -> ColumnElement[bool]:

@@ -77,7 +77,7 @@ def stored_period_keys(session: Session, purpose: str) -> HeldKeys:
         .order_by(_k.period)
     )
     by_period = {period: bytes(sealed) for period, sealed in rows}
-    return HeldKeys(by_period, fixed_key_in_use=lambda: fixed_usage_keys.in_use(session))
+    return HeldKeys(by_period, fixed_key_in_use=lambda: fixed_usage_keys.searched(session))
 
 
 def first_kept_period(*, periods: RetentionPeriods, as_of: datetime) -> str:

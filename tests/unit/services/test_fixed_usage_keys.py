@@ -236,3 +236,22 @@ def test_fixed_usage_keys_never_stored_are_named_as_only_a_rotation_can_unlink(
     assert fixed_usage_keys.derived_only(session)
     assert done.counts[Step.HASH_KEYS_DESTROYED] == 0
     assert any("next master-key rotation" in note for note in done.notes)
+
+
+def test_never_stored_fixed_keys_are_searched_only_while_a_row_under_them_is_left(
+    session: Session, sealer: Sealer
+) -> None:
+    license = make_license(session, sealer).license
+    seen = datetime(2025, 3, 10, 9, tzinfo=UTC)
+    old = _before_upgrade(
+        session, sealer, _seat(session, license.id, OLD_SERVER, seen), OLD_SERVER, seen
+    )
+    old_ip_hash = old.ip_hash
+    assert old_ip_hash in ip_hashes(sealer, IP, hash_key_periods.stored_period_keys(session, "ip"))
+
+    session.delete(old)
+    session.flush()
+
+    held = hash_key_periods.stored_period_keys(session, "ip")
+    assert not held.fixed_key_in_use
+    assert old_ip_hash not in ip_hashes(sealer, IP, held)

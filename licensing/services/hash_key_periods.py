@@ -92,7 +92,7 @@ def first_kept_period(*, periods: RetentionPeriods, as_of: datetime) -> str:
 
 def _where(periods: RetentionPeriods, as_of: datetime) -> tuple[ColumnElement[bool], ...]:
     """The expired period keys. 'YYYY-MM' sorts as the months do; the fixed keys
-    (period '') never expire."""
+    (period '') are not among them (the usage ones go by services/fixed_usage_keys)."""
     return (
         _k.purpose.in_(USAGE_HASH_PURPOSES),
         _k.period != FIXED_PERIOD,

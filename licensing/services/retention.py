@@ -401,7 +401,9 @@ def enforce(
     held = _holds_in_force(session)
     kept_by_hold = {w.step: _kept_by_hold(session, w) if held else 0 for w in work}
     kept_by_hold[Step.AUDIT_EVENTS_PRUNED] = plan.kept_by_hold
-    kept_by_hold[Step.HASH_KEYS_DESTROYED] = 0  # keys are destroyed whatever a hold keeps
+    # A month's keys are destroyed whatever a hold keeps; the fixed usage keys stay while
+    # any row they hashed is left, a held one too (the step reports no rows, only keys).
+    kept_by_hold[Step.HASH_KEYS_DESTROYED] = 0
     notes = _audit_notes(plan)
     if sealer is None:
         notes.append("audit events not pruned: no key to sign the prune anchor with")

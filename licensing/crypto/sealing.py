@@ -47,8 +47,9 @@ HASH_KEYS_TABLE = "hash_keys"
 HASH_PURPOSES = ("erasure-ledger", "ip", "lease-id", "observation", "partner-key", "server-name")
 
 # The purposes whose keys rotate monthly: personal usage data, whose hashes must become
-# unlinkable once the data has expired. The fixed keys of HASH_PURPOSES still hash what
-# was stored before monthly keys existed, and are searched for it.
+# unlinkable once the data has expired. Their fixed keys of HASH_PURPOSES hashed what
+# was stored before monthly keys existed: searched for it, and destroyed once it is gone
+# (services/fixed_usage_keys.py).
 USAGE_HASH_PURPOSES = ("ip", "observation", "server-name")
 PERIOD_KEY_BYTES = 32
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")

@@ -4,7 +4,10 @@ Identifying values (``ip_key``, ``server_key``, ``fingerprint``) may be raw or k
 hashes: the rules only compare them for equality within a license and count them.
 ``ip_key`` and ``server_key`` are hashed under the key of the observation's month, so
 the same value has another hash in another month: they compare within one key period
-(``key_period``, :func:`distinct_per_period`), never across two.
+(``key_period``, :func:`distinct_per_period`), never across two. Values hashed before
+keys were kept per month are under the fixed keys: those form a key period of their
+own, so that in the month of the upgrade a server seen before and after it is one
+server in each period, not two in one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from licensing.crypto.sealing import hash_period
 ACTIVE = "active"
 REVOKED = "revoked"
 SUSPENDED = "suspended"
+# The key period of values hashed under the fixed keys: one key for every month.
+FIXED_KEY_PERIOD = "fixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +51,15 @@ class Observation:
     network: str | None = None  # the /24 (IPv4) or /48 (IPv6) prefix, or its keyed hash
     server_key: str | None = None
     product_version: str | None = None
+    # Hashed under the fixed keys, before keys were kept per month (migration 0013): the
+    # upgrade's month holds such rows beside rows hashed under its own key.
+    fixed_key: bool = False
 
     @property
     def key_period(self) -> str:
-        """The month whose keys hashed ``ip_key`` and ``server_key`` (the day's month)."""
-        return hash_period(self.day)
+        """What hashed ``ip_key`` and ``server_key``: the day's month's keys, or the fixed
+        keys (:data:`FIXED_KEY_PERIOD`, one period whatever the month)."""
+        return FIXED_KEY_PERIOD if self.fixed_key else hash_period(self.day)
 
 
 def distinct_per_period(

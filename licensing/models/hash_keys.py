@@ -15,9 +15,11 @@ class HashKey(Base):
     """A keyed-hash key, sealed under the master key.
 
     A fixed purpose's key (``period`` empty) is derived from the master key until a
-    rotation stores it here. A usage purpose's key has one row per UTC month
-    (``period`` "YYYY-MM"): 32 random bytes, created on first use and deleted once the
-    data hashed under it has expired, which makes those hashes unlinkable.
+    rotation stores it here; the usage purposes' fixed keys (what hashed usage before
+    monthly keys) are deleted once no row they hashed is left. A usage purpose's key has
+    one row per UTC month (``period`` "YYYY-MM"): 32 random bytes, created on first use
+    and deleted once the data hashed under it has expired, which makes those hashes
+    unlinkable.
     """
 
     __tablename__ = "hash_keys"

@@ -13,7 +13,7 @@ period; a month's hashes become unlinkable when its key is destroyed.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from licensing.crypto.sealing import Sealer
 
@@ -41,9 +41,31 @@ def server_name_hash(sealer: Sealer, server_name: str, *, period: str) -> bytes:
     return sealer.period_keyed_hash(SERVER_NAME_HASH_PURPOSE, period, server_name.encode())
 
 
+class HeldKeys(dict[str, bytes]):
+    """A usage purpose's sealed keys held, by month, and whether its fixed key (what
+    hashed usage before keys were kept per month) still hashes a row that is left:
+    asked of ``fixed_key_in_use`` the first time it is needed (a page that only labels
+    this month's values never asks)."""
+
+    def __init__(
+        self, by_period: Mapping[str, bytes], *, fixed_key_in_use: Callable[[], bool]
+    ) -> None:
+        super().__init__(by_period)
+        self._in_use = fixed_key_in_use
+        self._answer: bool | None = None
+
+    @property
+    def fixed_key_in_use(self) -> bool:
+        if self._answer is None:
+            self._answer = self._in_use()
+        return self._answer
+
+
 def ip_hashes(sealer: Sealer, ip: str, held: Mapping[str, bytes]) -> list[bytes]:
     """Every hash ``ip`` may be stored by: under each month's key ``held`` (sealed, by
-    period) and the fixed key that hashed usage before keys were kept per month."""
+    period) and, while :class:`HeldKeys` says a row hashed under it is left, the fixed
+    key that hashed usage before keys were kept per month (a plain mapping: it is
+    tried)."""
     return _hashes(sealer, IP_HASH_PURPOSE, ip.encode(), held)
 
 
@@ -56,4 +78,8 @@ def _hashes(sealer: Sealer, purpose: str, value: bytes, held: Mapping[str, bytes
     hashes = [
         sealer.keyed_hash_under(purpose, period, sealed, value) for period, sealed in held.items()
     ]
+    if isinstance(held, HeldKeys) and not held.fixed_key_in_use:
+        # Its rows are gone and its stored copy destroyed: an old hash left in a backup
+        # must not be matched by deriving the key again.
+        return hashes
     return [*hashes, sealer.keyed_hash(purpose, value)]

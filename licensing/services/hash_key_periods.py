@@ -8,7 +8,6 @@ legal hold or a backup, can then no longer be matched to an address or a server 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select
@@ -20,10 +19,12 @@ from licensing.crypto.sealing import USAGE_HASH_PURPOSES, hash_period
 from licensing.models import HashKey
 from licensing.models.hash_keys import FIXED_PERIOD
 from licensing.privacy.categories import RetentionPeriods
-from licensing.services import audit
+from licensing.privacy.pseudonymise import HeldKeys
+from licensing.services import audit, fixed_usage_keys
+from licensing.services.fixed_usage_keys import DESTROYED_ACTION
 from licensing.timeutil import add_months, utcnow
 
-DESTROYED_ACTION = "privacy.hash_keys_destroyed"
+__all__ = ["DESTROYED_ACTION", "destroy_expired", "store_period_key", "stored_period_keys"]
 
 _k = HashKey
 
@@ -66,14 +67,17 @@ def _insert_once(connection: Connection, purpose: str, period: str, sealed: byte
     return bytes(stored)
 
 
-def stored_period_keys(session: Session, purpose: str) -> Mapping[str, bytes]:
-    """Every month's sealed key still held for ``purpose``, by period, oldest first."""
+def stored_period_keys(session: Session, purpose: str) -> HeldKeys:
+    """Every month's sealed key still held for ``purpose``, by period, oldest first, and
+    whether the fixed key still hashes rows left from before monthly keys (a search
+    hashes under it only then: services/fixed_usage_keys.py)."""
     rows = session.execute(
         select(_k.period, _k.sealed_key)
         .where(_k.purpose == purpose, _k.period != FIXED_PERIOD)
         .order_by(_k.period)
     )
-    return {period: bytes(sealed) for period, sealed in rows}
+    by_period = {period: bytes(sealed) for period, sealed in rows}
+    return HeldKeys(by_period, fixed_key_in_use=lambda: fixed_usage_keys.searched(session))
 
 
 def first_kept_period(*, periods: RetentionPeriods, as_of: datetime) -> str:
@@ -88,7 +92,7 @@ def first_kept_period(*, periods: RetentionPeriods, as_of: datetime) -> str:
 
 def _where(periods: RetentionPeriods, as_of: datetime) -> tuple[ColumnElement[bool], ...]:
     """The expired period keys. 'YYYY-MM' sorts as the months do; the fixed keys
-    (period '') never expire."""
+    (period '') are not among them (the usage ones go by services/fixed_usage_keys)."""
     return (
         _k.purpose.in_(USAGE_HASH_PURPOSES),
         _k.period != FIXED_PERIOD,

@@ -33,6 +33,7 @@ from licensing.crypto.sealing import (
     HASH_PURPOSES,
     KEY_ID_BYTES,
     LEGACY_HEADER,
+    USAGE_HASH_PURPOSES,
     SealBroken,
     Sealer,
     master_key_id,
@@ -40,7 +41,7 @@ from licensing.crypto.sealing import (
 from licensing.errors import LicensingError
 from licensing.models import HashKey, License, ServerKey
 from licensing.models.hash_keys import FIXED_PERIOD
-from licensing.services import server_keys
+from licensing.services import fixed_usage_keys, server_keys
 from licensing.services.licenses import TABLE as LICENSE_TABLE
 
 DEFAULT_BATCH_SIZE = 500
@@ -243,13 +244,18 @@ def rotate(
 
     Nothing is written before the previous key is shown to be the one the data came
     from (:func:`_check_previous_key`). The keyed-hash keys are stored first (derived
-    from that key), so that every hash made before the rotation still compares after it.
+    from that key), so that every hash made before the rotation still compares after it;
+    the fixed usage keys only while a row hashed under them is left.
     """
     stored = stored_hash_keys(session)
     if not _check_previous_key(session, sealer, hash_keys_stored=len(stored) > 0):
         return
     keys = sealer.hash_keys()
     missing = [purpose for purpose in HASH_PURPOSES if purpose not in stored]
+    if not fixed_usage_keys.in_use(session):
+        # No row hashed under the fixed usage keys is left: not storing them is what
+        # destroys them (derived from the previous key, they cannot be derived again).
+        missing = [purpose for purpose in missing if purpose not in USAGE_HASH_PURPOSES]
     for purpose in missing:
         sealed = sealer.seal(keys[purpose], table=HASH_KEYS_TABLE, row_id=purpose)
         session.add(HashKey(purpose=purpose, sealed_key=sealed))

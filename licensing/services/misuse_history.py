@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from licensing.misuse.history import ACTIVE, LicenseHistory, Observation
 from licensing.models import Edition, License
-from licensing.services import catalog, seats
+from licensing.services import catalog, fixed_usage_keys, seats
 from licensing.services import misuse_history_rows as rows
 from licensing.services import misuse_observation_rows as observed
 
@@ -61,6 +61,8 @@ class HistorySource:
         self.since = now - lookback
         self.summed = summed
         self._releases: dict[uuid.UUID, dict[str, datetime]] = {}
+        # Which rows the fixed keys hashed (the month of the upgrade to monthly keys).
+        self._fixed = fixed_usage_keys.boundary(session)
 
     def histories(
         self, license_ids: Sequence[uuid.UUID], *, consecutive: bool = False
@@ -83,7 +85,7 @@ class HistorySource:
         seats_since = self.since - timedelta(days=longest_window)
         seats_held = rows.seats(connection, ids, seats_since)
         if self.summed:
-            observations = observed.summed_observations(connection, ids, self.since)
+            observations = observed.summed_observations(connection, ids, self.since, self._fixed)
             daily = [
                 i
                 for i, term in terms.items()
@@ -92,7 +94,7 @@ class HistorySource:
         else:
             daily, observations = list(terms), {}
         if daily:
-            by_day = observed.daily_observations(connection, daily, self.since)
+            by_day = observed.daily_observations(connection, daily, self.since, self._fixed)
             observed.seat_history(connection, daily, seats_since, self.since, by_day)
             for license_id in daily:
                 observations[license_id] = by_day.get(license_id, [])

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, select
 
 from licensing.misuse.history import Observation
 from licensing.models import UsageObservation
+from licensing.services.fixed_usage_keys import Boundary
 from licensing.services.misuse_history_rows import Ids, Texts, among
 
 _o = UsageObservation
@@ -25,10 +26,11 @@ def _hex(value: bytes | None) -> str | None:
 
 
 def daily_observations(
-    connection: Connection, ids: Ids, since: datetime
+    connection: Connection, ids: Ids, since: datetime, fixed: Boundary | None = None
 ) -> dict[uuid.UUID, list[Observation]]:
     """Each observation row since ``since``'s day, whole: one per activation, day,
-    address, server name and version."""
+    address, server name and version; ``fixed`` tells which rows were hashed under the
+    fixed keys."""
     rows = connection.execute(
         select(
             _o.license_id,
@@ -45,21 +47,32 @@ def daily_observations(
     )
     found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
     text = Texts()
+    boundary = fixed or Boundary()
     for license_id, activation, day, first, last, count, ip, prefix, server, version in rows:
         found[license_id].append(
             Observation(
-                text(activation), day, first, last, count, _hex(ip), prefix, _hex(server), version
+                text(activation),
+                day,
+                first,
+                last,
+                count,
+                _hex(ip),
+                prefix,
+                _hex(server),
+                version,
+                boundary.hashed_under_fixed_keys(day, first),
             )
         )
     return found
 
 
 def summed_observations(
-    connection: Connection, ids: Ids, since: datetime
+    connection: Connection, ids: Ids, since: datetime, fixed: Boundary | None = None
 ) -> dict[uuid.UUID, list[Observation]]:
     """The observations seen since ``since``, added up over their days: one row per
     activation, address, server name and version, first seen to last seen, with the
-    check-ins summed and the last day as its day.
+    check-ins summed and the last day as its day. Rows of one hash share its key, so
+    a sum is hashed under the fixed keys when its earliest row is.
 
     What the rules read of these is the same as of the daily rows (distinct values,
     their check-ins and first and last seen) for a license whose days cannot matter:
@@ -90,10 +103,20 @@ def summed_observations(
     )
     found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
     text = Texts()
+    boundary = fixed or Boundary()
     for license_id, activation, day, first, last, count, ip, prefix, server, version in rows:
         found[license_id].append(
             Observation(
-                text(activation), day, first, last, count, _hex(ip), prefix, _hex(server), version
+                text(activation),
+                day,
+                first,
+                last,
+                count,
+                _hex(ip),
+                prefix,
+                _hex(server),
+                version,
+                boundary.hashed_under_fixed_keys(day, first),
             )
         )
     return found

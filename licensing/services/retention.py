@@ -49,7 +49,13 @@ from licensing.models import (
 )
 from licensing.privacy.categories import CategoryCode, RetentionPeriods
 from licensing.privacy.register import columns_of
-from licensing.services import audit, hash_key_periods, retention_audit, retention_records
+from licensing.services import (
+    audit,
+    fixed_usage_keys,
+    hash_key_periods,
+    retention_audit,
+    retention_records,
+)
 from licensing.services.legal_hold_scope import held_license_ids, in_force
 from licensing.timeutil import add_months, utcnow
 
@@ -415,7 +421,9 @@ def enforce(
     held = _holds_in_force(session)
     kept_by_hold = {w.step: _kept_by_hold(session, w) if held else 0 for w in work}
     kept_by_hold[Step.AUDIT_EVENTS_PRUNED] = plan.kept_by_hold
-    kept_by_hold[Step.HASH_KEYS_DESTROYED] = 0  # keys are destroyed whatever a hold keeps
+    # A month's keys are destroyed whatever a hold keeps; the fixed usage keys stay while
+    # any row they hashed is left, a held one too (the step reports no rows, only keys).
+    kept_by_hold[Step.HASH_KEYS_DESTROYED] = 0
     notes = _audit_notes(plan)
     if sealer is None:
         notes.append("audit events not pruned: no key to sign the prune anchor with")
@@ -429,7 +437,7 @@ def enforce(
         counted.setdefault(Step.AUDIT_EVENTS_PRUNED, 0)
         counted[Step.HASH_KEYS_DESTROYED] = hash_key_periods.count_expired(
             session, periods=periods, as_of=as_of
-        )
+        ) + _fixed_keys_due(session, cut.usage_day, notes)
         return RetentionReport(as_of, True, counted, kept, kept_by_hold, tuple(notes))
     if progress is not None:  # only a progress bar needs the totals up front
         progress.started({w.step: _count(session, w) for w in work})
@@ -451,9 +459,11 @@ def enforce(
     counts.setdefault(Step.AUDIT_EVENTS_PRUNED, 0)
     # Last, once the usage hashed under them is deleted: the expired months' keys. A
     # hold keeps rows, not the keys: held rows outlive their month's key unlinkable.
+    # The fixed usage keys go once no row hashed under them is left (held rows too).
     counts[Step.HASH_KEYS_DESTROYED] = hash_key_periods.destroy_expired(
         session, periods=periods, as_of=as_of, actor=actor
-    )
+    ) + fixed_usage_keys.destroy_unused(session, actor=actor)
+    notes.extend(_fixed_key_notes(session))
     report = RetentionReport(as_of, False, counts, kept, kept_by_hold, tuple(notes))
     audit.record(
         session,
@@ -469,6 +479,29 @@ def enforce(
     )
     session.commit()
     return report
+
+
+_FIXED_KEYS_DERIVED = (
+    "hash keys: the fixed usage keys (from before monthly keys) hash no row left, but they "
+    "were never stored, only derived from the master key, so deleting a row cannot destroy "
+    "them; they become unlinkable with the next master-key rotation, which does not store "
+    "them"
+)
+
+
+def _fixed_keys_due(session: Session, deleted_before: date, notes: list[str]) -> int:
+    """How many stored fixed usage keys a real run would destroy (a dry run)."""
+    if fixed_usage_keys.in_use(session, deleted_before=deleted_before):
+        return 0
+    if fixed_usage_keys.derived_only(session):
+        notes.append(_FIXED_KEYS_DERIVED)
+    return fixed_usage_keys.count_stored(session)
+
+
+def _fixed_key_notes(session: Session) -> list[str]:
+    if fixed_usage_keys.derived_only(session) and not fixed_usage_keys.in_use(session):
+        return [_FIXED_KEYS_DERIVED]
+    return []
 
 
 def _audit_notes(plan: retention_audit.PrunePlan) -> list[str]:

@@ -31,7 +31,7 @@ from licensing.crypto.sealing import (
     master_key_id,
 )
 from licensing.extensions import db
-from licensing.models import HashKey, License, ServerKey
+from licensing.models import HashKey, License, ServerKey, UsageObservation
 from licensing.runtime import EXTENSION_KEY
 from licensing.services import licenses, master_key, partner_checks, server_keys
 from licensing.services.licenses import TABLE as LICENSE_TABLE
@@ -39,6 +39,7 @@ from tests import factories
 from tests.conftest import MASTER_KEY
 from tests.functional.conftest import MakeLicensed
 from tests.unit.crypto.test_sealing import legacy_seal
+from tests.usage_rows import make_seat
 
 OLD = base64.b64decode(MASTER_KEY)
 NEW_TEXT = base64.b64encode(bytes(range(100, 132))).decode("ascii")
@@ -71,12 +72,34 @@ def sealed_data(
     normalised = licenses.reveal_key(session, sealer, first, actor="test:pytest").normalised
     first.sealed_key = legacy_seal(OLD, normalised.encode(), table=LICENSE_TABLE, row_id=first.id)
     partner_key = factories.make_partner_key(session, sealer)
+    # Usage from before monthly keys, hashed under the fixed keys: they are kept for it.
+    fixed_key_row(session, sealer, issued[1].license.id)
     session.commit()
     return {
         "keys": {licensed.license.id: licensed.key for licensed in issued},
         "partner_token": partner_key.token,
         "ip_hash": sealer.keyed_hash("ip", IP),
     }
+
+
+def fixed_key_row(session: Session, sealer: Sealer, license_id: Any) -> UsageObservation:
+    """A usage row as check-ins wrote it before migration 0013: under the fixed keys."""
+    seat = make_seat(session, license_id, "mx1.example.net")
+    at = datetime(2026, 9, 14, 8, 0, tzinfo=UTC)
+    row = UsageObservation(
+        activation_id=seat.id,
+        license_id=license_id,
+        day=at.date(),
+        observation_key=sealer.keyed_hash("observation", IP),
+        ip_hash=sealer.keyed_hash("ip", IP),
+        server_name_hash=sealer.keyed_hash("server-name", b"mx1.example.net"),
+        product_version="2.0.0",
+        first_seen=at,
+        last_seen=at,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def rotate_master(app: Flask, *args: str, **options: Any) -> Result:
@@ -366,3 +389,22 @@ def test_a_server_started_with_the_keys_swapped_keeps_every_keyed_hash(
     assert partner_key_valid(swapped, sealed_data["partner_token"])
     with swapped.app_context():
         assert sealer_of(swapped).keyed_hash("ip", IP) == sealed_data["ip_hash"]
+
+
+def test_with_no_row_left_under_the_fixed_usage_keys_a_rotation_does_not_store_them(
+    make_app: MakeApp, session: Session, sealer: Sealer, sealed_data: dict[str, Any]
+) -> None:
+    for row in session.scalars(select(UsageObservation)):
+        session.delete(row)
+    session.commit()
+
+    done = rotated(make_app(NEW_TEXT, previous=MASTER_KEY))
+
+    fixed = set(session.scalars(select(HashKey.purpose).where(HashKey.period == "")))
+    assert fixed == set(HASH_PURPOSES) - set(USAGE_HASH_PURPOSES)
+    assert done["resealed"]["hash_keys"] == len(fixed)
+    after = make_app(NEW_TEXT)
+    with after.app_context():
+        # Derived from the new key now: the hashes made under the old one match nothing.
+        assert sealer_of(after).keyed_hash("ip", IP) != sealed_data["ip_hash"]
+        assert sealer_of(after).keyed_hash("lease-id", IP) == sealer.keyed_hash("lease-id", IP)

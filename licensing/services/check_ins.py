@@ -14,6 +14,7 @@ nonce is used up once, by :func:`use_up_nonce` or by those writes.
 
 from __future__ import annotations
 
+import string
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,6 +30,8 @@ from licensing.services.instance_reports import CheckIn, InstanceCall
 from licensing.storage.check_ins import CheckInGroup, CheckInRow, LiveActivation, write_check_in
 from licensing.storage.replay import NonceClaim, ReplayStore
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
 
 def server_name_as_stored(reported: str) -> str:
     """The one spelling a server name is stored, hashed and searched in: lower case.
@@ -36,7 +39,9 @@ def server_name_as_stored(reported: str) -> str:
     Host names are case-insensitive (RFC 4343): ``MX.Example`` and ``mx.example`` are one
     server, so they must make one observation, one hash and one search hit.
     """
-    return reported.lower()
+    # ASCII letters only, as RFC 4343 folds them: Unicode lower-casing can lengthen a name
+    # past its 253 characters ("İ") or merge two names (the Kelvin sign and "k").
+    return reported.translate(_ASCII_LOWER)
 
 
 def check_in_row(

@@ -23,7 +23,8 @@ KEPT: dict[str, str] = {
         "kept for security (Art. 32) and legal claims (Art. 17(3)(e)): hash-chained, they "
         "cannot be changed without breaking the chain; they hold ids and the reasons staff "
         "typed, which may name a person; deleted with the chain's prefix after "
-        "LICENSING_RETENTION_AUDIT_DAYS"
+        "LICENSING_RETENTION_AUDIT_DAYS, unless a legal hold on an earlier event stops "
+        "the pruned prefix there"
     ),
     "approval_requests": (
         "kept for security (Art. 32) and legal claims (Art. 17(3)(e)): the four-eyes "

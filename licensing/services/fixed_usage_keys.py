@@ -148,6 +148,9 @@ def in_use(session: Session, *, deleted_before: date | None = None) -> bool:
         # index, on purpose (bench/README.md, "Retention job").
         observed = and_(observed, o.id == select(func.min(o.id)).scalar_subquery())
     presented = and_(p.ip_hash.is_not(None), _before_keys(p.at, p.at, first_keys, by_day=False))
+    if deleted_before is None:  # the same for presentations: their oldest with a hash
+        oldest = select(func.min(p.id)).where(p.ip_hash.is_not(None)).scalar_subquery()
+        presented = and_(presented, p.id == oldest)
     left = or_(exists(select(o.id).where(observed)), exists(select(p.id).where(presented)))
     return bool(session.scalar(select(left)))
 

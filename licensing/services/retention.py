@@ -256,7 +256,14 @@ def _usage_work(cut: _Cutoffs, as_of: datetime) -> list[_Work]:
             and_(
                 a.status == ActivationStatus.RELEASED.value,
                 a.released_at < cut.usage_instant,
-                not_(exists().where(o.activation_id == a.id)),
+                # Usage this same run deletes (the step above) does not count: the dry
+                # run, which deletes nothing, then counts what the real run does.
+                not_(
+                    exists().where(
+                        o.activation_id == a.id,
+                        or_(o.day >= cut.usage_day, o.license_id.in_(held_license_ids())),
+                    )
+                ),
                 not_(exists().where(LeasePresentation.activation_id == a.id)),
             ),
             lambda due: delete(a).where(a.id.in_(due)),

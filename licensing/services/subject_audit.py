@@ -33,14 +33,16 @@ from licensing.services import legal_holds
 Subjects = Mapping[str, Sequence[str]]
 
 
-def subjects_of(session: Session, customer_id: uuid.UUID) -> Subjects:
-    """The audit log's subjects that are the customer or belong to it, by subject type."""
+def subjects_of(session: Session, customer_id: uuid.UUID, *, holds: bool = True) -> Subjects:
+    """The audit log's subjects that are the customer or belong to it, by subject type;
+    without ``holds``, the legal holds on them are left out (the access export does not
+    tell the subject of a hold, Art. 23(1)(j); erasure counts them among what it keeps)."""
     licenses = list(session.scalars(select(License.id).where(License.customer_id == customer_id)))
     cases = list(session.scalars(select(MisuseCase.id).where(MisuseCase.license_id.in_(licenses))))
     exceptions = session.scalars(
         select(MisuseException.id).where(MisuseException.license_id.in_(licenses))
     )
-    holds = session.scalars(
+    held = session.scalars(
         select(LegalHold.id).where(
             (LegalHold.customer_id == customer_id)
             | LegalHold.license_id.in_(licenses)
@@ -55,7 +57,7 @@ def subjects_of(session: Session, customer_id: uuid.UUID) -> Subjects:
         "license": [str(i) for i in licenses],
         "misuse_case": [str(i) for i in cases],
         "misuse_exception": [str(i) for i in exceptions],
-        legal_holds.SUBJECT_TYPE: [str(i) for i in holds],
+        legal_holds.SUBJECT_TYPE: [str(i) for i in held] if holds else [],
         "privacy_request": [str(i) for i in requests],
     }
 

@@ -26,7 +26,7 @@ from licensing.models import Base, License, MisuseCase, PrivacyRequest, PrivacyR
 from licensing.privacy import export_shape
 from licensing.privacy.categories import RetentionPeriods
 from licensing.privacy.register import COLUMNS, record_of_processing
-from licensing.services import audit, privacy_requests, subject_audit
+from licensing.services import audit, privacy_requests, subject_audit, subject_search
 from licensing.services.disclosure_recipients import recipients
 
 EXPORTED_ACTION = "privacy.subject_exported"
@@ -61,7 +61,9 @@ EXPORTED: Mapping[str, _Selector] = {
     "disclosures": _of_licenses,
     "privacy_requests": lambda _, t, c: t.c.customer_id == c,
     # The staff-typed reasons in these may name the person (subject_audit says which).
-    "audit_events": lambda s, t, c: subject_audit.events_about(t, subject_audit.subjects_of(s, c)),
+    "audit_events": lambda s, t, c: subject_audit.events_about(
+        t, subject_audit.subjects_of(s, c, holds=False)
+    ),
     "approval_requests": lambda _, t, c: subject_audit.approvals_about(t, c),
 }
 
@@ -86,7 +88,37 @@ WITHHELD: Mapping[tuple[str, str], str] = {
     "not the customer's (GDPR Art. 15(4))",
     ("approval_requests", "decided_by"): "which staff member decided: their personal data, "
     "not the customer's (GDPR Art. 15(4))",
+    ("misuse_case_events", "actor"): "which staff member acted (GDPR Art. 15(4))",
+    ("misuse_cases", "assignee"): "which staff member works the case (GDPR Art. 15(4))",
+    ("misuse_cases", "decided_by"): "which staff member decided (GDPR Art. 15(4))",
+    ("misuse_exceptions", "declared_by"): "which staff member declared it (GDPR Art. 15(4))",
+    ("misuse_exceptions", "ended_by"): "which staff member ended it (GDPR Art. 15(4))",
 }
+
+# Keys left out of the JSON an exported event carries (audit_events.data,
+# misuse_case_events.detail), and why: the same reasons as the columns above, inside a
+# value. A search's counts include the other people it found.
+WITHHELD_IN_EVENTS: Mapping[str, str] = {
+    "requested_by": "which staff member asked (GDPR Art. 15(4))",
+    "decided_by": "which staff member decided (GDPR Art. 15(4))",
+    "legal_hold_id": "a legal hold's existence may be confidential (Art. 23(1)(j))",
+    "legal_hold_placed": "a legal hold's existence may be confidential (Art. 23(1)(j))",
+    "legal_hold_in_force": "a legal hold's existence may be confidential (Art. 23(1)(j))",
+}
+EVENT_JSON = {"audit_events": "data", "misuse_case_events": "detail"}
+# Of a search made for the request, only what was looked for: its counts include others.
+SEARCH_KEPT = ("readings",)
+
+
+def _redacted(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without what WITHHELD_IN_EVENTS names inside its event JSON."""
+    column = EVENT_JSON.get(table)
+    if column is None or not isinstance(row.get(column), dict):
+        return row
+    value = {k: v for k, v in row[column].items() if k not in WITHHELD_IN_EVENTS}
+    if row.get("action") == subject_search.SEARCHED_ACTION:
+        value = {k: v for k, v in value.items() if k in SEARCH_KEPT}
+    return {**row, column: value}
 
 
 class ExportIncomplete(LicensingError):
@@ -145,7 +177,7 @@ def export(
                 .where(EXPORTED[name](session, table, customer_id))
                 .order_by(*table.primary_key.columns)
             )
-            rows = [dict(row._mapping) for row in session.execute(query)]
+            rows = [_redacted(name, dict(row._mapping)) for row in session.execute(query)]
             names = [c.name for c in columns]
             archive.writestr(f"{name}.json", export_shape.as_json(rows))
             archive.writestr(f"{name}.csv", export_shape.as_csv(names, rows))
@@ -171,7 +203,14 @@ def export(
                 request_id=request.id,
                 generated_at=now,
                 counts=counts,
-                withheld={f"{t}.{c}": why for (t, c), why in WITHHELD.items()},
+                withheld={
+                    **{f"{t}.{c}": why for (t, c), why in WITHHELD.items()},
+                    **{
+                        f"{t}.{c}[{key}]": why
+                        for t, c in EVENT_JSON.items()
+                        for key, why in WITHHELD_IN_EVENTS.items()
+                    },
+                },
                 not_exported=NOT_EXPORTED,
             ),
         )

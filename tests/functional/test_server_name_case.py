@@ -15,6 +15,7 @@ from licensing.models import Activation, StaffUser, UsageObservation
 from licensing.privacy.pseudonymise import SERVER_NAME_HASH_PURPOSE, server_name_hashes
 from licensing.services import staff as accounts
 from licensing.services import staff_search, subject_search
+from licensing.services.check_ins import server_name_as_stored
 from licensing.services.hash_key_periods import stored_period_keys
 from licensing.services.staff_search_terms import Matched
 from licensing.timeutil import utcnow
@@ -118,3 +119,12 @@ def test_after_pseudonymisation_the_hash_finds_it_by_any_spelling(
     assert dict(subject.tables) == {"usage_observations": 1}
     hits = staff_search.search(session, sealer, query, staff=analyst, now=utcnow()).hits
     assert [h.license_id for h in hits if h.matched is Matched.SERVER_NAME] == [licensed.license.id]
+
+
+def test_only_ascii_letters_are_folded() -> None:
+    # Unicode lower-casing would lengthen this name past 253 characters, and merge the
+    # Kelvin sign with "k"; host names fold ASCII letters only (RFC 4343).
+    long_name = "İ" + "a" * 252
+    assert server_name_as_stored(long_name) == long_name
+    assert server_name_as_stored("\u212aB.Example") == "\u212ab.example"
+    assert server_name_as_stored("MX.Bea.Example") == "mx.bea.example"

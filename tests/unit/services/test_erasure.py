@@ -250,7 +250,8 @@ def test_the_report_says_the_audit_log_keeps_staff_reasons_and_counts_them(
         "kept for security (Art. 32) and legal claims (Art. 17(3)(e)): hash-chained, they "
         "cannot be changed without breaking the chain; they hold ids and the reasons staff "
         "typed, which may name a person; deleted with the chain's prefix after "
-        "LICENSING_RETENTION_AUDIT_DAYS"
+        "LICENSING_RETENTION_AUDIT_DAYS, unless a legal hold on an earlier event stops "
+        "the pruned prefix there"
     )
     assert "which may name a person" in kept["approval_requests"].reason
     assert "ids only" not in json.dumps(done.to_json())

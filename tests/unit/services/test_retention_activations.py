@@ -87,3 +87,26 @@ def test_a_held_license_keeps_its_released_seats(session: Session, sealer: Seale
     assert report.counts[Step.ACTIVATIONS_DELETED] == 0
     assert report.kept_by_hold[Step.ACTIVATIONS_DELETED] == 1
     assert _left(session, old_id) == {old_id}
+
+
+def test_the_dry_run_counts_a_seat_whose_old_usage_the_same_run_deletes(
+    session: Session, sealer: Sealer
+) -> None:
+    license_id = make_license(session, sealer).license.id
+    seat = _released(session, license_id, LONG_AGO)
+    session.add(
+        UsageObservation(
+            activation_id=seat.id,
+            license_id=license_id,
+            day=(LONG_AGO - timedelta(days=1)).date(),  # before the release: due too
+            observation_key=os.urandom(32),
+            product_version="1.0.0",
+        )
+    )
+    session.commit()
+
+    dry = _enforce(session, dry_run=True).counts
+    real = _enforce(session).counts
+
+    assert (dry[Step.USAGE_DELETED], dry[Step.ACTIVATIONS_DELETED]) == (1, 1)
+    assert (real[Step.USAGE_DELETED], real[Step.ACTIVATIONS_DELETED]) == (1, 1)

@@ -17,11 +17,24 @@ from sqlalchemy.orm import Session
 
 from licensing.crypto.sealing import Sealer, hash_period
 from licensing.errors import Conflict
-from licensing.models import Base, PrivacyRequest, PrivacyRequestKind, PrivacyRequestStatus
+from licensing.models import (
+    Base,
+    HoldScope,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
+)
 from licensing.privacy.categories import RetentionPeriods
 from licensing.privacy.pseudonymise import ip_hash
 from licensing.privacy.register import COLUMNS
-from licensing.services import approvals, licenses, subject_export
+from licensing.services import (
+    approvals,
+    audit,
+    legal_holds,
+    licenses,
+    subject_export,
+    subject_search,
+)
 from licensing.services import staff as accounts
 from tests.factories import latest_event
 from tests.unit.services.subject_seeding import NOW, Subject, open_request, seed_subject
@@ -286,3 +299,47 @@ def test_the_audit_events_and_approvals_about_the_customer_are_exported_without_
     readme = archive.read("README.txt").decode()
     assert "audit_events.actor" in readme and "approval_requests.requested_by" in readme
     assert f"audit_events: {len(events)}" in readme
+
+
+def test_staff_holds_and_other_people_found_stay_out_of_the_exported_events(
+    session: Session, sealer: Sealer, subjects: tuple[Subject, Subject]
+) -> None:
+    ada, _ = subjects
+    hold = legal_holds.place(
+        session,
+        scope=HoldScope.LICENSE,
+        license=ada.license,
+        matter="A confidential matter",
+        reason="kept for a legal claim",
+        review_on=(NOW + timedelta(days=30)).date(),
+        actor="test:pytest",
+        now=NOW,
+    )
+    audit.record(
+        session,
+        actor="staff:someone",
+        action="license.revoked",
+        subject_type="license",
+        subject_id=ada.license.id,
+        data={"requested_by": "staff:asker", "request_id": "r1", "legal_hold_id": str(hold.id)},
+        now=NOW,
+    )
+    request = open_request(session, PrivacyRequestKind.ACCESS, ada.customer)
+    # A search made for the request: its counts would include anyone else it found.
+    subject_search.search(
+        session, sealer, ada.customer.email, actor="test:pytest", now=NOW, request_id=request.id
+    )
+    done = subject_export.export(
+        session, request.id, periods=RetentionPeriods(), actor="test:pytest", now=NOW
+    )
+    archive = zipfile.ZipFile(io.BytesIO(done.content))
+    events = _rows(archive, "audit_events")
+
+    assert events and all(e["subject_type"] != "legal_hold" for e in events)
+    revoked = next(e for e in events if e["data"].get("request_id") == "r1")
+    assert revoked["data"] == {"request_id": "r1"}
+    searched = next(e for e in events if e["action"] == subject_search.SEARCHED_ACTION)
+    assert set(searched["data"]) == {"readings"}
+    assert str(hold.id) not in archive.read("audit_events.json").decode()
+    readme = archive.read("README.txt").decode()
+    assert "audit_events.data[requested_by]" in readme

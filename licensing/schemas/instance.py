@@ -32,7 +32,7 @@ class _ServerNameField(fields.String):
         super().__init__(
             validate=validate.Length(min=1, max=253),
             metadata={
-                "description": "Stored lower-cased: host names are case-insensitive.",
+                "description": "ASCII letters stored lower-cased (RFC 4343).",
                 "example": "mail01.example.com",
             },
             **kwargs,

@@ -14,20 +14,19 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import flask_migrate
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing import create_app
 from licensing.errors import Conflict
 from licensing.extensions import db
 from licensing.models import ApprovalRequest, AuditEvent, License, LicenseStatus, StaffUser
 from licensing.services import approvals
 from licensing.services import staff as accounts
 from licensing.timeutil import utcnow
-from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
+from tests.concurrency.committed import committed_postgresql_app
+from tests.databases import TEST_DATABASE_ENV
 from tests.factories import make_license
 
 pytestmark = [
@@ -44,23 +43,9 @@ def committed_app(
     app_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """An application on a fresh PostgreSQL database whose writes are really committed."""
-    server = os.environ[TEST_DATABASE_ENV].strip()
-    with fresh_postgresql_database(server, label="approval_race_") as url:
-        app = create_app(
-            {
-                **app_config,
-                "LICENSING_DATABASE_URL": url,
-                "LICENSING_INSTANCE_PATH": str(tmp_path_factory.mktemp("approval-race")),
-            }
-        )
-        with app.app_context():
-            flask_migrate.upgrade()
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    instance = tmp_path_factory.mktemp("approval-race")
+    with committed_postgresql_app(app_config, instance, label="approval_race_") as app:
+        yield app
 
 
 def _admin(session: Session, name: str) -> StaffUser:

@@ -12,19 +12,18 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import flask_migrate
 import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import create_app
 from licensing.crypto.sealing import HASH_KEYS_TABLE, Sealer
 from licensing.extensions import db
 from licensing.models import HashKey
 from licensing.runtime import EXTENSION_KEY
 from licensing.services import hash_key_periods
-from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
+from tests.concurrency.committed import committed_postgresql_app
+from tests.databases import TEST_DATABASE_ENV
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -43,23 +42,9 @@ def committed_app(
     app_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """An application on a fresh PostgreSQL database whose writes are really committed."""
-    server = os.environ[TEST_DATABASE_ENV].strip()
-    with fresh_postgresql_database(server, label="hash_key_race_") as url:
-        app = create_app(
-            {
-                **app_config,
-                "LICENSING_DATABASE_URL": url,
-                "LICENSING_INSTANCE_PATH": str(tmp_path_factory.mktemp("hash-key-race")),
-            }
-        )
-        with app.app_context():
-            flask_migrate.upgrade()
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    instance = tmp_path_factory.mktemp("hash-key-race")
+    with committed_postgresql_app(app_config, instance, label="hash_key_race_") as app:
+        yield app
 
 
 def _race(app: Flask, work: Any) -> list[Any]:

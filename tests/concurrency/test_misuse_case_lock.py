@@ -14,13 +14,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import flask_migrate
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from licensing import create_app
 from licensing.errors import InvalidTransition
 from licensing.extensions import db
 from licensing.misuse.findings import Finding, Rule, Severity
@@ -29,7 +27,8 @@ from licensing.models.misuse import MisuseCase, MisuseCaseEvent
 from licensing.services import misuse_case_actions as actions
 from licensing.services.misuse_case_queries import find_case
 from licensing.services.misuse_cases import apply_findings
-from tests.databases import TEST_DATABASE_ENV, fresh_postgresql_database
+from tests.concurrency.committed import committed_postgresql_app
+from tests.databases import TEST_DATABASE_ENV
 from tests.factories import make_license
 
 pytestmark = [
@@ -48,23 +47,9 @@ def committed_app(
     app_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """An application on a fresh PostgreSQL database whose writes are really committed."""
-    server = os.environ[TEST_DATABASE_ENV].strip()
-    with fresh_postgresql_database(server, label="case_lock_") as url:
-        app = create_app(
-            {
-                **app_config,
-                "LICENSING_DATABASE_URL": url,
-                "LICENSING_INSTANCE_PATH": str(tmp_path_factory.mktemp("case-lock")),
-            }
-        )
-        with app.app_context():
-            flask_migrate.upgrade()
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+    instance = tmp_path_factory.mktemp("case-lock")
+    with committed_postgresql_app(app_config, instance, label="case_lock_") as app:
+        yield app
 
 
 def _confirmed_case(app: Flask) -> uuid.UUID:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -45,25 +47,7 @@ def daily_observations(
             _o.product_version,
         ).where(among(_o.license_id, ids), _o.day >= since.date())
     )
-    found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
-    text = Texts()
-    boundary = fixed or Boundary()
-    for license_id, activation, day, first, last, count, ip, prefix, server, version in rows:
-        found[license_id].append(
-            Observation(
-                text(activation),
-                day,
-                first,
-                last,
-                count,
-                _hex(ip),
-                prefix,
-                _hex(server),
-                version,
-                boundary.hashed_under_fixed_keys(day, first),
-            )
-        )
-    return found
+    return _by_license(rows, fixed or Boundary())
 
 
 def summed_observations(
@@ -101,9 +85,13 @@ def summed_observations(
             _o.product_version,
         )
     )
+    return _by_license(rows, fixed or Boundary())
+
+
+def _by_license(rows: Iterable[Any], boundary: Boundary) -> dict[uuid.UUID, list[Observation]]:
+    """The rows, in the columns both readings select, as each license's observations."""
     found: dict[uuid.UUID, list[Observation]] = defaultdict(list)
     text = Texts()
-    boundary = fixed or Boundary()
     for license_id, activation, day, first, last, count, ip, prefix, server, version in rows:
         found[license_id].append(
             Observation(
